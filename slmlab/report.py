@@ -1,0 +1,66 @@
+"""Record a notebook's headline numbers for the runner's ``summary.json``.
+
+The runner tells each notebook's kernel where to write through ``SLMLAB_METRICS_FILE``; run by
+hand, numbers go to ``runs/metrics/<notebook>.json``. Values must be JSON-serialisable plain data
+(numbers, strings, lists, dicts); numpy and torch scalars are converted.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["record", "read_metrics", "metrics_path", "atomic_write_text"]
+
+
+def metrics_path(notebook: str) -> Path:
+    env = os.environ.get("SLMLAB_METRICS_FILE")
+    return Path(env) if env else Path("runs") / "metrics" / f"{notebook}.json"
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _plain(value, where: str):
+    if isinstance(value, dict):
+        return {str(k): _plain(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    raise ValueError(f"metric {where} = {value!r} ({type(value).__name__}) is not a number, string, list or dict")
+
+
+def record(notebook: str, metrics: dict) -> dict:
+    """Merge ``metrics`` into the notebook's metrics file and return everything recorded so far."""
+    if not isinstance(notebook, str) or not notebook:
+        raise ValueError("notebook must be the notebook's name, e.g. '00_welcome_tiny_lm'")
+    if not isinstance(metrics, dict):
+        raise ValueError(f"metrics must be a dict of name -> value, got {type(metrics).__name__}")
+    path = metrics_path(notebook)
+    current = read_metrics(path)
+    current.update(_plain(metrics, notebook))
+    atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True))
+    return current
+
+
+def read_metrics(path) -> dict:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() and path.stat().st_size else {}

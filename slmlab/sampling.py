@@ -1,0 +1,64 @@
+"""Batched sampling with a KV cache (transformers' ``generate``), temperature, top-p and a seed."""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["sample", "thought_token_ids"]
+
+
+def thought_token_ids(tokenizer) -> tuple[int | None, int | None]:
+    """Ids of ``<think>`` and ``</think>``, or None for a tokenizer that lacks them (a hub model)."""
+    ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<think>", "</think>")]
+    return tuple(i if i is not None and i != tokenizer.unk_token_id else None for i in ids)
+
+
+@torch.no_grad()
+def sample(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, temperature: float = 1.0,
+           top_p: float = 1.0, min_p: float | None = None, seed: int = 0, batch_size: int = 64,
+           allow_thinking: bool = True, stop_at_newline: bool = True) -> list[str]:
+    """Continue each prompt and return the new text only (special tokens kept, padding removed).
+
+    ``temperature=0`` is greedy. ``allow_thinking=False`` forbids ``<think>`` so the model must answer
+    directly. Sampling uses its own seeded stream, so the same seed gives the same samples.
+    """
+    if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)) or not prompts:
+        raise ValueError("prompts must be a non-empty list of strings")
+    if not all(isinstance(p, str) for p in prompts):
+        raise ValueError("prompts must contain only strings")
+    if not isinstance(temperature, (int, float)) or temperature < 0:
+        raise ValueError(f"temperature={temperature!r} must be a number >= 0")
+    if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
+        raise ValueError(f"top_p={top_p!r} must lie in (0, 1]")
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a positive int")
+    device = next(model.parameters()).device
+    think_open, _ = thought_token_ids(tokenizer)
+    eos = [tokenizer.eos_token_id]
+    if stop_at_newline:
+        nl = tokenizer.convert_tokens_to_ids("Ċ")  # byte-level newline: one answer per line
+        if nl is not None and nl != tokenizer.unk_token_id:
+            eos.append(nl)
+    gen_kwargs = dict(max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
+                      use_cache=True)
+    if temperature == 0:
+        gen_kwargs.update(do_sample=False)
+    else:
+        gen_kwargs.update(do_sample=True, temperature=float(temperature), top_p=float(top_p), top_k=0)
+        if min_p:
+            gen_kwargs["min_p"] = float(min_p)
+    if not allow_thinking and think_open is not None:
+        gen_kwargs["suppress_tokens"] = [think_open]
+    out: list[str] = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for i in range(0, len(prompts), batch_size):
+            batch = tokenizer(list(prompts[i: i + batch_size]), return_tensors="pt", padding=True).to(device)
+            seqs = model.generate(**batch, **gen_kwargs)
+            new = seqs[:, batch["input_ids"].shape[1]:]
+            for row in new:
+                text = tokenizer.decode(row, skip_special_tokens=False)
+                for tok in (tokenizer.pad_token, tokenizer.eos_token):
+                    if tok:
+                        text = text.replace(tok, "")
+                out.append(text.rstrip("\n"))
+    return out
