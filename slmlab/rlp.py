@@ -1,0 +1,596 @@
+"""RLP: reinforcement learning as a pretraining objective, with an information-gain reward
+(Hatamizadeh et al., arXiv 2510.01265).
+
+At a position t of a document the model first samples a thought c after ``<think>``, then is
+rewarded by how much that thought raised the log-probability of the tokens that really come next,
+against a lagged no-think copy of itself:
+
+    r(c) = log p_θ(x_t | x_<t, <think> c </think>) − log p_φ(x_t | x_<t),   φ = EMA(θ)
+
+Only the thought tokens receive gradient (a clipped policy-gradient surrogate); there is no
+next-token loss. :func:`rlp_step` is the paper's Algorithm 1, written in the same stages.
+
+Where this implementation departs from the paper, and why:
+
+- Thoughts are short (``max_thought_tokens`` 32, paper 2048) and G is small (8, paper 16): a
+  1M-parameter model on a 2-core CPU writes 20-token arithmetic chains, not essays.
+- The paper does not say how positions are chosen. Both are here: :func:`uniform_positions` draws
+  token positions uniformly from documents; :func:`answer_positions` puts them at the answer of
+  worked problems (the notebook's choice: the answer is where thinking helps).
+- The reward may sum the log-probabilities of the next k tokens (``reward_tokens``; None = the whole
+  target span, e.g. every digit of the answer) instead of one token: the first digit alone is often
+  guessable without thinking, so one token carries little signal at this scale.
+- Clip values ε_ℓ, ε_h are not given in the paper; we use 0.2 / 0.28 (DAPO's "clip higher").
+- One optimizer pass per batch of thoughts (``ppo_epochs=1``, not stated in the paper): θ_old = θ,
+  so the ratio is exactly 1 and clipping only acts when ``ppo_epochs > 1``.
+- The sampled closing ``</think>`` is part of the action (the policy's decision to stop); a thought
+  cut at the length cap gets a forced ``</think>`` that receives no gradient.
+- Thoughts are sampled with per-(position, g) random streams (Gumbel-max over the logits), so the
+  same seed gives the same thoughts however positions are split over processes; this is what makes
+  a 2-process run equal a 1-process run.
+- The models run in eval mode (no dropout) for sampling, scoring and the update.
+
+Where it departs from GRPO (as in TRL's ``GRPOTrainer``), following the paper:
+
+- The reward is dense and self-supervised (information gain from the model's own log-probs), not a
+  verifier or a reward model; it needs no answer checker and works on any text.
+- The baseline inside the reward is an EMA copy of the policy (τ = 0.999), not a fixed reference.
+- The advantage is leave-one-out, G/(G−1)·(r − mean r), with no division by the group std.
+- No KL term by default (β = 0); ``kl_beta > 0`` adds GRPO's k3 estimator to a frozen copy of θ₀.
+- Policy log-probs are length-normalised per thought, then averaged over thoughts (GRPO's original
+  per-sequence normalisation, not DAPO's per-token one).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_model as load_safetensors_model
+from safetensors.torch import save_model as save_safetensors_model
+from tqdm.auto import tqdm
+from transformers import (GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria,
+                          StoppingCriteriaList)
+
+from .ema import ema_copy, ema_update
+from .training import autocast_dtype
+
+__all__ = ["RLPConfig", "ThoughtFormat", "thought_format", "answer_positions", "uniform_positions",
+           "sample_thoughts", "build_thought_batch", "score_thoughts", "baseline_logprob",
+           "information_gain_reward", "leave_one_out_advantage", "clipped_thought_loss",
+           "evaluate_thoughts", "rlp_step", "train_rlp", "step_flops"]
+
+
+@dataclass
+class RLPConfig:
+    """Every knob of an RLP run. Defaults suit the 1.1M-parameter embedded model on a 2-core CPU;
+    the paper's value is given where it differs."""
+
+    steps: int = 100                   # optimizer steps
+    batch_positions: int = 16          # B: positions per step, global over all processes (paper: 512)
+    group_size: int = 8                # G: thoughts per position, >= 2 (paper: 16; 8 was close)
+    max_thought_tokens: int = 32       # length cap of a thought (paper: 2048)
+    temperature: float = 0.7           # thought sampling temperature (paper: 0.7)
+    reward_tokens: int | None = None   # k: reward sums log p of the next k target tokens; None = all
+    lr: float = 1e-4                   # AdamW, constant after warmup (paper: 1e-6 for a 1.7B model)
+    warmup_steps: int = 5              # linear warmup
+    weight_decay: float = 0.0
+    betas: tuple = (0.9, 0.95)
+    adam_eps: float = 1e-8             # AdamW epsilon (a large value makes the first steps SGD-like)
+    grad_clip: float = 1.0             # max grad norm (0: off)
+    clip_low: float = 0.2              # ε_ℓ of the clipped ratio (paper: unstated)
+    clip_high: float = 0.28            # ε_h, asymmetric "clip higher" (paper: unstated)
+    ppo_epochs: int = 1                # μ: update passes over one batch of thoughts (paper: unstated)
+    kl_beta: float = 0.0               # β of a KL to the starting model (paper: 0; 1e-4 hurt)
+    ema_decay: float = 0.999           # τ of the EMA baseline φ ← τφ + (1−τ)θ (paper: 0.999)
+    think_open: str = "<think>"        # thought delimiters; plain text for a model without the tokens
+    think_close: str = "</think>"
+    separator: str = " "               # between the closing delimiter and the predicted tokens
+    seed: int = 0                      # positions of step s and every thought are functions of (seed, s)
+    mixed_precision: str = "auto"      # "auto" (bf16 where native), "bf16", "no"
+    checkpoint_every: int = 0          # steps between checkpoints (0: none)
+    keep_checkpoints: int = 2
+    progress: bool = True
+
+    def __post_init__(self):
+        for name in ("steps", "batch_positions", "max_thought_tokens", "ppo_epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name}={v!r} must be a positive int")
+        if not isinstance(self.group_size, int) or self.group_size < 2:
+            raise ValueError(f"group_size={self.group_size!r} must be an int >= 2 (leave-one-out needs two)")
+        if self.reward_tokens is not None and (not isinstance(self.reward_tokens, int) or self.reward_tokens < 1):
+            raise ValueError(f"reward_tokens={self.reward_tokens!r} must be None or a positive int")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature={self.temperature!r} must be > 0 (thoughts are sampled)")
+        if not (0.0 <= self.ema_decay <= 1.0):
+            raise ValueError(f"ema_decay={self.ema_decay!r} must lie in [0, 1]")
+        if self.lr <= 0 or self.kl_beta < 0 or self.clip_low < 0 or self.clip_high < 0:
+            raise ValueError("lr must be > 0 and kl_beta, clip_low, clip_high >= 0")
+        if self.mixed_precision not in ("auto", "bf16", "no"):
+            raise ValueError(f"mixed_precision={self.mixed_precision!r} must be 'auto', 'bf16' or 'no'")
+        if not self.think_open or not self.think_close:
+            raise ValueError("think_open and think_close must be non-empty strings")
+
+
+# ---------------------------------------------------------------- thought format and positions
+@dataclass(frozen=True)
+class ThoughtFormat:
+    """Token ids of the wrapper ``{open}{thought}{close}{separator}`` and the ids a thought may not use."""
+
+    open_ids: tuple
+    close_ids: tuple
+    sep_ids: tuple
+    pad_id: int
+    banned_ids: tuple = field(default=())
+
+
+def thought_format(tokenizer, cfg: RLPConfig = RLPConfig()) -> ThoughtFormat:
+    """Tokenize the delimiters. With the embedded tokenizer ``<think>`` and ``</think>`` are single
+    tokens; any other tokenizer spells them as plain text (several tokens), which works the same."""
+    enc = lambda s: tuple(tokenizer(s, add_special_tokens=False)["input_ids"]) if s else ()
+    open_ids, close_ids = enc(cfg.think_open), enc(cfg.think_close)
+    if not open_ids or not close_ids:
+        raise ValueError("think_open / think_close tokenize to nothing; pick visible delimiters")
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    banned = {i for i in (tokenizer.eos_token_id, tokenizer.pad_token_id, tokenizer.bos_token_id) if i is not None}
+    if len(open_ids) == 1:
+        banned.add(open_ids[0])  # no nested thoughts
+    return ThoughtFormat(open_ids, close_ids, enc(cfg.separator), pad, tuple(sorted(banned - set(close_ids))))
+
+
+def answer_positions(tokenizer, problems) -> list[dict]:
+    """One position per worked problem, at its answer: context ``Question: ...\\nAnswer: `` (with
+    ``<s>``), target the answer's digits. ``problems``: rows with ``prompt`` and ``answer``."""
+    rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)
+    if not rows or not {"prompt", "answer"} <= set(rows[0]):
+        raise ValueError("problems must be a non-empty Dataset/list of dicts with 'prompt' and 'answer'")
+    ctx = tokenizer([r["prompt"] for r in rows], add_special_tokens=True)["input_ids"]
+    tgt = tokenizer([str(r["answer"]) for r in rows], add_special_tokens=False)["input_ids"]
+    return [{"context_ids": c, "target_ids": t} for c, t in zip(ctx, tgt)]
+
+
+def uniform_positions(tokenizer, texts, n: int, seed: int, target_tokens: int = 1,
+                      min_context: int = 8) -> list[dict]:
+    """``n`` positions drawn uniformly over all token positions of ``texts`` that have at least
+    ``min_context`` tokens before them; target = the next ``target_tokens`` tokens."""
+    texts = list(texts)
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise ValueError("texts must be a non-empty list of strings")
+    if not isinstance(n, int) or n < 1 or not isinstance(target_tokens, int) or target_tokens < 1:
+        raise ValueError(f"n={n!r} and target_tokens={target_tokens!r} must be positive ints")
+    ids = tokenizer(texts, add_special_tokens=True)["input_ids"]
+    slots = [(d, t) for d, row in enumerate(ids) for t in range(min_context, len(row) - target_tokens + 1)]
+    if not slots:
+        raise ValueError(f"no document is longer than min_context={min_context} + target_tokens tokens")
+    g = torch.Generator().manual_seed(seed)
+    pick = torch.randint(len(slots), (n,), generator=g).tolist()
+    return [{"context_ids": ids[d][:t], "target_ids": ids[d][t:t + target_tokens]}
+            for d, t in (slots[i] for i in pick)]
+
+
+# ---------------------------------------------------------------- sampling thoughts
+def _row_seed(*parts) -> int:
+    return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "big") >> 1
+
+
+class _GumbelSampler(LogitsProcessor):
+    """Sampling as argmax(logits/T + Gumbel noise), the noise drawn from one generator per row: a
+    row's thought depends only on its own seed, never on which other rows share the batch."""
+
+    def __init__(self, seeds, temperature, prompt_len, banned, no_first, max_tokens):
+        self.gens = [torch.Generator().manual_seed(s) for s in seeds]
+        self.t, self.prompt_len, self.banned, self.no_first = temperature, prompt_len, list(banned), list(no_first)
+        self.max_tokens, self.chunk, self.noise = max_tokens, None, None
+
+    def __call__(self, input_ids, scores):
+        step = input_ids.shape[1] - self.prompt_len
+        n, vocab = scores.shape
+        if self.chunk is None:  # noise is drawn in chunks of steps; bounded memory for big vocabularies
+            self.chunk = max(1, min(self.max_tokens, 2**24 // max(1, n * vocab)))
+        if step % self.chunk == 0:
+            u = torch.stack([torch.rand((self.chunk, vocab), generator=g) for g in self.gens])  # (N, C, V)
+            self.noise = -torch.log(-torch.log(u.clamp_(1e-10, 1 - 1e-7))).to(scores.device)
+        scores = scores.float() / self.t
+        if self.banned:
+            scores[:, self.banned] = -math.inf
+        if step == 0 and self.no_first:
+            scores[:, self.no_first] = -math.inf  # a thought has at least one token (Alg. 1: |c| >= 1)
+        return scores + self.noise[:, step % self.chunk]
+
+
+class _StopAtClose(StoppingCriteria):
+    def __init__(self, close_ids):
+        self.close = torch.tensor(close_ids)
+
+    def __call__(self, input_ids, scores, **kwargs):
+        k = len(self.close)
+        if input_ids.shape[1] < k:
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        return (input_ids[:, -k:] == self.close.to(input_ids.device)).all(-1)
+
+
+@torch.no_grad()
+def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_thought_tokens: int,
+                    temperature: float, seed: int, step: int = 0, position_ids=None,
+                    amp: torch.dtype | None = None) -> list[list[int]]:
+    """G thoughts per position in one batched ``generate`` with a KV cache. Returns B·G lists of
+    token ids (row b·G + g), each ending in the close delimiter if the model closed the thought
+    itself. ``position_ids`` are the positions' global indices, which seed their random streams."""
+    if not positions:
+        raise ValueError("positions is empty")
+    position_ids = range(len(positions)) if position_ids is None else position_ids
+    device = next(model.parameters()).device
+    prompts = [list(p["context_ids"]) + list(fmt.open_ids) for p in positions for _ in range(group_size)]
+    seeds = [_row_seed(seed, step, i, g) for i in position_ids for g in range(group_size)]
+    width = max(map(len, prompts))
+    ids = torch.full((len(prompts), width), fmt.pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for r, p in enumerate(prompts):  # left padding: every row's thought starts at column `width`
+        ids[r, width - len(p):] = torch.tensor(p)
+        mask[r, width - len(p):] = 1
+    sampler = _GumbelSampler(seeds, temperature, width, fmt.banned_ids, fmt.close_ids[:1], max_thought_tokens)
+    gen_cfg = GenerationConfig(max_new_tokens=max_thought_tokens, do_sample=False, pad_token_id=fmt.pad_id,
+                               eos_token_id=None, use_cache=True)
+    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+        out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=gen_cfg,
+                             logits_processor=LogitsProcessorList([sampler]),
+                             stopping_criteria=StoppingCriteriaList([_StopAtClose(fmt.close_ids)]))
+    new = out[:, width:].tolist()  # (N, ≤L)
+    k = len(fmt.close_ids)
+    thoughts = []
+    for row in new:
+        end = next((j + k for j in range(len(row) - k + 1) if tuple(row[j:j + k]) == fmt.close_ids), len(row))
+        thoughts.append(row[:end])  # finished rows are padded after the close: cut there
+    return thoughts
+
+
+# ---------------------------------------------------------------- scoring
+@dataclass
+class ThoughtBatch:
+    """Right-padded sequences ``context + open + thought [+ close] + sep + target``, one per thought.
+    Masks mark, at the position of each token, whether it is a sampled thought token or a scored
+    target token."""
+
+    input_ids: torch.Tensor       # (N, T)
+    attention_mask: torch.Tensor  # (N, T)
+    thought_mask: torch.Tensor    # (N, T) bool
+    target_mask: torch.Tensor     # (N, T) bool
+    thought_length: torch.Tensor  # (N,)
+    n_tokens: int                 # non-pad tokens in the batch
+
+
+def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int,
+                        reward_tokens: int | None = None) -> ThoughtBatch:
+    """Insert each thought between its context and target (thought b·G + g belongs to position b)."""
+    if len(thoughts) != len(positions) * group_size:
+        raise ValueError(f"got {len(thoughts)} thoughts for {len(positions)} positions x G={group_size}")
+    k = len(fmt.close_ids)
+    seqs, spans = [], []
+    for r, th in enumerate(thoughts):
+        p = positions[r // group_size]
+        closed = len(th) >= k and tuple(th[-k:]) == fmt.close_ids
+        tgt = list(p["target_ids"])[:reward_tokens] if reward_tokens else list(p["target_ids"])
+        head = list(p["context_ids"]) + list(fmt.open_ids)
+        seq = head + list(th) + ([] if closed else list(fmt.close_ids)) + list(fmt.sep_ids)
+        spans.append((len(head), len(head) + len(th), len(seq), len(seq) + len(tgt)))
+        seqs.append(seq + tgt)
+    width = max(map(len, seqs))
+    ids = torch.full((len(seqs), width), fmt.pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    tmask = torch.zeros_like(ids, dtype=torch.bool)
+    ymask = torch.zeros_like(tmask)
+    for r, (s, (a, b, c, d)) in enumerate(zip(seqs, spans)):
+        ids[r, :len(s)] = torch.tensor(s)
+        mask[r, :len(s)] = 1
+        tmask[r, a:b] = True
+        ymask[r, c:d] = True
+    return ThoughtBatch(ids, mask, tmask, ymask, tmask.sum(1), int(mask.sum()))
+
+
+def _token_logprobs(logits, ids, select, temperature=1.0):
+    """log p(ids[j] | ids[<j]) at the positions ``select`` (N, T) bool, from logits (N, T, V); only
+    the selected rows of the vocabulary softmax are formed, which keeps big vocabularies cheap."""
+    sel = select[:, 1:]
+    lg = logits[:, :-1][sel].float() / temperature  # (M, V)
+    tok = ids[:, 1:][sel]                           # (M,)
+    logz = torch.logsumexp(lg, -1)
+    return lg.gather(-1, tok[:, None]).squeeze(-1) - logz, lg, logz
+
+
+def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None):
+    """One teacher-forced forward over the thought batch. Returns
+    ``s_pred`` (N,): Σ log p_θ(target | context, thought), no gradient — the reward's first term;
+    ``logp`` (N, T): log π_θ(thought token | prefix) at temperature T, with gradient (0 off-thought);
+    ``entropy`` (scalar): mean entropy of π_θ over thought tokens, no gradient."""
+    device = next(model.parameters()).device
+    ids, mask = batch.input_ids.to(device), batch.attention_mask.to(device)
+    tmask, ymask = batch.thought_mask.to(device), batch.target_mask.to(device)
+    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+        logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits  # (N, T, V)
+    y_lp, _, _ = _token_logprobs(logits.detach(), ids, ymask)  # reward: the model at T = 1
+    s_pred = torch.zeros(ids.shape[0], device=device).index_add_(
+        0, ymask[:, 1:].nonzero()[:, 0], y_lp)  # (N,)
+    t_lp, t_lg, t_logz = _token_logprobs(logits, ids, tmask, temperature)  # (M,)
+    # (N, T), in thought-token slots; column 0 is never a thought token, so row-major orders agree
+    logp = torch.zeros(ids.shape, device=device, dtype=t_lp.dtype).masked_scatter(tmask, t_lp)
+    with torch.no_grad():
+        probs = torch.softmax(t_lg.detach(), -1)
+        entropy = (t_logz.detach() - (probs * t_lg.detach()).sum(-1)).mean() if len(t_lp) else torch.zeros(())
+    return s_pred, logp, entropy
+
+
+@torch.no_grad()
+def baseline_logprob(ema_model, positions, fmt: ThoughtFormat, reward_tokens=None, amp=None) -> torch.Tensor:
+    """S_ema (B,): Σ log p_φ(target | context) with no thought, teacher-forced."""
+    device = next(ema_model.parameters()).device
+    seqs, cut = [], []
+    for p in positions:
+        tgt = list(p["target_ids"])[:reward_tokens] if reward_tokens else list(p["target_ids"])
+        seqs.append(list(p["context_ids"]) + tgt)
+        cut.append((len(p["context_ids"]), len(seqs[-1])))
+    width = max(map(len, seqs))
+    ids = torch.full((len(seqs), width), fmt.pad_id, dtype=torch.long)
+    mask, ymask = torch.zeros_like(ids), torch.zeros_like(ids, dtype=torch.bool)
+    for r, (s, (a, b)) in enumerate(zip(seqs, cut)):
+        ids[r, :len(s)], mask[r, :len(s)], ymask[r, a:b] = torch.tensor(s), 1, True
+    ids, mask, ymask = ids.to(device), mask.to(device), ymask.to(device)
+    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+        logits = ema_model(input_ids=ids, attention_mask=mask, use_cache=False).logits  # (B, T, V)
+    lp, _, _ = _token_logprobs(logits, ids, ymask)
+    return torch.zeros(len(seqs), device=device).index_add_(0, ymask[:, 1:].nonzero()[:, 0], lp)
+
+
+@torch.no_grad()
+def information_gain_reward(model, ema_model, positions, thoughts, fmt: ThoughtFormat, group_size: int,
+                            reward_tokens=None, amp=None) -> torch.Tensor:
+    """r (B, G) = log p_θ(target | context, thought) − log p_φ(target | context), no gradient."""
+    batch = build_thought_batch(positions, thoughts, fmt, group_size, reward_tokens)
+    s_pred, _, _ = score_thoughts(model, batch, 1.0, amp)
+    s_ema = baseline_logprob(ema_model, positions, fmt, reward_tokens, amp)
+    return s_pred.view(-1, group_size) - s_ema[:, None]
+
+
+def leave_one_out_advantage(rewards: torch.Tensor) -> torch.Tensor:
+    """A (B, G) = G/(G−1)·(r − mean_g r) = r − mean of the other G−1 rewards; no std division."""
+    if rewards.ndim != 2 or rewards.shape[1] < 2:
+        raise ValueError(f"rewards must be (B, G) with G >= 2, got shape {tuple(rewards.shape)}")
+    g = rewards.shape[1]
+    return g / (g - 1) * (rewards - rewards.mean(1, keepdim=True))
+
+
+def clipped_thought_loss(logp, old_logp, advantages, thought_mask, clip_low, clip_high):
+    """The clipped surrogate on thought tokens only, length-normalised per thought (paper eq. 8).
+
+    ``logp``/``old_logp``/``thought_mask`` are (N, T); ``advantages`` (N,). Returns (loss, clip_ratio),
+    clip_ratio the share of thought tokens whose ratio left [1−ε_ℓ, 1+ε_h] on the losing side."""
+    m = thought_mask.to(logp.dtype)
+    ratio = torch.exp((logp - old_logp) * m)  # (N, T); 1 outside thoughts
+    a = advantages.detach()[:, None]
+    surrogate = torch.minimum(ratio * a, ratio.clamp(1 - clip_low, 1 + clip_high) * a)  # (N, T)
+    per_thought = (surrogate * m).sum(1) / m.sum(1).clamp(min=1)  # (N,)
+    clipped = ((ratio < 1 - clip_low) & (a < 0)) | ((ratio > 1 + clip_high) & (a > 0))
+    clip_ratio = (clipped.float() * m).sum() / m.sum().clamp(min=1)
+    return -per_thought.mean(), clip_ratio.detach()
+
+
+def step_flops(n_params: int, gen_tokens: int, prompt_tokens: int, train_tokens: int, fwd_tokens: int) -> float:
+    """Approximate FLOPs: 2·P per token forward, 6·P per token forward + backward (attention ignored).
+    Generation counts its prompts once (prefill) and each new token once (KV cache)."""
+    return 2.0 * n_params * (gen_tokens + prompt_tokens + fwd_tokens) + 6.0 * n_params * train_tokens
+
+
+# ---------------------------------------------------------------- the step
+def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: ThoughtFormat, step: int,
+             position_ids=None, accel: Accelerator | None = None, ref_model=None, scheduler=None) -> dict:
+    """One RLP iteration on this process's share of positions (paper Alg. 1, lines 5-15).
+
+    ``model`` may be wrapped for DDP (gradients are then averaged over processes); ``ema_model`` is
+    the EMA baseline φ. Returns the metrics of the step (gathered over processes)."""
+    unwrapped = accel.unwrap_model(model) if accel is not None else model
+    device = next(unwrapped.parameters()).device
+    amp = autocast_dtype(device, cfg.mixed_precision)
+    G, t0 = cfg.group_size, time.perf_counter()
+
+    # Stage 1 (Alg. 1 l.5-7): θ_old ← θ; sample G thoughts c ~ π_θold(· | x_<t) per position.
+    unwrapped.eval()
+    thoughts = sample_thoughts(unwrapped, positions, fmt, G, cfg.max_thought_tokens, cfg.temperature,
+                               cfg.seed, step, position_ids, amp)  # B·G lists of ids
+    batch = build_thought_batch(positions, thoughts, fmt, G, cfg.reward_tokens)  # (N, T), N = B·G
+    t1 = time.perf_counter()
+
+    # Stage 2 (l.10-11): S_pred = log p_θ(x_t | x_<t, c) with the thought, under the current θ, and
+    # S_ema = log p_φ(x_t | x_<t) without it. The first pass of the update yields S_pred for free.
+    s_ema = baseline_logprob(ema_model, positions, fmt, cfg.reward_tokens, amp)  # (B,)
+    ref_logp = None
+    if cfg.kl_beta > 0:
+        with torch.no_grad():
+            _, ref_logp, _ = score_thoughts(ref_model, batch, cfg.temperature, amp)  # (N, T)
+    tmask = batch.thought_mask.to(device)
+    stats = []
+    for epoch in range(cfg.ppo_epochs):
+        s_pred, logp, entropy = score_thoughts(model, batch, cfg.temperature, amp)  # (N,), (N, T)
+        if epoch == 0:
+            old_logp = logp.detach()  # π_θold: θ at sampling time
+            # Stage 3 (l.12): information-gain reward, a constant for the update.
+            rewards = s_pred.view(-1, G) - s_ema[:, None]  # (B, G)
+            # Stage 4 (l.13): leave-one-out advantage.
+            adv = leave_one_out_advantage(rewards).reshape(-1)  # (N,)
+            t2 = time.perf_counter()
+        # Stage 5 (l.14): clipped surrogate on thought tokens only; no next-token loss; optional KL.
+        loss, clip_ratio = clipped_thought_loss(logp, old_logp, adv, tmask, cfg.clip_low, cfg.clip_high)
+        if ref_logp is not None:
+            d = (ref_logp - logp) * tmask  # k3 estimator of KL(π_θ ‖ π_ref), per token
+            kl = ((torch.exp(d) - d - 1) * tmask).sum(1) / tmask.sum(1).clamp(min=1)
+            loss = loss + cfg.kl_beta * kl.mean()
+        # Stage 6 (l.15): optimizer step, then the EMA baseline follows θ.
+        (accel.backward(loss) if accel is not None else loss.backward())
+        clip_to = cfg.grad_clip or math.inf  # the norm is logged even when clipping is off
+        grad_norm = (accel.clip_grad_norm_(model.parameters(), clip_to) if accel is not None
+                     else torch.nn.utils.clip_grad_norm_(model.parameters(), clip_to))
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        ema_update(ema_model, unwrapped, cfg.ema_decay)
+        stats.append((float(loss.detach()), float(clip_ratio), float(entropy), float(grad_norm)))
+    if scheduler is not None:
+        scheduler.step()
+    t3 = time.perf_counter()
+
+    # Metrics, over all processes (TRL's names where one exists).
+    gen_tokens = batch.thought_length.sum()
+    local = torch.stack([gen_tokens.float(), torch.tensor(float(batch.n_tokens)),
+                         torch.tensor(float(sum(len(p["context_ids"]) + len(fmt.open_ids) for p in positions) * G)),
+                         torch.tensor(float(sum(len(p["context_ids"]) + len(p["target_ids"]) for p in positions)))])
+    r = rewards.detach().float()
+    if accel is not None and accel.num_processes > 1:
+        r = accel.gather(r.contiguous())
+        local = accel.reduce(local.to(device), "sum").cpu()
+    n_params = sum(p.numel() for p in {id(p): p for p in unwrapped.parameters()}.values())
+    gen, train_tok, prompt_tok, ema_tok = (float(v) for v in local)
+    fwd = ema_tok + (train_tok if cfg.kl_beta > 0 else 0.0)
+    return {
+        "step": step + 1, "loss": stats[-1][0], "grad_norm": stats[0][3], "reward": float(r.mean()),
+        "reward_std": float(r.std(1).mean()),  # within-group spread, averaged over groups
+        "info_gain_positive_frac": float((r > 0).float().mean()),
+        "frac_reward_zero_std": float((r.std(1) < 1e-6).float().mean()),
+        "entropy": stats[0][2], "thought_length": gen / r.numel(), "clip_ratio": stats[-1][1],
+        "mixed_sign_frac": float(((r > 0).any(1) & (r < 0).any(1)).float().mean()),
+        "gen_s": t1 - t0, "score_s": t2 - t1, "update_s": t3 - t2,
+        "flops": step_flops(n_params, int(gen), int(prompt_tok), int(train_tok) * cfg.ppo_epochs, int(fwd)),
+        "thought_tokens": gen, "positions": r.shape[0],
+    }
+
+
+# ---------------------------------------------------------------- the run
+def _batch_indices(n: int, batch: int, step: int, seed: int) -> list[int]:
+    """Global position indices of step ``step``: seeded epoch permutations, read in order."""
+    out, start = [], step * batch
+    while len(out) < batch:
+        epoch, off = divmod(start + len(out), n)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch + 7))
+        out.extend(perm[off: off + batch - len(out)].tolist())
+    return out
+
+
+def _save(accel, model, ema, ref, tokenizer, optimizer, scheduler, step, cfg, out_dir: Path, history):
+    if not accel.is_main_process:
+        return
+    final, tmp = out_dir / f"checkpoint-{step}", out_dir / f".tmp-checkpoint-{step}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    accel.unwrap_model(model).save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    save_safetensors_model(ema, str(tmp / "ema.safetensors"))
+    if ref is not None:
+        save_safetensors_model(ref, str(tmp / "reference.safetensors"))
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step},
+               tmp / "trainer_state.pt")
+    (tmp / "run_config.json").write_text(json.dumps({**asdict(cfg), "step": step}, indent=1))
+    (tmp / "history.json").write_text(json.dumps(history))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)  # a crash mid-write never leaves a half checkpoint under the real name
+    old = sorted(out_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    for p in old[: max(0, len(old) - cfg.keep_checkpoints)]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+_RESUME_FREE = ("steps", "progress", "checkpoint_every", "keep_checkpoints")
+
+
+def train_rlp(model, tokenizer, positions, cfg: RLPConfig = RLPConfig(), out_dir=None, resume: bool = True,
+              stop_after: int | None = None, callback=None) -> dict:
+    """Train ``model`` in place with RLP on ``positions`` (from :func:`answer_positions` or
+    :func:`uniform_positions`). Runs as is under ``torchrun``/``accelerate launch``: each process
+    takes its share of every global batch and DDP averages the gradients.
+
+    Returns ``{"history": [metrics per step], "model", "ema_model"}``. With ``out_dir`` and
+    ``checkpoint_every`` it checkpoints (model, EMA, optimizer, step) and resumes exactly.
+    ``callback(metrics)`` is called on the main process after every step."""
+    if not positions:
+        raise ValueError("positions is empty; build them with answer_positions or uniform_positions")
+    accel = Accelerator(cpu=next(model.parameters()).device.type == "cpu")
+    if cfg.batch_positions % accel.num_processes:
+        raise ValueError(f"batch_positions={cfg.batch_positions} must divide over {accel.num_processes} processes")
+    fmt = thought_format(tokenizer, cfg)
+    model.to(accel.device).eval()
+    ema = ema_copy(model)
+    ref = ema_copy(model) if cfg.kl_beta > 0 else None
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                                  betas=cfg.betas, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
+    start, history = 0, []
+    out_dir = Path(out_dir) if out_dir is not None else None
+    ckpts = sorted(out_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])) if out_dir and out_dir.exists() else []
+    if resume and ckpts:
+        ckpt = ckpts[-1]
+        saved = json.loads((ckpt / "run_config.json").read_text())
+        changed = [k for k, v in asdict(cfg).items()
+                   if k not in _RESUME_FREE and saved.get(k) != (list(v) if isinstance(v, tuple) else v)]
+        if changed:
+            raise ValueError(f"{ckpt} was written with other settings ({', '.join(changed)}); "
+                             "pass resume=False or another out_dir")
+        load_safetensors_model(model, str(ckpt / "model.safetensors"), device=str(accel.device))
+        load_safetensors_model(ema, str(ckpt / "ema.safetensors"), device=str(accel.device))
+        if ref is not None:
+            load_safetensors_model(ref, str(ckpt / "reference.safetensors"), device=str(accel.device))
+        state = torch.load(ckpt / "trainer_state.pt", weights_only=True, map_location="cpu")
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start = int(state["step"])
+        history = json.loads((ckpt / "history.json").read_text())
+    model, optimizer = accel.prepare(model, optimizer)
+
+    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+    bar = tqdm(range(start, end), desc="rlp", initial=start, total=cfg.steps,
+               disable=not (cfg.progress and accel.is_main_process))
+    for step in bar:
+        idx = _batch_indices(len(positions), cfg.batch_positions, step, cfg.seed)
+        mine = idx[accel.process_index:: accel.num_processes]
+        row = rlp_step(model, ema, optimizer, [positions[i] for i in mine], cfg, fmt, step,
+                       position_ids=mine, accel=accel, ref_model=ref, scheduler=scheduler)
+        row["lr"] = scheduler.get_last_lr()[0]
+        history.append(row)
+        bar.set_postfix(reward=f"{row['reward']:+.2f}", len=f"{row['thought_length']:.0f}")
+        if callback is not None and accel.is_main_process:
+            callback(row)
+        done = step + 1
+        if out_dir is not None and cfg.checkpoint_every and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+            _save(accel, model, ema, ref, tokenizer, optimizer, scheduler, done, cfg, out_dir, history)
+    bar.close()
+    accel.wait_for_everyone()
+    return {"history": history, "model": accel.unwrap_model(model).eval(), "ema_model": ema}
+
+
+@torch.no_grad()
+def evaluate_thoughts(model, baseline_model, tokenizer, positions, cfg: RLPConfig = RLPConfig(),
+                      group_size: int | None = None, seed: int = 0) -> dict:
+    """Sample G thoughts per position from ``model`` and score them against ``baseline_model`` (no
+    thought). Returns ``reward`` and ``s_pred`` (B, G), ``s_base`` (B,), ``thought_length`` (B, G) and
+    the decoded ``thoughts`` (B lists of G strings); no training."""
+    G = group_size or cfg.group_size
+    fmt = thought_format(tokenizer, cfg)
+    device = next(model.parameters()).device
+    amp = autocast_dtype(device, cfg.mixed_precision)
+    model.eval()
+    out = {k: [] for k in ("s_pred", "s_base", "len", "text")}
+    for i in range(0, len(positions), 64):
+        chunk = positions[i:i + 64]
+        th = sample_thoughts(model, chunk, fmt, G, cfg.max_thought_tokens, cfg.temperature, seed, -1,
+                             range(i, i + len(chunk)), amp)
+        batch = build_thought_batch(chunk, th, fmt, G, cfg.reward_tokens)
+        s_pred, _, _ = score_thoughts(model, batch, 1.0, amp)
+        out["s_pred"].append(s_pred.view(-1, G).cpu())
+        out["s_base"].append(baseline_logprob(baseline_model, chunk, fmt, cfg.reward_tokens, amp).cpu())
+        out["len"].append(batch.thought_length.view(-1, G).float())
+        out["text"].extend(tokenizer.decode(t) for t in th)
+    s_pred, s_base = torch.cat(out["s_pred"]), torch.cat(out["s_base"])
+    texts = out["text"]
+    return {"reward": s_pred - s_base[:, None], "s_pred": s_pred, "s_base": s_base,
+            "thought_length": torch.cat(out["len"]),
+            "thoughts": [texts[b * G:(b + 1) * G] for b in range(len(s_base))]}

@@ -1,0 +1,242 @@
+"""Correctness of RLP (slmlab.rlp): the reward, the advantage, where gradient flows, the EMA,
+resume, and a 2-process run against a 1-process one."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from slmlab.corpus import format_document, make_problems
+from slmlab.ema import ema_copy, ema_update
+from slmlab.models import build_model, tiny_llama_config, train_tokenizer
+from slmlab.rlp import (RLPConfig, answer_positions, build_thought_batch, clipped_thought_loss,
+                        information_gain_reward, leave_one_out_advantage, rlp_step, sample_thoughts,
+                        score_thoughts, thought_format, train_rlp, uniform_positions)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A 2-layer, hidden-32 model and the corpus tokenizer, untrained (random but fixed)."""
+    docs = [format_document(p) for p in make_problems(300, 0, "train").to_list()]
+    tok = train_tokenizer(docs, vocab_size=320)
+    model = build_model(tiny_llama_config(tok, hidden_size=32, n_layers=2, n_heads=2), seed=0).eval()
+    return model, tok
+
+
+@pytest.fixture(scope="module")
+def problems():
+    return make_problems(12, 0, "train")
+
+
+def _perturbed(model, seed=1):
+    other = ema_copy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+    return other
+
+
+def _direct_logprob(model, tok, prefix: str, target: str) -> float:
+    pre = tok(prefix, add_special_tokens=True)["input_ids"]
+    tgt = tok(target, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([pre + tgt])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), -1)
+    return sum(float(logp[len(pre) + j - 1, t]) for j, t in enumerate(tgt))
+
+
+def test_reward_equals_two_forward_computation(tiny):
+    model, tok = tiny
+    ema = _perturbed(model)
+    cfg = RLPConfig(mixed_precision="no")
+    fmt = thought_format(tok, cfg)
+    prompt = "Question: Mia has 7 apples. She buys 5 more. How many apples now?\nAnswer: "
+    pos = answer_positions(tok, [{"prompt": prompt, "answer": 12}])
+    helpful, unhelpful = "7+5=12.", "7-5=2. 2*3=6."
+    thoughts = [tok(t + "</think>", add_special_tokens=False)["input_ids"] for t in (helpful, unhelpful)]
+    r = information_gain_reward(model, ema, pos, thoughts, fmt, group_size=2)
+    base = _direct_logprob(ema, tok, prompt, "12")
+    for g, t in enumerate((helpful, unhelpful)):
+        with_thought = _direct_logprob(model, tok, f"{prompt}<think>{t}</think> ", "12")
+        assert r[0, g].item() == pytest.approx(with_thought - base, abs=1e-4)
+    # a thought cut at the cap (no </think>) is closed by the wrapper, exactly as in the text format
+    cut = tok(helpful, add_special_tokens=False)["input_ids"]
+    r_cut = information_gain_reward(model, ema, pos, [cut, cut], fmt, group_size=2)
+    assert r_cut[0, 0].item() == pytest.approx(r[0, 0].item(), abs=1e-5)
+    # reward_tokens=1 scores only the first answer digit
+    r1 = information_gain_reward(model, ema, pos, thoughts, fmt, 2, reward_tokens=1)
+    one = _direct_logprob(model, tok, f"{prompt}<think>{helpful}</think> ", "1") - _direct_logprob(ema, tok, prompt, "1")
+    assert r1[0, 0].item() == pytest.approx(one, abs=1e-4)
+
+
+def test_leave_one_out_advantage_algebra():
+    g = torch.Generator().manual_seed(0)
+    r = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    a = leave_one_out_advantage(r)
+    for b in range(5):
+        for i in range(4):
+            others = torch.cat([r[b, :i], r[b, i + 1:]])
+            assert a[b, i].item() == pytest.approx((r[b, i] - others.mean()).item(), abs=1e-12)
+    assert torch.allclose(a.sum(1), torch.zeros(5, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(leave_one_out_advantage(3 * r), 3 * a)  # no std division
+    assert torch.allclose(leave_one_out_advantage(r + 7.0), a)    # shift-invariant
+    with pytest.raises(ValueError, match="G >= 2"):
+        leave_one_out_advantage(r[:, :1])
+
+
+def test_gradient_flows_only_through_thought_tokens(tiny, problems):
+    model, tok = tiny
+    model = ema_copy(model).requires_grad_(True)
+    ema = ema_copy(model)
+    cfg = RLPConfig(mixed_precision="no", max_thought_tokens=6, group_size=3)
+    fmt = thought_format(tok, cfg)
+    pos = answer_positions(tok, problems)[:2]
+    thoughts = sample_thoughts(model, pos, fmt, 3, 6, 1.0, seed=0)
+    batch = build_thought_batch(pos, thoughts, fmt, 3)
+    captured = {}
+
+    def keep(_module, _inp, out):
+        out.retain_grad()
+        captured["logits"] = out
+
+    handle = model.get_output_embeddings().register_forward_hook(keep)
+    s_pred, logp, _ = score_thoughts(model, batch, cfg.temperature)
+    handle.remove()
+    assert not s_pred.requires_grad  # the reward is a constant
+    adv = torch.tensor([1.0, -2.0, 0.5, 3.0, -1.0, 0.25])
+    loss, _ = clipped_thought_loss(logp, logp.detach(), adv, batch.thought_mask, 0.2, 0.28)
+    loss.backward()
+    grad = captured["logits"].grad[:, :-1].abs().sum(-1)  # (N, T-1): logits at j predict token j+1
+    predicts_thought = batch.thought_mask[:, 1:]
+    assert grad[~predicts_thought].max().item() == 0.0  # context, delimiters, target: nothing
+    assert (grad[predicts_thought] > 0).all()           # every thought token: something
+    assert batch.target_mask.any() and not (batch.target_mask & batch.thought_mask).any()
+    assert all(p.grad is None for p in ema.parameters())
+
+
+def test_ema_update():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    ema = ema_copy(model)
+    assert all(not p.requires_grad for p in ema.parameters())
+    before = [p.clone() for p in ema.parameters()]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    ema_update(ema, model, 0.9)
+    for e, b, m in zip(ema.parameters(), before, model.parameters()):
+        assert torch.allclose(e, 0.9 * b + 0.1 * m, atol=1e-6)
+    ema_update(ema, model, 0.0)
+    assert all(torch.equal(e, m) for e, m in zip(ema.parameters(), model.parameters()))
+    with pytest.raises(ValueError, match="decay"):
+        ema_update(ema, model, 1.5)
+
+
+def test_step_reward_matches_reward_function_and_sampling_is_seeded(tiny, problems):
+    model, tok = tiny
+    model = ema_copy(model).requires_grad_(True)
+    ema = _perturbed(model)
+    cfg = RLPConfig(mixed_precision="no", max_thought_tokens=6, group_size=3, seed=5)
+    fmt = thought_format(tok, cfg)
+    pos = answer_positions(tok, problems)[:4]
+    th = sample_thoughts(model, pos, fmt, 3, 6, cfg.temperature, cfg.seed, step=0)
+    assert th == sample_thoughts(model, pos, fmt, 3, 6, cfg.temperature, cfg.seed, step=0)
+    # a position's thoughts do not depend on which other positions share the batch
+    assert th[3:6] == sample_thoughts(model, pos[1:2], fmt, 3, 6, cfg.temperature, cfg.seed, 0, [1])
+    assert th != sample_thoughts(model, pos, fmt, 3, 6, cfg.temperature, cfg.seed, step=1)
+    expected = information_gain_reward(model, ema, pos, th, fmt, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    row = rlp_step(model, ema, opt, pos, cfg, fmt, step=0)
+    assert row["reward"] == pytest.approx(expected.mean().item(), abs=1e-5)
+    assert row["info_gain_positive_frac"] == pytest.approx((expected > 0).float().mean().item())
+    for name in ("reward_std", "frac_reward_zero_std", "entropy", "thought_length", "clip_ratio"):
+        assert name in row
+
+
+def test_every_parameter_changes_after_one_step(tiny, problems):
+    model, tok = tiny
+    model = ema_copy(model).requires_grad_(True)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    cfg = RLPConfig(steps=1, batch_positions=4, group_size=3, max_thought_tokens=6, lr=1e-3,
+                    warmup_steps=1, mixed_precision="no", progress=False)
+    run = train_rlp(model, tok, answer_positions(tok, problems), cfg)
+    unchanged = [n for n, p in run["model"].named_parameters() if torch.equal(p.detach(), before[n])]
+    assert not unchanged, f"parameters that did not move: {unchanged}"
+    # the EMA moved by exactly (1 - tau) of the way
+    for n, p in run["ema_model"].named_parameters():
+        want = cfg.ema_decay * before[n] + (1 - cfg.ema_decay) * dict(run["model"].named_parameters())[n]
+        assert torch.allclose(p, want, atol=1e-6)
+
+
+def test_exact_resume_from_checkpoint(tiny, problems, tmp_path):
+    model, tok = tiny
+    pos = answer_positions(tok, problems)
+    cfg = RLPConfig(steps=4, batch_positions=4, group_size=3, max_thought_tokens=6, lr=1e-2, warmup_steps=2,
+                    mixed_precision="no", progress=False, checkpoint_every=2)
+    full = train_rlp(ema_copy(model).requires_grad_(True), tok, pos, cfg, out_dir=tmp_path / "a")
+    train_rlp(ema_copy(model).requires_grad_(True), tok, pos, cfg, out_dir=tmp_path / "b", stop_after=2)
+    assert (tmp_path / "b" / "checkpoint-2").is_dir() and not (tmp_path / "b" / "checkpoint-4").exists()
+    resumed = train_rlp(ema_copy(model).requires_grad_(True), tok, pos, cfg, out_dir=tmp_path / "b")
+    for (n, p), q in zip(full["model"].named_parameters(), resumed["model"].parameters()):
+        assert torch.equal(p, q), n
+    for p, q in zip(full["ema_model"].parameters(), resumed["ema_model"].parameters()):
+        assert torch.equal(p, q)
+    strip = lambda h: [{k: v for k, v in r.items() if not k.endswith("_s")} for r in h]
+    assert strip(full["history"]) == strip(resumed["history"])
+    with pytest.raises(ValueError, match="other settings"):
+        train_rlp(ema_copy(model).requires_grad_(True), tok, pos, RLPConfig(**{**cfg.__dict__, "lr": 1.0}),
+                  out_dir=tmp_path / "b")
+
+
+def test_uniform_positions_and_plain_text_delimiters(tiny):
+    model, tok = tiny
+    docs = [format_document(p, with_steps=False) for p in make_problems(5, 1, "train").to_list()]
+    pos = uniform_positions(tok, docs, n=6, seed=0, target_tokens=2, min_context=4)
+    assert len(pos) == 6 and all(len(p["target_ids"]) == 2 and len(p["context_ids"]) >= 4 for p in pos)
+    full = tok(docs, add_special_tokens=True)["input_ids"]
+    assert all(any(d[:len(p["context_ids"]) + 2] == p["context_ids"] + p["target_ids"] for d in full) for p in pos)
+    assert pos == uniform_positions(tok, docs, n=6, seed=0, target_tokens=2, min_context=4)
+    # a tokenizer without thought tokens: multi-token plain-text delimiters work the same way
+    cfg = RLPConfig(think_open="(thinking:", think_close=")", mixed_precision="no")
+    fmt = thought_format(tok, cfg)
+    assert len(fmt.open_ids) > 1
+    th = sample_thoughts(model, pos[:2], fmt, 2, 5, 1.0, seed=0)
+    r = information_gain_reward(model, model, pos[:2], th, fmt, 2)
+    assert r.shape == (2, 2) and torch.isfinite(r).all()
+
+
+def test_bad_config_raises():
+    with pytest.raises(ValueError, match="group_size"):
+        RLPConfig(group_size=1)
+    with pytest.raises(ValueError, match="reward_tokens"):
+        RLPConfig(reward_tokens=0)
+    with pytest.raises(ValueError, match="temperature"):
+        RLPConfig(temperature=0)
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one_process(tiny, tmp_path):
+    model, tok = tiny
+    model.save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    worker = str(ROOT / "tests" / "rlp_ddp_worker.py")
+    for n in (1, 2):
+        subprocess.run(torchrun + [f"--nproc_per_node={n}", worker, str(tmp_path / "model"), str(tmp_path / f"w{n}.pt")],
+                       check=True, env=env, cwd=ROOT, timeout=300, capture_output=True)
+    one, two = (torch.load(tmp_path / f"w{n}.pt", weights_only=True) for n in (1, 2))
+    start = model.state_dict()
+    assert any(not torch.equal(one["state"][k], start[k]) for k in start)  # it trained
+    for k in one["state"]:
+        update_one, update_two = one["state"][k] - start[k], two["state"][k] - start[k]
+        assert torch.allclose(update_one, update_two, atol=1e-6, rtol=1e-4), k
+        assert torch.allclose(one["ema"][k], two["ema"][k], atol=1e-6), k
+    assert [r["thought_length"] for r in one["history"]] == [r["thought_length"] for r in two["history"]]
+    for name in ("reward", "grad_norm"):  # sums of float32 log-probs of size ~10: 1e-6 is rounding
+        assert [r[name] for r in one["history"]] == pytest.approx([r[name] for r in two["history"]], abs=1e-5)
