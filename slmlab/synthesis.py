@@ -1,0 +1,584 @@
+"""Synthetic data by prompt design, and the generate -> verify -> filter loop around the generator.
+
+Prompt templates (:data:`TEMPLATES`) ask a generator model for a *new* worked problem:
+
+- ``zero_shot``: just the opening of a document, ``Question:``;
+- ``few_shot``: ``k`` problems drawn from the pool, then ``Question:``;
+- ``attribute``: few-shot examples chosen to share the wanted attributes (number of steps, one
+  operation), and the new problem's first sentence written in the prompt (who, which object, how
+  many), so topic and start are fixed and the model writes the rest.
+
+Rendering depends on what the generator understands (:func:`prompt_style`). The embedded slmlab-tiny
+model only knows documents ``Question: ...\\nAnswer: <think>steps</think> answer`` separated by
+``</s><s>``, so a prompt *is* a few such documents followed by ``Question:``; it continues with a
+new problem of the same kind (a base model follows a pattern, not an instruction). A hub chat model
+gets the same request as an instruction through its tokenizer's chat template; a hub base model
+without one gets the instruction as plain text.
+
+The loop (:func:`run_synthesis`), one round: draw prompts from the pool -> generate (batched,
+temperature / top-p / min-p, seeded) -> parse -> verify (recompute the answer from the question;
+reject what does not parse) -> drop copies of the pool and of the eval split (exact problem key, then
+MinHash LSH with notebook 01's settings from :mod:`slmlab.curation`, and its eval 13-gram
+decontamination) -> add the rest -> save the pool with ``datasets``. A rerun resumes from the last
+saved round and gives the same pool as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset, load_from_disk
+from tqdm.auto import tqdm
+
+from . import corpus
+from .corpus import ANSWER_PREFIX, THINK_CLOSE, THINK_OPEN, check_steps, problem_key
+from .curation import (MinHashParams, decontamination_batch, eval_ngram_index, minhash_batch,
+                       minhash_near_duplicates, simplify_text)
+from .diversity import distinct_n, vendi_score
+from .sampling import sample, thought_token_ids
+
+__all__ = ["TEMPLATES", "STYLES", "SynthesisConfig", "prompt_style", "draw_attributes", "render_prompt",
+           "build_prompts", "parse_generation", "recompute_question", "verify_problem", "propose",
+           "filter_novel", "run_synthesis", "pool_from_problems", "DOC_SEP"]
+
+TEMPLATES = ("zero_shot", "few_shot", "attribute")
+STYLES = ("document", "chat", "instruction")
+DOC_SEP = "</s><s>"   # how documents follow each other in the embedded model's training stream
+OP_WORDS = {"add": "an addition", "sub": "a subtraction", "mul": "a multiplication", "div": "a division"}
+POOL_COLUMNS = ("text", "prompt", "question", "steps", "answer", "n_steps", "key", "source", "round",
+                "template")
+
+
+@dataclass
+class SynthesisConfig:
+    """Knobs of the loop. Sampling knobs are those of :func:`slmlab.sampling.sample`."""
+
+    rounds: int = 3                  # generate-verify-filter rounds
+    prompts_per_round: int = 64      # one candidate problem per prompt
+    templates: tuple = ("few_shot",)  # cycled over a round's prompts; any of TEMPLATES
+    k_shot: int = 2                  # pool examples per few-shot / attribute prompt. The embedded
+    #                                  model saw 256-token windows: 2 examples + a new problem fit
+    temperature: float = 1.0
+    top_p: float = 0.95
+    min_p: float | None = None
+    max_new_tokens: int = 128        # a 4-step problem with its solution is ~115 tokens
+    batch_size: int = 64             # prompts per generate() call
+    strict: bool = True              # True: the answer must be recomputed from the question's words;
+    #                                  False (free-form hub generators): steps must check out and read
+    #                                  their numbers from the question
+    style: str = "auto"              # auto | document | chat | instruction
+    minhash: MinHashParams = field(default_factory=MinHashParams)  # notebook 01's near-dup settings
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("rounds", "prompts_per_round", "max_new_tokens", "batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name}={v!r} must be a positive int")
+        if isinstance(self.templates, str):
+            self.templates = (self.templates,)
+        self.templates = tuple(self.templates)
+        bad = [t for t in self.templates if t not in TEMPLATES]
+        if bad or not self.templates:
+            raise ValueError(f"templates={self.templates!r}: choose from {TEMPLATES}")
+        if not isinstance(self.k_shot, int) or self.k_shot < 0:
+            raise ValueError(f"k_shot={self.k_shot!r} must be an int >= 0")
+        if self.style not in ("auto",) + STYLES:
+            raise ValueError(f"style={self.style!r} must be 'auto' or one of {STYLES}")
+        if isinstance(self.minhash, dict):
+            self.minhash = MinHashParams(**self.minhash)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["templates"] = list(self.templates)
+        return d
+
+
+# ---------------------------------------------------------------------------------------------
+# prompts
+def prompt_style(tokenizer) -> str:
+    """``document`` for a tokenizer with ``<think>`` tokens (a model trained on this collection's
+    documents), ``chat`` when it has a chat template, else ``instruction``."""
+    if thought_token_ids(tokenizer)[0] is not None:
+        return "document"
+    return "chat" if getattr(tokenizer, "chat_template", None) else "instruction"
+
+
+def draw_attributes(rng: random.Random) -> dict:
+    """Random attributes for an ``attribute`` prompt: who, which object (the topic), how many at the
+    start, number of steps (the difficulty) and one operation the problem must use."""
+    n_steps = rng.randint(1, 4)
+    return {"name": rng.choice(corpus.NAMES), "object": rng.choice(corpus.OBJECTS),
+            "start": rng.randint(2, 50), "n_steps": n_steps, "operation": rng.choice(sorted(corpus.SYMBOL)),
+            "difficulty": {1: "easy", 2: "medium", 3: "medium", 4: "hard"}[n_steps],
+            "opening": rng.randrange(len(corpus.START))}
+
+
+def _opening_sentence(attributes: dict) -> str:
+    tpl = corpus.START[attributes.get("opening", 0) % len(corpus.START)]
+    return tpl.format(n=attributes["name"], a=attributes["start"], o=attributes["object"])
+
+
+def _example_text(example) -> str:
+    if isinstance(example, str):
+        return example
+    if isinstance(example, dict) and "text" in example:
+        return example["text"]
+    raise ValueError(f"examples must be documents (str) or pool rows with a 'text' field, got {example!r:.60}")
+
+
+def _instruction(template: str, examples: list[str], attributes: dict | None) -> str:
+    lines = ["Write one new grade-school arithmetic word problem with a worked solution, in exactly "
+             "this format (steps as a=b+c style equations inside <think></think>, then the final integer):",
+             "Question: <the problem>", "Answer: <think>12+5=17. 17*2=34.</think> 34"]
+    if examples:
+        lines += ["", "Examples:"] + examples
+    if template == "attribute" and attributes:
+        lines += ["", f"The problem must be about {attributes['name']} and {attributes['object']}, start with "
+                      f"{attributes['start']} {attributes['object']}, take exactly {attributes['n_steps']} "
+                      f"step(s) ({attributes['difficulty']}), and use {OP_WORDS[attributes['operation']]}."]
+    lines += ["", "Write only the new problem and its answer, nothing else."]
+    return "\n".join(lines)
+
+
+def render_prompt(template: str, examples=(), attributes: dict | None = None, tokenizer=None,
+                  style: str = "auto") -> dict:
+    """Render one request. Returns ``{"prompt": text to feed the model, "opening": the start of the
+    new document already written by the prompt}``; the generated document is ``opening + completion``
+    (``opening`` is empty for chat and instruction styles, whose output is parsed as it comes)."""
+    if template not in TEMPLATES:
+        raise ValueError(f"template={template!r} must be one of {TEMPLATES}")
+    examples = [_example_text(e) for e in examples]
+    if template == "zero_shot" and examples:
+        raise ValueError("template='zero_shot' takes no examples")
+    if template == "attribute" and not attributes:
+        raise ValueError("template='attribute' needs attributes (see draw_attributes)")
+    if style == "auto":
+        if tokenizer is None:
+            raise ValueError("style='auto' needs the tokenizer to decide; pass tokenizer or a style")
+        style = prompt_style(tokenizer)
+    if style not in STYLES:
+        raise ValueError(f"style={style!r} must be 'auto' or one of {STYLES}")
+    if style == "document":
+        opening = "Question:"
+        if template == "attribute":
+            opening += " " + _opening_sentence(attributes)
+        prompt = "".join(e + DOC_SEP for e in examples) + opening
+        return {"prompt": prompt, "opening": opening}
+    text = _instruction(template, examples, attributes)
+    if style == "chat":
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise ValueError("style='chat' needs a tokenizer with a chat template")
+        text = tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
+                                             add_generation_prompt=True)
+        return {"prompt": text, "opening": ""}
+    return {"prompt": text + "\n\nQuestion:", "opening": "Question:"}
+
+
+def _pick_examples(rows: list[dict], k: int, rng: random.Random, attributes: dict | None) -> list[dict]:
+    if k == 0 or not rows:
+        return []
+    candidates = range(len(rows))
+    if attributes:
+        # Examples sharing the wanted structure: a base model imitates structure, it cannot read a spec.
+        want = [i for i, r in enumerate(rows) if int(r["n_steps"]) == attributes["n_steps"]
+                and corpus.SYMBOL[attributes["operation"]] in r["steps"]]
+        if len(want) >= k:
+            candidates = want
+    return [rows[i] for i in rng.sample(list(candidates), min(k, len(candidates)))]
+
+
+def build_prompts(pool_rows: list[dict], n: int, templates, k_shot: int, rng: random.Random,
+                  tokenizer=None, style: str = "auto") -> list[dict]:
+    """``n`` requests cycling over ``templates``: each ``{"template", "attributes", "prompt",
+    "opening", "examples": [keys]}``."""
+    templates = (templates,) if isinstance(templates, str) else tuple(templates)
+    out = []
+    for i in range(n):
+        template = templates[i % len(templates)]
+        attributes = draw_attributes(rng) if template == "attribute" else None
+        examples = [] if template == "zero_shot" else _pick_examples(pool_rows, k_shot, rng, attributes)
+        req = render_prompt(template, examples, attributes, tokenizer, style)
+        out.append({"template": template, "attributes": attributes, "examples": [e.get("key", "") for e in examples],
+                    **req})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# parse and verify
+_DOC_RE = re.compile(r"Question:[ \t]*(?P<q>[^\n]*?)[ \t]*\n+[ \t]*Answer:[ \t]*"
+                     r"(?:<think>(?P<steps>[^\n]*?)</think>)?[ \t]*(?P<answer>-?\d+)")
+
+
+def parse_generation(text) -> dict | None:
+    """The first ``Question: ...\\nAnswer: [<think>steps</think>] N`` in ``text`` as
+    ``{"question", "steps" (None without a thought), "answer"}``; None when there is none (any
+    malformed input, including non-strings, gives None rather than an error)."""
+    if not isinstance(text, str):
+        return None
+    m = _DOC_RE.search(text)
+    if not m or not m["q"].strip():
+        return None
+    try:
+        answer = int(m["answer"])
+    except ValueError:
+        return None
+    steps = m["steps"].strip() if m["steps"] is not None else None
+    return {"question": m["q"].strip(), "steps": steps, "answer": answer}
+
+
+def _template_regex(tpl: str) -> re.Pattern:
+    fields = {"n": r"(?P<name>[A-Z][a-z]+)", "a": r"(?P<num>\d+)", "b": r"(?P<num>\d+)",
+              "o": r"(?P<obj>[a-z]+)", "o_one": r"(?P<one>[a-z]+)", "p": r"(?:He|She)", "q": r"(?:he|she)"}
+    parts = re.split(r"\{(\w+)\}", tpl)
+    out, seen = [], set()
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out.append(re.escape(part))
+        else:
+            pat = fields[part]
+            group = re.search(r"\?P<(\w+)>", pat)
+            if group and group[1] in seen:   # a field used twice must name the same thing
+                pat = f"(?P={group[1]})"
+            elif group:
+                seen.add(group[1])
+            out.append(pat)
+    return re.compile("^" + "".join(out) + "$")
+
+
+_SENTENCES = {kind: [_template_regex(t) for t in tpls] for kind, tpls in
+              {"start": corpus.START, "add": corpus.ADD, "sub": corpus.SUB, "mul": corpus.MUL,
+               "div": corpus.DIV, "question": corpus.QUESTION}.items()}
+_SPLIT = re.compile(r"(?<=[.?])\s+")
+
+
+def _match(kind: str, sentence: str):
+    for rx in _SENTENCES[kind]:
+        m = rx.match(sentence)
+        if m:
+            return m
+    return None
+
+
+def recompute_question(question: str) -> dict | None:
+    """Read a question written in the corpus's language back into its structure and recompute the
+    answer: ``{"start", "ops", "operands", "answer", "values", "name", "object", "consistent"}``.
+    ``consistent`` is False when the sentences mix people or objects (a problem about stamps that
+    sells rocks). None when a sentence is not one the corpus writes, or an operation is impossible
+    (a division that does not come out even, a count that drops to zero or below)."""
+    if not isinstance(question, str):
+        return None
+    sentences = _SPLIT.split(question.strip())
+    if len(sentences) < 3:
+        return None
+    first, *middle, last = sentences
+    m = _match("start", first)
+    if m is None or _match("question", last) is None:
+        return None
+    x = int(m["num"])
+    name, obj = m["name"], m["obj"]
+    names, objects = {name}, {obj}
+    ops, operands, values = [], [], [x]
+    for s in middle:
+        for op in ("add", "sub", "mul", "div"):
+            mm = _match(op, s)
+            if mm:
+                break
+        else:
+            return None
+        b = int(mm["num"])
+        gd = mm.groupdict()
+        if gd.get("name"):
+            names.add(gd["name"])
+        if gd.get("obj"):
+            objects.add(gd["obj"])
+        if gd.get("one"):
+            objects.add(gd["one"] + "s")
+        if op == "sub" and b >= x or op == "div" and (b == 0 or x % b) or op == "mul" and b < 2:
+            return None
+        x = {"add": x + b, "sub": x - b, "mul": x * b, "div": x // b if b else 0}[op]
+        ops.append(op)
+        operands.append(b)
+        values.append(x)
+    if not ops:
+        return None
+    lq = _match("question", last).groupdict()
+    if lq.get("name"):
+        names.add(lq["name"])
+    if lq.get("obj"):
+        objects.add(lq["obj"])
+    return {"start": values[0], "ops": ops, "operands": operands, "answer": x, "values": values,
+            "name": name, "object": obj, "consistent": len(names) == 1 and len(objects) == 1}
+
+
+_STEP_RE = re.compile(r"(-?\d+)\s*([+\-*/])\s*(-?\d+)\s*=\s*(-?\d+)")
+
+
+def verify_problem(problem: dict | None, strict: bool = True) -> str:
+    """Why a generated problem is not valid, or ``""`` when it is. Checks, in order:
+    ``unparseable`` (None), ``no_steps``, ``wrong_arithmetic`` (a step's equation is false or does not
+    chain), ``answer_mismatch`` (final answer is not the last step's result), then with ``strict``
+    the question itself: ``question_unreadable`` (not in the corpus's language, or an impossible
+    operation), ``inconsistent_entities`` (mixes people or objects), ``question_mismatch`` (the answer
+    recomputed from the question differs, or the steps are not the question's operations). Without
+    ``strict``: ``steps_not_from_question`` when a step uses a number the question does not contain."""
+    if not problem:
+        return "unparseable"
+    steps = problem.get("steps")
+    if not steps:
+        return "no_steps"
+    found = _STEP_RE.findall(steps)
+    if not found or not check_steps(steps):
+        return "wrong_arithmetic"
+    if int(found[-1][3]) != int(problem["answer"]):
+        return "answer_mismatch"
+    if not strict:
+        numbers = set(re.findall(r"\d+", problem["question"]))
+        used = [found[0][0]] + [b for _, _, b, _ in found]
+        return "" if all(u.lstrip("-") in numbers for u in used) else "steps_not_from_question"
+    structure = recompute_question(problem["question"])
+    if structure is None:
+        return "question_unreadable"
+    if not structure["consistent"]:
+        return "inconsistent_entities"
+    want = [f"{a}{corpus.SYMBOL[op]}{b}" for a, op, b in zip(structure["values"], structure["ops"],
+                                                              structure["operands"])]
+    got = [f"{a}{op}{b}" for a, op, b, _ in found]
+    if structure["answer"] != int(problem["answer"]) or want != got:
+        return "question_mismatch"
+    return ""
+
+
+def _problem_record(problem: dict, strict: bool) -> dict:
+    """A verified problem as a pool row (without provenance)."""
+    structure = recompute_question(problem["question"]) if strict else None
+    if structure is not None:
+        key = problem_key(structure)
+        n_steps = len(structure["ops"])
+    else:
+        key = "q:" + hashlib.sha1(simplify_text(problem["question"]).encode()).hexdigest()[:16]
+        n_steps = len(_STEP_RE.findall(problem["steps"]))
+    p = {"question": problem["question"], "steps": problem["steps"], "answer": int(problem["answer"])}
+    return {"text": corpus.format_document(p), "prompt": f"Question: {p['question']}{ANSWER_PREFIX}",
+            "question": p["question"], "steps": p["steps"], "answer": p["answer"], "n_steps": n_steps,
+            "key": key}
+
+
+def pool_from_problems(problems, source: str = "seed") -> Dataset:
+    """A pool Dataset (columns :data:`POOL_COLUMNS`) from corpus problems (``make_problems``) or any
+    rows with ``question``, ``steps`` and ``answer``; rows without worked steps are dropped."""
+    rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)
+    out = []
+    for r in rows:
+        if not r.get("steps"):
+            continue
+        p = {"question": r["question"], "steps": r["steps"], "answer": int(r["answer"])}
+        out.append({"text": corpus.format_document(p), "prompt": f"Question: {p['question']}{ANSWER_PREFIX}",
+                    "question": p["question"], "steps": p["steps"], "answer": p["answer"],
+                    "n_steps": int(r.get("n_steps") or len(_STEP_RE.findall(p["steps"]))),
+                    "key": r.get("key") or _problem_record(p, True)["key"], "source": source, "round": 0,
+                    "template": ""})
+    if not out:
+        raise ValueError("problems holds no rows with worked steps (question, steps, answer)")
+    return Dataset.from_list(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# one round
+def _resolved_style(cfg: SynthesisConfig, tokenizer) -> str:
+    if cfg.style == "auto" and tokenizer is None:
+        raise ValueError("cfg.style='auto' needs the tokenizer; pass it or set style='document'")
+    return prompt_style(tokenizer) if cfg.style == "auto" else cfg.style
+
+
+def propose(model, tokenizer, pool_rows: list[dict], cfg: SynthesisConfig, n: int | None = None,
+            seed: int | None = None, templates=None, generate_fn=None) -> list[dict]:
+    """Generate and check one batch of candidates: prompts from ``pool_rows`` -> generate -> parse
+    -> verify. Each candidate: ``{"template", "attributes", "prompt", "text" (the generated
+    document), "problem" (parsed, or None), "reason" ("" when valid), "row" (pool row when valid)}``.
+
+    ``generate_fn(prompts, seed) -> completions`` replaces the model (any generator: an API, a
+    vLLM engine, a stub in tests); by default :func:`slmlab.sampling.sample` runs ``model``."""
+    n = cfg.prompts_per_round if n is None else n
+    seed = cfg.seed if seed is None else seed
+    rng = random.Random(f"{seed}-prompts")
+    style = _resolved_style(cfg, tokenizer)
+    requests = build_prompts(pool_rows, n, templates or cfg.templates, cfg.k_shot, rng, tokenizer, style)
+    prompts = [r["prompt"] for r in requests]
+    if generate_fn is not None:
+        completions = list(generate_fn(prompts, seed))
+        if len(completions) != len(prompts):
+            raise ValueError(f"generate_fn returned {len(completions)} completions for {len(prompts)} prompts")
+    else:
+        completions = sample(model, tokenizer, prompts, max_new_tokens=cfg.max_new_tokens,
+                             temperature=cfg.temperature, top_p=cfg.top_p, min_p=cfg.min_p, seed=seed,
+                             batch_size=cfg.batch_size, stop_at_newline=False)
+    out = []
+    for req, completion in zip(requests, completions):
+        text = req["opening"] + (completion if isinstance(completion, str) else "")
+        problem = parse_generation(text)
+        reason = verify_problem(problem, cfg.strict)
+        cand = {**req, "completion": completion, "text": text, "problem": problem, "reason": reason, "row": None}
+        if not reason:
+            cand["row"] = _problem_record(problem, cfg.strict)
+        out.append(cand)
+    return out
+
+
+def filter_novel(candidates: list[dict], pool_rows: list[dict], params: MinHashParams = MinHashParams(),
+                 exclude_keys=frozenset(), exclude_index=None) -> list[dict]:
+    """Mark valid candidates that copy the pool or the excluded (eval) set, in place, and return
+    them. Reasons: ``duplicate_of_pool`` (same problem key: same numbers and operations),
+    ``eval_overlap`` (an eval problem's key, or a shared eval 13-gram with 4+ numbers),
+    ``near_duplicate_of_pool`` (MinHash LSH on the question, notebook 01's settings),
+    ``duplicate_in_round`` (copies an earlier candidate of the same batch)."""
+    pool_keys = {r["key"] for r in pool_rows}
+    live = [c for c in candidates if not c["reason"]]
+    if exclude_index is not None and live:
+        hits = decontamination_batch({"text": [c["row"]["text"] for c in live]}, exclude_index)["decontamination_reason"]
+        for c, hit in zip(live, hits):
+            if hit:
+                c["reason"] = "eval_overlap"
+    seen_keys: set = set()
+    for c in live:
+        if c["reason"]:
+            continue
+        key = c["row"]["key"]
+        if key in exclude_keys:
+            c["reason"] = "eval_overlap"
+        elif key in pool_keys:
+            c["reason"] = "duplicate_of_pool"
+        elif key in seen_keys:
+            c["reason"] = "duplicate_in_round"
+        seen_keys.add(key)
+    live = [c for c in live if not c["reason"]]
+    if live:
+        questions = [r["question"] for r in pool_rows] + [c["row"]["question"] for c in live]
+        sigs = minhash_batch({"q": questions}, "q", params)["minhash"]
+        ids = [f"pool:{i}" for i in range(len(pool_rows))] + [f"new:{i}" for i in range(len(live))]
+        marks = minhash_near_duplicates(sigs, params, ids)[len(pool_rows):]
+        for c, mark in zip(live, marks):
+            if mark:
+                c["reason"] = "near_duplicate_of_pool" if "pool:" in mark else "duplicate_in_round"
+    return candidates
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+def _latest_round(out_dir: Path) -> Path | None:
+    done = sorted(p for p in out_dir.glob("round-*") if (p / "state.json").exists())
+    return done[-1] if done else None
+
+
+def _save_round(out_dir: Path, r: int, pool: Dataset, state: dict) -> None:
+    final = out_dir / f"round-{r:04d}"
+    tmp = out_dir / f".round-{r:04d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    pool.save_to_disk(str(tmp / "pool"))
+    (tmp / "state.json").write_text(json.dumps(state, indent=1))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)   # a round is on disk whole or not at all
+
+
+def _diversity(questions: list[str], vecs) -> dict:
+    out = {"distinct_2": distinct_n(questions, 2) if questions else None, "vendi": None}
+    if vecs is not None and len(vecs) >= 1:
+        out["vendi"] = vendi_score(vecs)
+    return out
+
+
+def run_synthesis(model, tokenizer, seed_pool, cfg: SynthesisConfig = SynthesisConfig(), out_dir=None,
+                  exclude=None, encoder=None, resume: bool = True, stop_after: int | None = None,
+                  progress: bool = True, generate_fn=None) -> dict:
+    """Run ``cfg.rounds`` generate-verify-filter rounds starting from ``seed_pool`` (a pool Dataset,
+    see :func:`pool_from_problems`, or corpus problems).
+
+    ``exclude``: problems never to produce (the eval split: rows with ``question`` and ``text``).
+    ``encoder``: passed to :func:`slmlab.embeddings.embed` for the Vendi score of the questions
+    (None: MiniLM); ``False`` skips the Vendi score. ``out_dir``: each round's pool and log are saved
+    there; with ``resume`` a rerun continues after the last saved round. ``stop_after`` ends after
+    that round (to simulate an interruption). ``generate_fn``: see :func:`propose`.
+
+    Returns ``{"pool": Dataset, "history": [per-round dict], "rejected": [examples], "candidates":
+    [last round's candidates]}``. Per round: generated, parsed, valid, novel, kept, valid_rate
+    (valid/generated), novel_rate (novel/valid), yield (kept/generated), reasons, pool_size, and
+    distinct_2 / vendi of the pool's questions and of the round's kept ones (``new_*``)."""
+    if not isinstance(cfg, SynthesisConfig):
+        raise ValueError("cfg must be a SynthesisConfig")
+    pool = seed_pool if isinstance(seed_pool, Dataset) and set(POOL_COLUMNS) <= set(seed_pool.column_names) \
+        else pool_from_problems(seed_pool)
+    pool = pool.select_columns(list(POOL_COLUMNS))
+    history, rejected, start = [], [], 1
+    out_dir = Path(out_dir) if out_dir is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        last = _latest_round(out_dir) if resume else None
+        if last is not None:
+            state = json.loads((last / "state.json").read_text())
+            saved = {k: v for k, v in state["config"].items() if k != "rounds"}
+            now = {k: v for k, v in json.loads(json.dumps(cfg.to_dict())).items() if k != "rounds"}
+            if saved != now:
+                changed = sorted(k for k in now if saved.get(k) != now[k])
+                raise ValueError(f"{last} was written with other settings ({', '.join(changed)}); pass "
+                                 "resume=False or another out_dir to start afresh")
+            pool = load_from_disk(str(last / "pool"))
+            history, rejected, start = state["history"], state["rejected"], state["round"] + 1
+    exclude_rows = (exclude.to_list() if hasattr(exclude, "to_list") else list(exclude)) if exclude is not None else []
+    exclude_keys = set()
+    for r in exclude_rows:
+        s = recompute_question(r["question"])
+        if s is not None:
+            exclude_keys.add(problem_key(s))
+        if r.get("key"):
+            exclude_keys.add(r["key"])
+    exclude_index = eval_ngram_index([r["text"] for r in exclude_rows]) if exclude_rows else None
+
+    vecs = None
+    if encoder is not False:
+        from .embeddings import embed
+        vecs = embed(list(pool["question"]), encoder)
+    end = cfg.rounds if stop_after is None else min(cfg.rounds, stop_after)
+    candidates: list[dict] = []
+    for r in tqdm(range(start, end + 1), desc="synthesis rounds", disable=not progress,
+                  initial=start - 1, total=cfg.rounds):
+        rows = pool.to_list()
+        candidates = propose(model, tokenizer, rows, cfg, seed=cfg.seed * 100_003 + r, generate_fn=generate_fn)
+        parsed = sum(c["problem"] is not None for c in candidates)
+        valid = sum(not c["reason"] for c in candidates)
+        filter_novel(candidates, rows, cfg.minhash, exclude_keys, exclude_index)
+        kept = [c for c in candidates if not c["reason"]]
+        novel = len(kept) + sum(c["reason"] == "duplicate_in_round" for c in candidates)
+        new_rows = [{**c["row"], "source": "synthetic", "round": r, "template": c["template"]} for c in kept]
+        if new_rows:
+            pool = Dataset.from_list(rows + new_rows, features=pool.features)
+        new_q = [x["question"] for x in new_rows]
+        new_vecs = None
+        if vecs is not None and new_q:
+            from .embeddings import embed
+            new_vecs = embed(new_q, encoder)
+            vecs = np.concatenate([vecs, new_vecs])
+        pool_div, new_div = _diversity(list(pool["question"]), vecs), _diversity(new_q, new_vecs)
+        reasons = Counter(c["reason"] or "kept" for c in candidates)
+        n = len(candidates)
+        history.append({"round": r, "generated": n, "parsed": parsed, "valid": valid, "novel": novel,
+                        "kept": len(kept), "valid_rate": valid / n, "novel_rate": novel / valid if valid else 0.0,
+                        "yield": len(kept) / n, "pool_size": len(pool), "reasons": dict(reasons),
+                        "distinct_2": pool_div["distinct_2"], "vendi": pool_div["vendi"],
+                        "new_distinct_2": new_div["distinct_2"], "new_vendi": new_div["vendi"]})
+        per_reason: Counter = Counter()
+        for c in candidates:
+            if c["reason"] and per_reason[c["reason"]] < 3:
+                per_reason[c["reason"]] += 1
+                rejected.append({"round": r, "reason": c["reason"], "template": c["template"], "text": c["text"]})
+        if out_dir is not None:
+            _save_round(out_dir, r, pool, {"round": r, "config": cfg.to_dict(), "history": history,
+                                           "rejected": rejected})
+    return {"pool": pool, "history": history, "rejected": rejected, "candidates": candidates}

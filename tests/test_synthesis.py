@@ -1,0 +1,262 @@
+import random
+
+import pytest
+
+from slmlab import corpus
+from slmlab.corpus import format_document, make_problem, make_problems
+from slmlab.synthesis import (DOC_SEP, SynthesisConfig, build_prompts, filter_novel, parse_generation,
+                              pool_from_problems, propose, recompute_question, render_prompt,
+                              run_synthesis, verify_problem)
+
+
+def _doc(p):
+    return format_document(p)
+
+
+@pytest.fixture(scope="module")
+def seed_pool():
+    return pool_from_problems(make_problems(30, seed=5))
+
+
+# ---- prompt rendering -------------------------------------------------------------------------
+def test_document_prompts_are_documents_then_question(seed_pool):
+    rows = seed_pool.to_list()[:2]
+    few = render_prompt("few_shot", rows, style="document")
+    assert few["prompt"] == rows[0]["text"] + DOC_SEP + rows[1]["text"] + DOC_SEP + "Question:"
+    assert few["opening"] == "Question:"
+    zero = render_prompt("zero_shot", style="document")
+    assert zero["prompt"] == "Question:"
+    attrs = {"name": "Mia", "object": "plums", "start": 17, "n_steps": 2, "operation": "mul",
+             "difficulty": "medium", "opening": 0}
+    att = render_prompt("attribute", rows[:1], attrs, style="document")
+    assert att["prompt"].endswith(DOC_SEP + "Question: Mia has 17 plums.")
+    assert att["opening"] == "Question: Mia has 17 plums."
+
+
+def test_instruction_and_chat_prompts(seed_pool):
+    rows = seed_pool.to_list()[:2]
+    attrs = {"name": "Leo", "object": "coins", "start": 9, "n_steps": 3, "operation": "div",
+             "difficulty": "medium", "opening": 1}
+    ins = render_prompt("attribute", rows, attrs, style="instruction")
+    assert rows[0]["text"] in ins["prompt"] and "exactly 3 step" in ins["prompt"] and "a division" in ins["prompt"]
+    assert ins["prompt"].endswith("Question:")
+
+    class ChatTok:  # the one method of a chat tokenizer that rendering uses
+        chat_template = "{{ messages }}"
+
+        def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+            assert not tokenize and add_generation_prompt
+            return "<|user|>" + messages[0]["content"] + "<|assistant|>"
+
+    chat = render_prompt("few_shot", rows, tokenizer=ChatTok(), style="chat")
+    assert chat["prompt"].startswith("<|user|>") and chat["prompt"].endswith("<|assistant|>")
+    assert rows[1]["text"] in chat["prompt"] and chat["opening"] == ""
+
+
+def test_render_prompt_bad_input(seed_pool):
+    with pytest.raises(ValueError, match="template"):
+        render_prompt("two_shot", style="document")
+    with pytest.raises(ValueError, match="attributes"):
+        render_prompt("attribute", style="document")
+    with pytest.raises(ValueError, match="zero_shot"):
+        render_prompt("zero_shot", seed_pool.to_list()[:1], style="document")
+    with pytest.raises(ValueError, match="chat template"):
+        render_prompt("few_shot", style="chat")
+
+
+def test_build_prompts_cycles_templates_and_attribute_examples_match(seed_pool):
+    rows = make_problems(200, seed=1).to_list()
+    reqs = build_prompts(rows, 9, ("zero_shot", "few_shot", "attribute"), 2, random.Random(0), style="document")
+    assert [r["template"] for r in reqs] == ["zero_shot", "few_shot", "attribute"] * 3
+    assert all(r["prompt"] == "Question:" for r in reqs[0::3])
+    for r in reqs[2::3]:
+        ex = [x for x in rows if x["key"] in r["examples"]]
+        assert len(ex) == 2
+        assert all(x["n_steps"] == r["attributes"]["n_steps"] for x in ex)
+        assert r["prompt"].endswith(r["opening"]) and r["attributes"]["name"] in r["opening"]
+
+
+# ---- parsing -----------------------------------------------------------------------------------
+def test_parse_generation_well_formed():
+    p = make_problem(random.Random(3), 3)
+    got = parse_generation(_doc(p) + "</s>trailing")
+    assert got == {"question": p["question"], "steps": p["steps"], "answer": p["answer"]}
+    # A chat model's answer with chatter around the document
+    got = parse_generation("Sure! Here it is:\n\n" + _doc(p) + "\n\nHope this helps.")
+    assert got["answer"] == p["answer"]
+    assert parse_generation("Question: Ann has 3 cups. How many cups now?\nAnswer: 3")["steps"] is None
+
+
+@pytest.mark.parametrize("bad", [None, 17, b"bytes", "", "Question:", "Question: x\nAnswer:",
+                                 "Question: x\nAnswer: <think>1+1=2.</think>", "random words 12 + 3",
+                                 "Question: \nAnswer: 5", "Answer: 4\nQuestion: y"])
+def test_parse_generation_malformed_is_none(bad):
+    assert parse_generation(bad) is None
+    assert verify_problem(parse_generation(bad)) == "unparseable"
+
+
+# ---- verifier ----------------------------------------------------------------------------------
+def test_recompute_question_reads_every_corpus_problem():
+    rng = random.Random(11)
+    for _ in range(300):
+        p = make_problem(rng, rng.randint(1, 4))
+        s = recompute_question(p["question"])
+        assert s is not None, p["question"]
+        assert (s["answer"], s["ops"], s["operands"], s["start"]) == (p["answer"], p["ops"], p["operands"], p["start"])
+        assert s["consistent"]
+        assert verify_problem({"question": p["question"], "steps": p["steps"], "answer": p["answer"]}) == ""
+
+
+def test_verifier_rejects_with_reasons():
+    p = make_problem(random.Random(4), 2)
+    q, steps, ans = p["question"], p["steps"], p["answer"]
+    assert verify_problem({"question": q, "steps": None, "answer": ans}) == "no_steps"
+    a, rest = steps.split("=", 1)
+    wrong = a + "=" + str(int(rest.split(".")[0]) + 1) + "." + rest.split(".", 1)[1]
+    assert verify_problem({"question": q, "steps": wrong, "answer": ans}) == "wrong_arithmetic"
+    assert verify_problem({"question": q, "steps": steps, "answer": ans + 1}) == "answer_mismatch"
+    assert verify_problem({"question": "Write me a poem. Please? Now.", "steps": steps, "answer": ans}) == "question_unreadable"
+    # correct steps, but for another question
+    other = make_problem(random.Random(5), 2)
+    assert verify_problem({"question": other["question"], "steps": steps, "answer": ans}) == "question_mismatch"
+    mixed = "Mia has 10 apples. She buys 5 more apples. Mia sells 3 rocks. How many apples does Mia have now?"
+    assert verify_problem({"question": mixed, "steps": "10+5=15. 15-3=12.", "answer": 12}) == "inconsistent_entities"
+    # non-strict: free-form question, steps must read numbers from it
+    free = {"question": "A farm has 12 cows and buys 5 more. How many?", "steps": "12+5=17.", "answer": 17}
+    assert verify_problem(free, strict=False) == ""
+    assert verify_problem({**free, "steps": "12+6=18.", "answer": 18}, strict=False) == "steps_not_from_question"
+
+
+def test_verifier_rejects_impossible_operations():
+    q = "Mia has 10 apples. She splits the apples into 3 equal groups and keeps one group. How many apples now?"
+    assert recompute_question(q) is None
+    assert verify_problem({"question": q, "steps": "10/3=3.", "answer": 3}) in ("wrong_arithmetic", "question_unreadable")
+
+
+# ---- novelty -----------------------------------------------------------------------------------
+def _cand(p, template="few_shot"):
+    from slmlab.synthesis import _problem_record
+    prob = {"question": p["question"], "steps": p["steps"], "answer": p["answer"]}
+    return {"template": template, "problem": prob, "reason": verify_problem(prob), "row": _problem_record(prob, True)}
+
+
+def test_filter_novel_marks_copies(seed_pool):
+    rows = seed_pool.to_list()
+    rng = random.Random(99)
+    fresh = make_problem(rng, 3)
+    copy_of_pool = {"question": rows[0]["question"], "steps": rows[0]["steps"], "answer": rows[0]["answer"]}
+    cands = [_cand(fresh), _cand(fresh), _cand(copy_of_pool), _cand(make_problem(rng, 4))]
+    filter_novel(cands, rows)
+    assert [c["reason"] for c in cands] == ["", "duplicate_in_round", "duplicate_of_pool", ""]
+    # a re-punctuated copy whose key we pretend differs: only MinHash can catch it
+    c = _cand({"question": rows[1]["question"], "steps": rows[1]["steps"], "answer": rows[1]["answer"]})
+    c["row"]["question"] = rows[1]["question"].replace(".", " ;").replace("?", " !")
+    c["row"]["key"] = "a-key-not-in-the-pool"
+    filter_novel([c], rows)
+    assert c["reason"] == "near_duplicate_of_pool"
+
+
+def test_filter_novel_excludes_eval(seed_pool):
+    from slmlab.curation import eval_ngram_index
+    ev = make_problems(5, seed=5, split="eval").to_list()
+    c = _cand({"question": ev[0]["question"], "steps": ev[0]["steps"], "answer": ev[0]["answer"]})
+    filter_novel([c], seed_pool.to_list(), exclude_keys={ev[0]["key"]})
+    assert c["reason"] == "eval_overlap"
+    c = _cand({"question": ev[1]["question"], "steps": ev[1]["steps"], "answer": ev[1]["answer"]})
+    filter_novel([c], seed_pool.to_list(), exclude_index=eval_ngram_index([e["text"] for e in ev]))
+    assert c["reason"] == "eval_overlap"
+
+
+# ---- the loop ----------------------------------------------------------------------------------
+def fake_generator(prompts, seed):
+    """A stand-in generator with every failure mode: new problems, wrong arithmetic, garbage,
+    truncation, and copies of the prompt's first example."""
+    rng = random.Random(seed)
+    out = []
+    for i, prompt in enumerate(prompts):
+        p = make_problem(rng, rng.randint(1, 4))
+        body = " " + p["question"] + "\nAnswer: <think>" + p["steps"] + "</think> " + str(p["answer"])
+        kind = i % 6
+        if kind == 1:
+            body = body.replace("</think> ", "</think> 1")  # wrong final answer
+        elif kind == 2:
+            body = "".join(rng.choice("ab?<>/ 0123\n") for _ in range(40))
+        elif kind == 3:
+            body = body[: len(body) // 2]  # truncated by max_new_tokens
+        elif kind == 4 and DOC_SEP in prompt:
+            body = prompt.split(DOC_SEP)[0][len("Question:"):]  # copies an example
+        out.append(body)
+    return out
+
+
+def _toy_encoder(texts):
+    import numpy as np
+    vecs = np.zeros((len(texts), 64))
+    for i, t in enumerate(texts):
+        for w in t.split():
+            vecs[i, hash(w) % 64] += 1.0
+    return vecs
+
+
+def test_run_synthesis_counts_and_grows_pool(seed_pool):
+    cfg = SynthesisConfig(rounds=2, prompts_per_round=24, style="document", seed=3)
+    res = run_synthesis(None, None, seed_pool, cfg, encoder=_toy_encoder, progress=False, generate_fn=fake_generator)
+    h = res["history"]
+    assert [r["round"] for r in h] == [1, 2]
+    for r in h:
+        assert r["generated"] == 24
+        assert r["generated"] >= r["parsed"] >= r["valid"] >= r["novel"] >= r["kept"]
+        assert r["parsed"] < r["generated"] and r["valid"] < r["parsed"]  # garbage and wrong answers
+        assert sum(r["reasons"].values()) == 24 and r["reasons"]["kept"] == r["kept"]
+        assert r["reasons"].get("unparseable", 0) >= 4
+        assert 1.0 <= r["vendi"] <= r["pool_size"]
+    assert len(res["pool"]) == len(seed_pool) + sum(r["kept"] for r in h)
+    assert res["pool"]["source"].count("synthetic") == sum(r["kept"] for r in h)
+    assert len(set(res["pool"]["key"])) == len(res["pool"])   # no two pool rows are the same problem
+    for row in res["pool"].to_list():
+        assert verify_problem(parse_generation(row["text"])) == ""
+    assert {x["reason"] for x in res["rejected"]} >= {"unparseable", "answer_mismatch"}
+
+
+def test_run_synthesis_resumes_to_the_same_pool(tmp_path, seed_pool):
+    cfg = SynthesisConfig(rounds=3, prompts_per_round=18, style="document", seed=1)
+    kw = dict(encoder=False, progress=False, generate_fn=fake_generator)
+    full = run_synthesis(None, None, seed_pool, cfg, **kw)
+    part = run_synthesis(None, None, seed_pool, cfg, out_dir=tmp_path, stop_after=1, **kw)
+    assert len(part["history"]) == 1 and (tmp_path / "round-0001" / "state.json").exists()
+    calls = []
+    resumed = run_synthesis(None, None, seed_pool, cfg, out_dir=tmp_path,
+                            **{**kw, "generate_fn": lambda p, s: calls.append(s) or fake_generator(p, s)})
+    assert len(calls) == 2                      # rounds 2 and 3 only
+    assert resumed["pool"].to_list() == full["pool"].to_list()
+    strip = lambda h: [{k: v for k, v in r.items()} for r in h]
+    assert strip(resumed["history"]) == strip(full["history"])
+    with pytest.raises(ValueError, match="other settings"):
+        run_synthesis(None, None, seed_pool, SynthesisConfig(rounds=4, prompts_per_round=18, style="document",
+                                                             seed=1, temperature=0.5), out_dir=tmp_path, **kw)
+
+
+def test_malformed_model_output_never_crashes_the_loop(seed_pool):
+    """A real (untrained) model writes garbage: every candidate is counted, as unparseable."""
+    from slmlab.models import build_model, tiny_llama_config, train_tokenizer
+    tok = train_tokenizer(list(seed_pool["text"]) * 3, vocab_size=300)
+    model = build_model(tiny_llama_config(tok, hidden_size=16, n_layers=1, n_heads=2), seed=0).eval()
+    cfg = SynthesisConfig(rounds=1, prompts_per_round=6, max_new_tokens=12, templates=("zero_shot", "few_shot",
+                                                                                          "attribute"))
+    res = run_synthesis(model, tok, seed_pool, cfg, encoder=False, progress=False)
+    r = res["history"][0]
+    assert r["generated"] == 6 and r["kept"] == 0
+    assert sum(r["reasons"].values()) == 6
+    cands = propose(model, tok, seed_pool.to_list(), cfg, seed=0)
+    assert all(c["reason"] for c in cands)
+
+
+def test_config_bad_input():
+    with pytest.raises(ValueError, match="templates"):
+        SynthesisConfig(templates=("five_shot",))
+    with pytest.raises(ValueError, match="rounds"):
+        SynthesisConfig(rounds=0)
+    with pytest.raises(ValueError, match="style"):
+        SynthesisConfig(style="poem")
+    with pytest.raises(ValueError, match="worked steps"):
+        pool_from_problems([{"question": "q", "steps": "", "answer": 1}])
