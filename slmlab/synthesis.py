@@ -75,6 +75,8 @@ class SynthesisConfig:
     #                                  False (free-form hub generators): steps must check out and read
     #                                  their numbers from the question
     style: str = "auto"              # auto | document | chat | instruction
+    max_prompt_tokens: int | None = None  # drop few-shot examples until a prompt fits (the embedded
+    #                                  model trained on 256-token windows: prompt + new problem <= 256)
     minhash: MinHashParams = field(default_factory=MinHashParams)  # notebook 01's near-dup settings
     seed: int = 0
 
@@ -93,6 +95,9 @@ class SynthesisConfig:
             raise ValueError(f"k_shot={self.k_shot!r} must be an int >= 0")
         if self.style not in ("auto",) + STYLES:
             raise ValueError(f"style={self.style!r} must be 'auto' or one of {STYLES}")
+        if self.max_prompt_tokens is not None and (not isinstance(self.max_prompt_tokens, int)
+                                                   or self.max_prompt_tokens < 1):
+            raise ValueError(f"max_prompt_tokens={self.max_prompt_tokens!r} must be None or a positive int")
         if isinstance(self.minhash, dict):
             self.minhash = MinHashParams(**self.minhash)
 
@@ -197,9 +202,12 @@ def _pick_examples(rows: list[dict], k: int, rng: random.Random, attributes: dic
 
 
 def build_prompts(pool_rows: list[dict], n: int, templates, k_shot: int, rng: random.Random,
-                  tokenizer=None, style: str = "auto") -> list[dict]:
+                  tokenizer=None, style: str = "auto", max_prompt_tokens: int | None = None) -> list[dict]:
     """``n`` requests cycling over ``templates``: each ``{"template", "attributes", "prompt",
-    "opening", "examples": [keys]}``."""
+    "opening", "examples": [keys]}``. With ``max_prompt_tokens`` (needs ``tokenizer``), examples are
+    dropped, first ones first, until the prompt fits."""
+    if max_prompt_tokens is not None and tokenizer is None:
+        raise ValueError("max_prompt_tokens needs the tokenizer to count tokens")
     templates = (templates,) if isinstance(templates, str) else tuple(templates)
     out = []
     for i in range(n):
@@ -207,6 +215,10 @@ def build_prompts(pool_rows: list[dict], n: int, templates, k_shot: int, rng: ra
         attributes = draw_attributes(rng) if template == "attribute" else None
         examples = [] if template == "zero_shot" else _pick_examples(pool_rows, k_shot, rng, attributes)
         req = render_prompt(template, examples, attributes, tokenizer, style)
+        while max_prompt_tokens is not None and examples and \
+                len(tokenizer(req["prompt"])["input_ids"]) > max_prompt_tokens:
+            examples = examples[1:]
+            req = render_prompt(template, examples, attributes, tokenizer, style)
         out.append({"template": template, "attributes": attributes, "examples": [e.get("key", "") for e in examples],
                     **req})
     return out
@@ -411,7 +423,8 @@ def propose(model, tokenizer, pool_rows: list[dict], cfg: SynthesisConfig, n: in
     seed = cfg.seed if seed is None else seed
     rng = random.Random(f"{seed}-prompts")
     style = _resolved_style(cfg, tokenizer)
-    requests = build_prompts(pool_rows, n, templates or cfg.templates, cfg.k_shot, rng, tokenizer, style)
+    requests = build_prompts(pool_rows, n, templates or cfg.templates, cfg.k_shot, rng, tokenizer, style,
+                             cfg.max_prompt_tokens if tokenizer is not None else None)
     prompts = [r["prompt"] for r in requests]
     if generate_fn is not None:
         completions = list(generate_fn(prompts, seed))

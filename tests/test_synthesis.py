@@ -76,6 +76,21 @@ def test_build_prompts_cycles_templates_and_attribute_examples_match(seed_pool):
         assert r["prompt"].endswith(r["opening"]) and r["attributes"]["name"] in r["opening"]
 
 
+def test_build_prompts_fits_token_budget():
+    from slmlab.models import train_tokenizer
+    rows = make_problems(50, seed=2).to_list()
+    tok = train_tokenizer([r["text"] for r in rows], vocab_size=300)
+    lengths = sorted(len(tok(r["text"] + DOC_SEP)["input_ids"]) for r in rows)
+    budget = 2 * lengths[len(lengths) // 2] + 10   # two typical examples fit, four never do
+    assert sum(lengths[:4]) > budget
+    reqs = build_prompts(rows, 12, ("few_shot",), 4, random.Random(0), tok, "document", max_prompt_tokens=budget)
+    assert all(len(tok(r["prompt"])["input_ids"]) <= budget for r in reqs)
+    assert all(len(r["examples"]) < 4 for r in reqs)
+    assert sum(len(r["examples"]) >= 1 for r in reqs) >= 10   # trimmed, not emptied
+    with pytest.raises(ValueError, match="tokenizer"):
+        build_prompts(rows, 2, ("few_shot",), 2, random.Random(0), None, "document", max_prompt_tokens=100)
+
+
 # ---- parsing -----------------------------------------------------------------------------------
 def test_parse_generation_well_formed():
     p = make_problem(random.Random(3), 3)
