@@ -1,4 +1,13 @@
-"""Diversity of a set of samples: the Vendi score of their embeddings and distinct-n of their words.
+"""Diversity of a set of samples, and the homogeneity of models ("artificial hivemind").
+
+Set-level measures: the Vendi score of embeddings, distinct-n and self-BLEU of the words, mean
+pairwise embedding similarity, and the entropy of a categorical answer distribution. Hivemind
+measures (Jiang et al., arXiv 2510.22954, at toy scale): intra-model repetition (mean pairwise
+similarity of one model's samples for one prompt, averaged over prompts), inter-model homogeneity
+(mean cross-model similarity per prompt; the share of each response's nearest neighbours written by
+other models), each with a shuffled-prompt baseline: the same number computed after the responses'
+prompt labels are shuffled, i.e. the similarity expected between unrelated answers. A similarity is
+only high relative to that baseline.
 
 The Vendi score (Friedman & Dieng, arXiv 2210.02410) is the exponential of the entropy of the
 eigenvalues of ``K / n``, where ``K`` is a similarity matrix with a unit diagonal: the "effective
@@ -16,7 +25,9 @@ from collections import Counter
 
 import numpy as np
 
-__all__ = ["vendi_score", "vendi_score_kernel", "eigenvalue_entropy", "distinct_n"]
+__all__ = ["vendi_score", "vendi_score_kernel", "eigenvalue_entropy", "distinct_n", "self_bleu",
+           "mean_pairwise_similarity", "answer_entropy", "intra_model_similarity",
+           "inter_model_similarity", "cross_model_neighbour_share", "shuffled_prompt_baseline"]
 
 
 def _check_q(q) -> float:
@@ -110,3 +121,141 @@ def distinct_n(texts, n: int = 2) -> float:
     if total == 0:
         raise ValueError(f"texts hold no {n}-grams (every text has fewer than {n} words)")
     return len(counts) / total
+
+
+def _check_texts(texts, name: str = "texts", min_len: int = 1) -> list[str]:
+    if isinstance(texts, str) or not hasattr(texts, "__iter__"):
+        raise ValueError(f"{name} must be a list of strings, not a single string")
+    texts = list(texts)
+    if not all(isinstance(t, str) for t in texts):
+        raise ValueError(f"{name} must contain only strings")
+    if len(texts) < min_len:
+        raise ValueError(f"{name} needs at least {min_len} items, got {len(texts)}")
+    return texts
+
+
+def self_bleu(texts, max_ngram_order: int = 4) -> float:
+    """Self-BLEU (Zhu et al. 2018, Texygen) in [0, 1]: the mean over samples of sacrebleu's sentence
+    BLEU of each sample against all the others as references (effective order, so one-word answers
+    count). 1 means every sample is repeated by another; lower is more diverse."""
+    from sacrebleu.metrics import BLEU
+    texts = _check_texts(texts, min_len=2)
+    bleu = BLEU(effective_order=True, max_ngram_order=max_ngram_order)
+    scores = [bleu.sentence_score(h, texts[:i] + texts[i + 1:]).score for i, h in enumerate(texts)]
+    return float(np.mean(scores) / 100.0)
+
+
+def _unit_rows(embeddings, name: str = "embeddings", min_rows: int = 1) -> np.ndarray:
+    X = np.asarray(embeddings, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] == 0:
+        raise ValueError(f"{name} must be a 2-D array (n samples x d), got shape {X.shape}")
+    if X.shape[0] < min_rows:
+        raise ValueError(f"{name} needs at least {min_rows} rows, got {X.shape[0]}")
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError(f"{name} has an all-zero row; its cosine similarity is undefined")
+    return X / norms
+
+
+def mean_pairwise_similarity(embeddings) -> float:
+    """Mean cosine similarity over the n(n-1)/2 distinct pairs of rows (1 for identical samples)."""
+    X = _unit_rows(embeddings, min_rows=2)
+    n = len(X)
+    total = X.sum(0)
+    # sum over i != j of x_i . x_j = |sum x|^2 - sum |x_i|^2, so no n x n matrix is needed
+    return float((total @ total - n) / (n * (n - 1)))
+
+
+def answer_entropy(answers, base: float = 2.0, normalise: bool = True) -> float:
+    """Shannon entropy (bits by default) of the empirical distribution of categorical answers.
+    ``normalise`` strips, lower-cases and drops trailing punctuation first, so "Apple." == "apple".
+    0 when every answer is the same; log(k) for k equally frequent answers."""
+    answers = _check_texts(answers, "answers", min_len=1)
+    if not (isinstance(base, (int, float)) and base > 1):
+        raise ValueError(f"base={base!r} must be a number > 1")
+    if normalise:
+        answers = [a.strip().lower().rstrip(".!?,;:").strip() for a in answers]
+    counts = np.array(list(Counter(answers).values()), dtype=np.float64)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum() / math.log(base))
+
+
+def _groups(embeddings_by_prompt, name: str, min_rows: int) -> list[np.ndarray]:
+    if isinstance(embeddings_by_prompt, np.ndarray) and embeddings_by_prompt.ndim == 3:
+        embeddings_by_prompt = list(embeddings_by_prompt)
+    groups = list(embeddings_by_prompt) if embeddings_by_prompt is not None else []
+    if not groups:
+        raise ValueError(f"{name} is empty: pass one (samples x d) array per prompt")
+    out = [_unit_rows(g, f"{name}[{i}]", min_rows) for i, g in enumerate(groups)]
+    if len({g.shape[1] for g in out}) != 1:
+        raise ValueError(f"{name}: every prompt's embeddings must have the same dimension")
+    return out
+
+
+def intra_model_similarity(embeddings_by_prompt) -> float:
+    """Intra-model repetition: for each prompt, the mean pairwise cosine similarity of one model's
+    samples (needs >= 2 per prompt); then the mean over prompts."""
+    groups = _groups(embeddings_by_prompt, "embeddings_by_prompt", 2)
+    return float(np.mean([mean_pairwise_similarity(g) for g in groups]))
+
+
+def inter_model_similarity(embeddings_a, embeddings_b) -> float:
+    """Inter-model homogeneity of two models: for each prompt, the mean cosine similarity over all
+    (sample of A, sample of B) pairs; then the mean over prompts. Both lists are aligned by prompt."""
+    a = _groups(embeddings_a, "embeddings_a", 1)
+    b = _groups(embeddings_b, "embeddings_b", 1)
+    if len(a) != len(b):
+        raise ValueError(f"embeddings_a has {len(a)} prompts but embeddings_b has {len(b)}; align them by prompt")
+    if a[0].shape[1] != b[0].shape[1]:
+        raise ValueError("embeddings_a and embeddings_b must come from the same encoder (same dimension)")
+    return float(np.mean([(x @ y.T).mean() for x, y in zip(a, b)]))
+
+
+def cross_model_neighbour_share(embeddings, model_labels, k: int = 5) -> float:
+    """Share of each response's ``k`` nearest neighbours (cosine, itself excluded) that were written
+    by another model, averaged over responses; compute it over the responses to one prompt. With m
+    equally represented models and no homogeneity, expect about (m - 1) / m * n / (n - 1)."""
+    X = _unit_rows(embeddings, min_rows=2)
+    labels = list(model_labels)
+    if len(labels) != len(X):
+        raise ValueError(f"model_labels has {len(labels)} entries but embeddings has {len(X)} rows")
+    if len(set(labels)) < 2:
+        raise ValueError("model_labels must name at least two models")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < len(X):
+        raise ValueError(f"k={k!r} must be an int in 1..{len(X) - 1}")
+    S = X @ X.T
+    np.fill_diagonal(S, -np.inf)
+    nn = np.argsort(-S, axis=1, kind="stable")[:, :k]   # (n, k)
+    lab = np.asarray(labels, dtype=object)
+    return float((lab[nn] != lab[:, None]).mean())
+
+
+def shuffled_prompt_baseline(embeddings_by_prompt, other_by_prompt=None, seed: int = 0,
+                             n_shuffles: int = 20) -> float:
+    """The similarity expected between unrelated answers. Intra-model: responses are pooled, their
+    prompt labels shuffled (group sizes kept) and :func:`intra_model_similarity` recomputed. With
+    ``other_by_prompt``: each prompt's responses are compared with the other model's responses to a
+    randomly chosen *different* prompt (:func:`inter_model_similarity`). Mean over ``n_shuffles``
+    seeded draws."""
+    groups = _groups(embeddings_by_prompt, "embeddings_by_prompt", 1 if other_by_prompt is not None else 2)
+    if len(groups) < 2:
+        raise ValueError("a shuffled-prompt baseline needs at least two prompts")
+    if not isinstance(n_shuffles, int) or n_shuffles < 1:
+        raise ValueError(f"n_shuffles={n_shuffles!r} must be a positive int")
+    rng = np.random.default_rng(seed)
+    sizes = np.cumsum([len(g) for g in groups])[:-1]
+    pooled = np.concatenate(groups)
+    others = None
+    if other_by_prompt is not None:
+        others = _groups(other_by_prompt, "other_by_prompt", 1)
+        if len(others) != len(groups):
+            raise ValueError("other_by_prompt must have as many prompts as embeddings_by_prompt")
+    values = []
+    for _ in range(n_shuffles):
+        if others is None:
+            values.append(intra_model_similarity(np.split(pooled[rng.permutation(len(pooled))], sizes)))
+        else:
+            # pair each prompt's answers with the other model's answers to a different prompt
+            shift = [others[(i + 1 + rng.integers(len(others) - 1)) % len(others)] for i in range(len(others))]
+            values.append(inter_model_similarity(groups, shift))
+    return float(np.mean(values))

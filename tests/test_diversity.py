@@ -95,3 +95,96 @@ def test_distinct_n_bad_input():
         distinct_n(["a b"], 0)
     with pytest.raises(ValueError, match="no 3-grams"):
         distinct_n(["a b"], 3)
+
+
+# ---- issue 6: self-BLEU, similarity, entropy, hivemind measures ---------------------------------
+from slmlab.diversity import (answer_entropy, cross_model_neighbour_share, inter_model_similarity,
+                              intra_model_similarity, mean_pairwise_similarity, self_bleu,
+                              shuffled_prompt_baseline)
+
+
+def test_self_bleu_matches_sacrebleu():
+    from sacrebleu.metrics import BLEU
+    texts = ["the cat sat on the mat", "a cat sat on a mat", "dogs run in the park today", "the cat ran"]
+    bleu = BLEU(effective_order=True)
+    want = np.mean([bleu.sentence_score(t, texts[:i] + texts[i + 1:]).score for i, t in enumerate(texts)]) / 100
+    assert self_bleu(texts) == pytest.approx(want, abs=1e-12)
+    assert self_bleu(["same answer here"] * 4) == pytest.approx(1.0)
+    assert self_bleu(["apple", "banana", "cherry"]) == pytest.approx(0.0)
+    assert self_bleu(["apple", "apple", "cherry"]) == pytest.approx(2 / 3)
+
+
+def test_mean_pairwise_similarity_matches_loop():
+    X = np.random.default_rng(3).standard_normal((7, 5))
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    want = np.mean([Xn[i] @ Xn[j] for i in range(7) for j in range(i + 1, 7)])
+    assert mean_pairwise_similarity(X) == pytest.approx(want, abs=1e-12)
+    assert mean_pairwise_similarity(np.tile([[1.0, 2.0]], (4, 1))) == pytest.approx(1.0)
+
+
+def test_answer_entropy():
+    assert answer_entropy(["apple"] * 5) == pytest.approx(0.0)
+    assert answer_entropy(["a", "b", "c", "d"]) == pytest.approx(2.0)
+    assert answer_entropy(["Apple.", "apple", " APPLE"]) == pytest.approx(0.0)
+    assert answer_entropy(["x", "x", "y", "y"], base=math.e) == pytest.approx(math.log(2))
+    with pytest.raises(ValueError, match="answers"):
+        answer_entropy([])
+    with pytest.raises(ValueError, match="base"):
+        answer_entropy(["a"], base=1)
+
+
+def test_intra_and_inter_model_similarity():
+    rng = np.random.default_rng(0)
+    a = [rng.standard_normal((4, 6)) for _ in range(3)]
+    b = [rng.standard_normal((5, 6)) for _ in range(3)]
+    unit = lambda m: m / np.linalg.norm(m, axis=1, keepdims=True)
+    want_intra = np.mean([np.mean([unit(g)[i] @ unit(g)[j] for i in range(4) for j in range(i + 1, 4)]) for g in a])
+    assert intra_model_similarity(a) == pytest.approx(want_intra, abs=1e-12)
+    want_inter = np.mean([np.mean([x @ y for x in unit(ga) for y in unit(gb)]) for ga, gb in zip(a, b)])
+    assert inter_model_similarity(a, b) == pytest.approx(want_inter, abs=1e-12)
+    # identical answers: maximal repetition and homogeneity
+    same = [np.tile(rng.standard_normal((1, 6)), (3, 1)) for _ in range(2)]
+    assert intra_model_similarity(same) == pytest.approx(1.0)
+    assert inter_model_similarity(same, same) == pytest.approx(1.0)
+
+
+def test_cross_model_neighbour_share():
+    # two models, each always writing its own answer: all neighbours come from the same model
+    X = np.array([[1, 0], [1, 0.01], [1, -0.01], [0, 1], [0.01, 1], [-0.01, 1]], dtype=float)
+    labels = ["m1"] * 3 + ["m2"] * 3
+    assert cross_model_neighbour_share(X, labels, k=2) == pytest.approx(0.0)
+    # both models write the same two answers: half of each response's nearest neighbours are foreign
+    Y = np.array([[1, 0], [0, 1], [1, 0.001], [0.001, 1]], dtype=float)
+    assert cross_model_neighbour_share(Y, ["m1", "m1", "m2", "m2"], k=1) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="model_labels"):
+        cross_model_neighbour_share(Y, ["m1"] * 4)
+    with pytest.raises(ValueError, match="k="):
+        cross_model_neighbour_share(Y, ["a", "b", "a", "b"], k=4)
+
+
+def test_shuffled_baseline_is_below_a_collapsed_model():
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((5, 16))
+    collapsed = [c + 0.05 * rng.standard_normal((6, 16)) for c in centres]  # one mode per prompt
+    intra = intra_model_similarity(collapsed)
+    base = shuffled_prompt_baseline(collapsed, seed=0)
+    assert intra > 0.95 and base < 0.5
+    assert shuffled_prompt_baseline(collapsed, seed=0) == base   # seeded
+    inter_base = shuffled_prompt_baseline(collapsed, collapsed, seed=0)
+    assert inter_model_similarity(collapsed, collapsed) > 0.95 > 0.5 > inter_base
+
+
+@pytest.mark.parametrize("fn,args,match", [
+    (self_bleu, ([],), "at least 2"),
+    (self_bleu, (["one"],), "at least 2"),
+    (self_bleu, ("text",), "single string"),
+    (mean_pairwise_similarity, (np.ones((1, 3)),), "at least 2"),
+    (intra_model_similarity, ([],), "empty"),
+    (intra_model_similarity, ([np.ones((1, 3))],), "at least 2"),
+    (inter_model_similarity, ([np.ones((2, 3))], [np.ones((2, 3))] * 2), "prompts"),
+    (inter_model_similarity, ([np.ones((2, 3))], [np.ones((2, 4))]), "dimension"),
+    (shuffled_prompt_baseline, ([np.ones((2, 3))],), "two prompts"),
+])
+def test_hivemind_bad_input(fn, args, match):
+    with pytest.raises(ValueError, match=match):
+        fn(*args)
