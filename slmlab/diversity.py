@@ -104,10 +104,14 @@ def _ngrams(tokens: list, n: int):
     return zip(*(tokens[i:] for i in range(n)))
 
 
-def distinct_n(texts, n: int = 2) -> float:
+def distinct_n(texts, n: int = 2, pad: bool = False) -> float:
     """Distinct-n (Li et al. 2016): unique word n-grams over all word n-grams in ``texts``, pooled
-    over the whole list. Words are whitespace-split and lower-cased. 1.0 means no n-gram repeats."""
-    if isinstance(texts, str) or not isinstance(texts, (list, tuple)) and not hasattr(texts, "__iter__"):
+    over the whole list. Words are whitespace-split and lower-cased. 1.0 means no n-gram repeats.
+
+    ``pad=True`` adds n-1 boundary markers at both ends of every text (as NLTK's padded n-grams do),
+    so texts shorter than n words still count: for one-word answers distinct-2 is then the share of
+    distinct answers."""
+    if isinstance(texts, str) or not hasattr(texts, "__iter__"):
         raise ValueError("texts must be a list of strings, not a single string")
     texts = list(texts)
     if not texts or not all(isinstance(t, str) for t in texts):
@@ -115,8 +119,11 @@ def distinct_n(texts, n: int = 2) -> float:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n={n!r} must be a positive int")
     counts: Counter = Counter()
+    left, right = (["\x00<s>"] * (n - 1), ["\x00</s>"] * (n - 1)) if pad else ([], [])
     for t in texts:
-        counts.update(_ngrams(t.lower().split(), n))
+        words = t.lower().split()
+        if words:
+            counts.update(_ngrams(left + words + right, n))
     total = sum(counts.values())
     if total == 0:
         raise ValueError(f"texts hold no {n}-grams (every text has fewer than {n} words)")

@@ -188,3 +188,10 @@ def test_shuffled_baseline_is_below_a_collapsed_model():
 def test_hivemind_bad_input(fn, args, match):
     with pytest.raises(ValueError, match=match):
         fn(*args)
+
+
+def test_distinct_n_padded_counts_short_answers():
+    # <s> apple </s> | <s> apple </s> | <s> pear </s> -> bigrams: 6 total, 4 unique
+    assert distinct_n(["apple", "Apple", "pear"], 2, pad=True) == pytest.approx(4 / 6)
+    assert distinct_n(["a b", "a c"], 2, pad=True) == pytest.approx(5 / 6)  # <s>a twice; a b, a c, b</s>, c</s>
+    assert distinct_n(["x"] * 4, 2, pad=True) == pytest.approx(2 / 8)
