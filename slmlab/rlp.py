@@ -28,6 +28,10 @@ Where this implementation departs from the paper, and why:
 - Thoughts are sampled with per-(position, g) random streams (Gumbel-max over the logits), so the
   same seed gives the same thoughts however positions are split over processes; this is what makes
   a 2-process run equal a 1-process run.
+- Thoughts cut by the length cap are left out of the update (``mask_truncated``, as TRL's
+  ``mask_truncated_completions``/DAPO's overlong filtering): at this scale a weak model otherwise
+  learns to ramble to the cap, restating question text, whose forced close still earns a reward.
+  The leave-one-out baseline is then taken over the group's closed thoughts only.
 - The models run in eval mode (no dropout) for sampling, scoring and the update.
 
 Where it departs from GRPO (as in TRL's ``GRPOTrainer``), following the paper:
@@ -42,6 +46,7 @@ Where it departs from GRPO (as in TRL's ``GRPOTrainer``), following the paper:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -88,6 +93,8 @@ class RLPConfig:
     clip_low: float = 0.2              # ε_ℓ of the clipped ratio (paper: unstated)
     clip_high: float = 0.28            # ε_h, asymmetric "clip higher" (paper: unstated)
     ppo_epochs: int = 1                # μ: update passes over one batch of thoughts (paper: unstated)
+    mask_truncated: bool = True        # thoughts cut by the cap get no gradient and no say in baselines
+    micro_batch: int = 64              # thoughts per forward/backward (rounded to whole groups; 0: all)
     kl_beta: float = 0.0               # β of a KL to the starting model (paper: 0; 1e-4 hurt)
     ema_decay: float = 0.999           # τ of the EMA baseline φ ← τφ + (1−τ)θ (paper: 0.999)
     think_open: str = "<think>"        # thought delimiters; plain text for a model without the tokens
@@ -104,6 +111,8 @@ class RLPConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name}={v!r} must be a positive int")
+        if not isinstance(self.micro_batch, int) or self.micro_batch < 0:
+            raise ValueError(f"micro_batch={self.micro_batch!r} must be an int >= 0 (0: one pass over all thoughts)")
         if not isinstance(self.group_size, int) or self.group_size < 2:
             raise ValueError(f"group_size={self.group_size!r} must be an int >= 2 (leave-one-out needs two)")
         if self.reward_tokens is not None and (not isinstance(self.reward_tokens, int) or self.reward_tokens < 1):
@@ -264,6 +273,7 @@ class ThoughtBatch:
     thought_mask: torch.Tensor    # (N, T) bool
     target_mask: torch.Tensor     # (N, T) bool
     thought_length: torch.Tensor  # (N,)
+    truncated: torch.Tensor       # (N,) bool: stopped by the length cap, closed by the wrapper
     n_tokens: int                 # non-pad tokens in the batch
 
 
@@ -273,10 +283,11 @@ def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int
     if len(thoughts) != len(positions) * group_size:
         raise ValueError(f"got {len(thoughts)} thoughts for {len(positions)} positions x G={group_size}")
     k = len(fmt.close_ids)
-    seqs, spans = [], []
+    seqs, spans, truncated = [], [], []
     for r, th in enumerate(thoughts):
         p = positions[r // group_size]
         closed = len(th) >= k and tuple(th[-k:]) == fmt.close_ids
+        truncated.append(not closed)
         tgt = list(p["target_ids"])[:reward_tokens] if reward_tokens else list(p["target_ids"])
         head = list(p["context_ids"]) + list(fmt.open_ids)
         seq = head + list(th) + ([] if closed else list(fmt.close_ids)) + list(fmt.sep_ids)
@@ -292,7 +303,7 @@ def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int
         mask[r, :len(s)] = 1
         tmask[r, a:b] = True
         ymask[r, c:d] = True
-    return ThoughtBatch(ids, mask, tmask, ymask, tmask.sum(1), int(mask.sum()))
+    return ThoughtBatch(ids, mask, tmask, ymask, tmask.sum(1), torch.tensor(truncated), int(mask.sum()))
 
 
 def _token_logprobs(logits, ids, select, temperature=1.0):
@@ -358,12 +369,22 @@ def information_gain_reward(model, ema_model, positions, thoughts, fmt: ThoughtF
     return s_pred.view(-1, group_size) - s_ema[:, None]
 
 
-def leave_one_out_advantage(rewards: torch.Tensor) -> torch.Tensor:
-    """A (B, G) = G/(G−1)·(r − mean_g r) = r − mean of the other G−1 rewards; no std division."""
+def leave_one_out_advantage(rewards: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """A (B, G) = G/(G−1)·(r − mean_g r) = r − mean of the other G−1 rewards; no std division.
+
+    With ``valid`` (B, G) bool, only valid thoughts count: each one's baseline is the mean of the
+    other valid ones in its group; invalid thoughts, and groups with fewer than two valid, get 0."""
     if rewards.ndim != 2 or rewards.shape[1] < 2:
         raise ValueError(f"rewards must be (B, G) with G >= 2, got shape {tuple(rewards.shape)}")
-    g = rewards.shape[1]
-    return g / (g - 1) * (rewards - rewards.mean(1, keepdim=True))
+    if valid is None:
+        g = rewards.shape[1]
+        return g / (g - 1) * (rewards - rewards.mean(1, keepdim=True))
+    if valid.shape != rewards.shape:
+        raise ValueError(f"valid must have the shape of rewards {tuple(rewards.shape)}, got {tuple(valid.shape)}")
+    v = valid.to(rewards.dtype)
+    n = v.sum(1, keepdim=True)  # (B, 1)
+    mean = (rewards * v).sum(1, keepdim=True) / n.clamp(min=1)
+    return torch.where(valid & (n >= 2), n / (n - 1).clamp(min=1) * (rewards - mean), torch.zeros_like(rewards))
 
 
 def clipped_thought_loss(logp, old_logp, advantages, thought_mask, clip_low, clip_high):
@@ -393,7 +414,9 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     """One RLP iteration on this process's share of positions (paper Alg. 1, lines 5-15).
 
     ``model`` may be wrapped for DDP (gradients are then averaged over processes); ``ema_model`` is
-    the EMA baseline φ. Returns the metrics of the step (gathered over processes)."""
+    the EMA baseline φ. Thoughts are scored and back-propagated in micro-batches of whole groups
+    (``cfg.micro_batch`` thoughts), so memory is bounded and every group's advantage is complete
+    within its micro-batch. Returns the metrics of the step (gathered over processes)."""
     unwrapped = accel.unwrap_model(model) if accel is not None else model
     device = next(unwrapped.parameters()).device
     amp = autocast_dtype(device, cfg.mixed_precision)
@@ -403,52 +426,70 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     unwrapped.eval()
     thoughts = sample_thoughts(unwrapped, positions, fmt, G, cfg.max_thought_tokens, cfg.temperature,
                                cfg.seed, step, position_ids, amp)  # B·G lists of ids
-    batch = build_thought_batch(positions, thoughts, fmt, G, cfg.reward_tokens)  # (N, T), N = B·G
+    per = max(1, cfg.micro_batch // G) if cfg.micro_batch else len(positions)  # positions per micro-batch
+    spans = [(i, min(i + per, len(positions))) for i in range(0, len(positions), per)]
+    batches = [build_thought_batch(positions[a:b], thoughts[a * G:b * G], fmt, G, cfg.reward_tokens)
+               for a, b in spans]  # each (n_c, T_c), n_c = (b − a)·G
+    n_total = len(thoughts)
     t1 = time.perf_counter()
 
-    # Stage 2 (l.10-11): S_pred = log p_θ(x_t | x_<t, c) with the thought, under the current θ, and
-    # S_ema = log p_φ(x_t | x_<t) without it. The first pass of the update yields S_pred for free.
+    # Stage 2 (l.10-11): S_ema = log p_φ(x_t | x_<t), no thought; S_pred = log p_θ(x_t | x_<t, c)
+    # comes out of the first forward pass of the update itself, under θ = θ_old.
     s_ema = baseline_logprob(ema_model, positions, fmt, cfg.reward_tokens, amp)  # (B,)
-    ref_logp = None
+    ref_logp = [None] * len(batches)
     if cfg.kl_beta > 0:
         with torch.no_grad():
-            _, ref_logp, _ = score_thoughts(ref_model, batch, cfg.temperature, amp)  # (N, T)
-    tmask = batch.thought_mask.to(device)
-    stats = []
+            ref_logp = [score_thoughts(ref_model, b, cfg.temperature, amp)[1] for b in batches]  # (n_c, T_c)
+    old_logp, rewards, adv = [None] * len(batches), [None] * len(batches), [None] * len(batches)
+    t_forward, tok_stats, losses, grad_norm = 0.0, [], [], 0.0
     for epoch in range(cfg.ppo_epochs):
-        s_pred, logp, entropy = score_thoughts(model, batch, cfg.temperature, amp)  # (N,), (N, T)
-        if epoch == 0:
-            old_logp = logp.detach()  # π_θold: θ at sampling time
-            # Stage 3 (l.12): information-gain reward, a constant for the update.
-            rewards = s_pred.view(-1, G) - s_ema[:, None]  # (B, G)
-            # Stage 4 (l.13): leave-one-out advantage.
-            adv = leave_one_out_advantage(rewards).reshape(-1)  # (N,)
-            t2 = time.perf_counter()
-        # Stage 5 (l.14): clipped surrogate on thought tokens only; no next-token loss; optional KL.
-        loss, clip_ratio = clipped_thought_loss(logp, old_logp, adv, tmask, cfg.clip_low, cfg.clip_high)
-        if ref_logp is not None:
-            d = (ref_logp - logp) * tmask  # k3 estimator of KL(π_θ ‖ π_ref), per token
-            kl = ((torch.exp(d) - d - 1) * tmask).sum(1) / tmask.sum(1).clamp(min=1)
-            loss = loss + cfg.kl_beta * kl.mean()
+        for c, batch in enumerate(batches):
+            last = c == len(batches) - 1
+            sync = accel.no_sync(model) if (accel is not None and not last) else contextlib.nullcontext()
+            with sync:
+                tf = time.perf_counter()
+                s_pred, logp, entropy = score_thoughts(model, batch, cfg.temperature, amp)  # (n_c,), (n_c, T_c)
+                tmask = batch.thought_mask.to(device)
+                if epoch == 0:
+                    old_logp[c] = logp.detach()  # π_θold: θ at sampling time
+                    a, b = spans[c]
+                    # Stage 3 (l.12): information-gain reward, a constant for the update.
+                    rewards[c] = s_pred.view(-1, G) - s_ema[a:b, None]  # (B_c, G)
+                    # Stage 4 (l.13): leave-one-out advantage, within each complete group.
+                    valid = ~batch.truncated.to(device).view(-1, G) if cfg.mask_truncated else None
+                    adv[c] = leave_one_out_advantage(rewards[c], valid).reshape(-1)  # (n_c,)
+                    t_forward += time.perf_counter() - tf
+                # Stage 5 (l.14): clipped surrogate on thought tokens only; no next-token loss.
+                loss, clip_ratio = clipped_thought_loss(logp, old_logp[c], adv[c], tmask, cfg.clip_low, cfg.clip_high)
+                if ref_logp[c] is not None:  # optional KL (β = 0 in the paper): GRPO's k3 estimator
+                    d = (ref_logp[c] - logp) * tmask
+                    loss = loss + cfg.kl_beta * ((torch.exp(d) - d - 1).sum(1) / tmask.sum(1).clamp(min=1)).mean()
+                loss = loss * (len(adv[c]) / n_total)  # micro-batch means add up to the mean over all thoughts
+                (accel.backward(loss) if accel is not None else loss.backward())
+            losses.append(float(loss.detach()))
+            tok_stats.append((float(tmask.sum()), float(entropy), float(clip_ratio)))
         # Stage 6 (l.15): optimizer step, then the EMA baseline follows θ.
-        (accel.backward(loss) if accel is not None else loss.backward())
         clip_to = cfg.grad_clip or math.inf  # the norm is logged even when clipping is off
-        grad_norm = (accel.clip_grad_norm_(model.parameters(), clip_to) if accel is not None
-                     else torch.nn.utils.clip_grad_norm_(model.parameters(), clip_to))
+        norm = (accel.clip_grad_norm_(model.parameters(), clip_to) if accel is not None
+                else torch.nn.utils.clip_grad_norm_(model.parameters(), clip_to))
+        grad_norm = float(norm) if epoch == 0 else grad_norm
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         ema_update(ema_model, unwrapped, cfg.ema_decay)
-        stats.append((float(loss.detach()), float(clip_ratio), float(entropy), float(grad_norm)))
     if scheduler is not None:
         scheduler.step()
     t3 = time.perf_counter()
 
     # Metrics, over all processes (TRL's names where one exists).
-    gen_tokens = batch.thought_length.sum()
-    local = torch.stack([gen_tokens.float(), torch.tensor(float(batch.n_tokens)),
-                         torch.tensor(float(sum(len(p["context_ids"]) + len(fmt.open_ids) for p in positions) * G)),
-                         torch.tensor(float(sum(len(p["context_ids"]) + len(p["target_ids"]) for p in positions)))])
-    r = rewards.detach().float()
+    first = tok_stats[:len(batches)]
+    n_tok = sum(n for n, _, _ in first) or 1.0
+    entropy = sum(n * e for n, e, _ in first) / n_tok
+    clip_ratio = sum(n * r for n, _, r in tok_stats[-len(batches):]) / n_tok
+    r = torch.cat(rewards).detach().float()  # (B, G)
+    local = torch.tensor([float(sum(int(b.thought_length.sum()) for b in batches)),
+                          float(sum(b.n_tokens for b in batches)),
+                          float(sum(len(p["context_ids"]) + len(fmt.open_ids) for p in positions) * G),
+                          float(sum(len(p["context_ids"]) + len(p["target_ids"]) for p in positions))])
     if accel is not None and accel.num_processes > 1:
         r = accel.gather(r.contiguous())
         local = accel.reduce(local.to(device), "sum").cpu()
@@ -456,13 +497,15 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     gen, train_tok, prompt_tok, ema_tok = (float(v) for v in local)
     fwd = ema_tok + (train_tok if cfg.kl_beta > 0 else 0.0)
     return {
-        "step": step + 1, "loss": stats[-1][0], "grad_norm": stats[0][3], "reward": float(r.mean()),
+        "step": step + 1, "loss": sum(losses[-len(batches):]), "grad_norm": grad_norm,
+        "reward": float(r.mean()),
         "reward_std": float(r.std(1).mean()),  # within-group spread, averaged over groups
         "info_gain_positive_frac": float((r > 0).float().mean()),
         "frac_reward_zero_std": float((r.std(1) < 1e-6).float().mean()),
-        "entropy": stats[0][2], "thought_length": gen / r.numel(), "clip_ratio": stats[-1][1],
+        "entropy": entropy, "thought_length": gen / r.numel(), "clip_ratio": clip_ratio,
+        "truncated_frac": float(torch.cat([b.truncated for b in batches]).float().mean()),
         "mixed_sign_frac": float(((r > 0).any(1) & (r < 0).any(1)).float().mean()),
-        "gen_s": t1 - t0, "score_s": t2 - t1, "update_s": t3 - t2,
+        "gen_s": t1 - t0, "score_s": t_forward, "update_s": t3 - t1 - t_forward,
         "flops": step_flops(n_params, int(gen), int(prompt_tok), int(train_tok) * cfg.ppo_epochs, int(fwd)),
         "thought_tokens": gen, "positions": r.shape[0],
     }

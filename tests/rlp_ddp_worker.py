@@ -16,7 +16,7 @@ def main(model_dir: str, out_file: str) -> None:
     torch.set_num_threads(1)
     model, tokenizer = load_model(model_dir)
     positions = answer_positions(tokenizer, make_problems(12, 0, "train"))
-    cfg = RLPConfig(steps=2, batch_positions=4, group_size=3, max_thought_tokens=6, lr=0.5,
+    cfg = RLPConfig(steps=2, batch_positions=4, group_size=3, max_thought_tokens=6, lr=0.5, micro_batch=3, mask_truncated=False,
                     adam_eps=1.0,  # Adam's g/(|g|+eps) would magnify float noise in tiny gradients
                    
                     warmup_steps=1, mixed_precision="no", progress=False, seed=3)

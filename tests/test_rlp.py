@@ -87,6 +87,12 @@ def test_leave_one_out_advantage_algebra():
     assert torch.allclose(leave_one_out_advantage(r + 7.0), a)    # shift-invariant
     with pytest.raises(ValueError, match="G >= 2"):
         leave_one_out_advantage(r[:, :1])
+    valid = torch.tensor([[True, True, False, True], [True, False, False, False]] + [[True] * 4] * 3)
+    am = leave_one_out_advantage(r, valid)
+    others = torch.stack([r[0, 1], r[0, 3]]).mean()
+    assert am[0, 0].item() == pytest.approx((r[0, 0] - others).item(), abs=1e-12)
+    assert am[0, 2].item() == 0.0 and torch.all(am[1] == 0)  # invalid, and a group of one
+    assert torch.allclose(am[2:], a[2:])
 
 
 def test_gradient_flows_only_through_thought_tokens(tiny, problems):
@@ -156,6 +162,30 @@ def test_step_reward_matches_reward_function_and_sampling_is_seeded(tiny, proble
     assert row["info_gain_positive_frac"] == pytest.approx((expected > 0).float().mean().item())
     for name in ("reward_std", "frac_reward_zero_std", "entropy", "thought_length", "clip_ratio"):
         assert name in row
+    # a 1-token cap: </think> is barred as a first token, so every thought is cut by the cap and,
+    # with mask_truncated, none of them may move the model
+    short = RLPConfig(mixed_precision="no", max_thought_tokens=1, group_size=3)
+    row = rlp_step(model, ema, opt, pos, short, fmt, step=0)
+    assert row["truncated_frac"] == 1.0 and row["thought_length"] == 1.0 and row["grad_norm"] == 0.0
+
+
+def test_micro_batches_give_the_same_update(tiny, problems):
+    model, tok = tiny
+    pos = answer_positions(tok, problems)[:4]
+    after = []
+    for micro in (0, 3, 7):  # all at once, one group per pass, two groups per pass
+        m = ema_copy(model).requires_grad_(True)
+        cfg = RLPConfig(mixed_precision="no", max_thought_tokens=6, group_size=3, micro_batch=micro,
+                        mask_truncated=False)  # the untrained model never closes its thoughts
+        opt = torch.optim.SGD(m.parameters(), lr=1.0)
+        row = rlp_step(m, ema_copy(m), opt, pos, cfg, thought_format(tok, cfg), step=0)
+        after.append((row, [p.detach().clone() for p in m.parameters()]))
+    for row, params in after[1:]:
+        assert row["reward"] == pytest.approx(after[0][0]["reward"], abs=1e-5)
+        assert row["grad_norm"] == pytest.approx(after[0][0]["grad_norm"], rel=1e-4)
+        for p, q in zip(params, after[0][1]):
+            assert torch.allclose(p, q, atol=1e-6)
+    assert not torch.equal(after[0][1][0], model.get_input_embeddings().weight)
 
 
 def test_every_parameter_changes_after_one_step(tiny, problems):
@@ -163,7 +193,7 @@ def test_every_parameter_changes_after_one_step(tiny, problems):
     model = ema_copy(model).requires_grad_(True)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     cfg = RLPConfig(steps=1, batch_positions=4, group_size=3, max_thought_tokens=6, lr=1e-3,
-                    warmup_steps=1, mixed_precision="no", progress=False)
+                    warmup_steps=1, mixed_precision="no", progress=False, mask_truncated=False)
     run = train_rlp(model, tok, answer_positions(tok, problems), cfg)
     unchanged = [n for n, p in run["model"].named_parameters() if torch.equal(p.detach(), before[n])]
     assert not unchanged, f"parameters that did not move: {unchanged}"
@@ -177,7 +207,7 @@ def test_exact_resume_from_checkpoint(tiny, problems, tmp_path):
     model, tok = tiny
     pos = answer_positions(tok, problems)
     cfg = RLPConfig(steps=4, batch_positions=4, group_size=3, max_thought_tokens=6, lr=1e-2, warmup_steps=2,
-                    mixed_precision="no", progress=False, checkpoint_every=2)
+                    mixed_precision="no", progress=False, checkpoint_every=2, mask_truncated=False)
     full = train_rlp(ema_copy(model).requires_grad_(True), tok, pos, cfg, out_dir=tmp_path / "a")
     train_rlp(ema_copy(model).requires_grad_(True), tok, pos, cfg, out_dir=tmp_path / "b", stop_after=2)
     assert (tmp_path / "b" / "checkpoint-2").is_dir() and not (tmp_path / "b" / "checkpoint-4").exists()
