@@ -18,7 +18,9 @@ def main(argv=None) -> int:
     run.add_argument("--model", default=None, help="a local folder or hub id instead of the embedded model")
     train = sub.add_parser("train-embedded", help="train the embedded default model from scratch")
     train.add_argument("--steps", type=int, default=None)
-    train.add_argument("--out", default=None)
+    train.add_argument("--out", default=None, help="model folder (default: the embedded one)")
+    train.add_argument("--work-dir", default="runs/embedded", help="checkpoints; re-running resumes")
+    train.add_argument("--device", default="cpu", help="cpu (the documented recipe) or cuda")
     args = parser.parse_args(argv)
     if args.command == "run":
         from .runner import run_collection
@@ -32,7 +34,8 @@ def main(argv=None) -> int:
     from pathlib import Path
     from .embedded_recipe import EMBEDDED_MODEL, Recipe, train_embedded
     recipe = Recipe() if args.steps is None else Recipe(steps=args.steps)
-    card = train_embedded(recipe, Path(args.out) if args.out else EMBEDDED_MODEL)
+    card = train_embedded(recipe, Path(args.out) if args.out else EMBEDDED_MODEL, Path(args.work_dir),
+                          device=args.device)
     print({k: v for k, v in card.items() if k != "recipe"})
     return 0
 

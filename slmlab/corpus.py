@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datasets import Dataset
 
 __all__ = ["ProblemConfig", "make_problem", "make_problems", "make_splits", "format_document",
-           "parse_answer", "check_steps", "open_ended_prompts", "open_ended_documents", "problem_key",
+           "parse_answer", "check_steps", "open_ended_prompts", "open_ended_documents", "problem_key", "HARDER",
            "ANSWER_PREFIX", "THINK_OPEN",
            "THINK_CLOSE"]
 
@@ -65,6 +65,10 @@ class ProblemConfig:
         bad = set(self.ops) - set(SYMBOL)
         if bad or not self.ops:
             raise ValueError(f"ops={self.ops!r}: choose a non-empty subset of {sorted(SYMBOL)}")
+
+
+# Where the embedded model is not saturated: the same chains with numbers up to 999.
+HARDER = ProblemConfig(max_value=99, max_result=999, max_factor=9)
 
 
 def _apply(op: str, x: int, b: int) -> int:

@@ -14,10 +14,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .corpus import ProblemConfig, make_splits, open_ended_documents
+from .corpus import HARDER, ProblemConfig, make_problems, make_splits, open_ended_documents
 from .evaluation import answer_accuracy, answer_logprob, token_loss
 from .models import EMBEDDED_MODEL, build_model, count_parameters, tiny_llama_config, train_tokenizer
-from .runtime import seed_everything
+from .runtime import pick_device, seed_everything
 from .training import TrainConfig, pretrain
 
 __all__ = ["Recipe", "train_embedded", "model_card"]
@@ -42,9 +42,10 @@ class Recipe:
 
 
 def train_embedded(recipe: Recipe = Recipe(), out: Path = EMBEDDED_MODEL,
-                   work_dir: Path = Path("runs/embedded")) -> dict:
+                   work_dir: Path = Path("runs/embedded"), device: str = "cpu") -> dict:
     """Train the default model from scratch and write it, with ``model_card.json`` and ``README.md``,
-    to ``out``. Resumes from checkpoints in ``work_dir``."""
+    to ``out``. Resumes from checkpoints in ``work_dir``. The recipe is sized for a 2-core CPU;
+    ``device="cuda"`` runs the same recipe faster (bf16 autocast either way)."""
     t0 = time.time()
     seed_everything(recipe.seed)
     data = make_splits(recipe.n_train, recipe.n_eval, recipe.seed, ProblemConfig(), recipe.direct_share)
@@ -52,7 +53,7 @@ def train_embedded(recipe: Recipe = Recipe(), out: Path = EMBEDDED_MODEL,
     train_texts += open_ended_documents(int(recipe.open_ended_share * len(train_texts)), recipe.seed)
     tokenizer = train_tokenizer(train_texts[:20_000] + train_texts[len(data["train"]):], recipe.vocab_size)
     model = build_model(tiny_llama_config(tokenizer, recipe.hidden_size, recipe.n_layers, recipe.n_heads),
-                        seed=recipe.seed)
+                        seed=recipe.seed).to(pick_device(device))
     cfg = TrainConfig(steps=recipe.steps, batch_size=recipe.batch_size, block_size=recipe.block_size,
                       lr=recipe.lr, warmup_steps=recipe.warmup_steps, eval_every=500,
                       checkpoint_every=250, seed=recipe.seed)
@@ -62,6 +63,8 @@ def train_embedded(recipe: Recipe = Recipe(), out: Path = EMBEDDED_MODEL,
     model = run["model"].eval()
     train_seconds = time.time() - t0
     card = model_card(model, tokenizer, data["eval"], recipe, run["tokens"], train_seconds)
+    card["trained_on"] = _device_name(model)
+    model = model.to("cpu")
     tmp = Path(str(out) + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
@@ -74,10 +77,22 @@ def train_embedded(recipe: Recipe = Recipe(), out: Path = EMBEDDED_MODEL,
     return card
 
 
+def _device_name(model) -> str:
+    import platform
+
+    import torch
+    dev = next(model.parameters()).device
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
 def model_card(model, tokenizer, eval_set, recipe: Recipe, tokens: int, train_seconds: float) -> dict:
     """The figures a model card states, all measured on the held-out split."""
     think = answer_accuracy(model, tokenizer, eval_set, with_steps=True)
     direct = answer_accuracy(model, tokenizer, eval_set, with_steps=False)
+    harder_set = make_problems(len(eval_set), recipe.seed, "eval", HARDER)
+    harder = answer_accuracy(model, tokenizer, harder_set, with_steps=True, max_new_tokens=96)
     return {"params": count_parameters(model), "recipe": asdict(recipe), "train_tokens": tokens,
             "train_minutes": round(train_seconds / 60, 1),
             "eval_loss": round(token_loss(model, tokenizer, eval_set["text"]), 4),
@@ -86,6 +101,8 @@ def model_card(model, tokenizer, eval_set, recipe: Recipe, tokens: int, train_se
             "accuracy_by_steps": {str(k): round(v, 4) for k, v in think["by_steps"].items()},
             "accuracy_direct": round(direct["accuracy"], 4),
             "accuracy_direct_by_steps": {str(k): round(v, 4) for k, v in direct["by_steps"].items()},
+            "accuracy_harder": round(harder["accuracy"], 4),
+            "accuracy_harder_by_steps": {str(k): round(v, 4) for k, v in harder["by_steps"].items()},
             "answer_logprob_with_steps": round(answer_logprob(model, tokenizer, eval_set, True), 4),
             "answer_logprob_direct": round(answer_logprob(model, tokenizer, eval_set, False), 4)}
 
@@ -93,6 +110,7 @@ def model_card(model, tokenizer, eval_set, recipe: Recipe, tokens: int, train_se
 def _card_markdown(card: dict) -> str:
     r = card["recipe"]
     by = " / ".join(f"{k}: {v:.0%}" for k, v in card["accuracy_by_steps"].items())
+    hb = " / ".join(f"{k}: {v:.0%}" for k, v in card["accuracy_harder_by_steps"].items())
     byd = " / ".join(f"{k}: {v:.0%}" for k, v in card["accuracy_direct_by_steps"].items())
     return f"""# slmlab-tiny
 
@@ -102,7 +120,8 @@ as single tokens), trained from scratch on slmlab's generated arithmetic word pr
 ({r['n_train']:,} problems of 1-4 steps, {r['direct_share']:.0%} written answer-only, plus
 {r['open_ended_share']:.0%} open-ended answers). License: Apache-2.0, like the repository.
 
-Rebuild: `python -m slmlab train-embedded` (2-core CPU, ~{card['train_minutes']} minutes, seed {r['seed']}).
+Rebuild: `python -m slmlab train-embedded` (seed {r['seed']}; about 30 minutes on a free 2-core CPU).
+This copy was trained on {card['trained_on']} in {card['train_minutes']} minutes.
 
 | figure | value |
 |---|---|
@@ -113,7 +132,12 @@ Rebuild: `python -m slmlab train-embedded` (2-core CPU, ~{card['train_minutes']}
 | by number of steps | {by} |
 | greedy accuracy, answering directly | {card['accuracy_direct']:.1%} |
 | by number of steps, directly | {byd} |
+| greedy accuracy with steps, numbers up to 999 (`corpus.HARDER`) | {card['accuracy_harder']:.1%} ({hb}) |
 | mean log p(answer token), after reference steps / directly | {card['answer_logprob_with_steps']} / {card['answer_logprob_direct']} |
+
+The default problems (1-4 steps, numbers up to 200) are nearly solved when the model writes its
+steps, and hardly at all when it must answer directly; with larger numbers it is far from saturated,
+which is where notebooks 01-03 find room to show a difference.
 
 Prompt format: `Question: ...\\nAnswer: ` then `<think>steps</think> answer`, or the answer directly.
 """

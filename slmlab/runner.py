@@ -1,0 +1,145 @@
+"""Execute the notebooks in order with papermill and write the report.
+
+For each notebook: the executed ``.ipynb``, its HTML rendering, and an entry in ``summary.json``
+(seconds, peak RSS of its kernel, the metrics it recorded). ``index.html`` links them all.
+Each notebook runs in a child process, so the peak RSS measured is that notebook's alone.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .report import atomic_write_text, read_metrics
+from .runtime import PROFILES
+
+__all__ = ["run_collection", "find_notebooks", "NOTEBOOK_DIR"]
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+# Plotly under papermill would store only its JSON mimetype, which the HTML pages cannot draw;
+# "notebook" adds an HTML rendering with plotly.js inlined once per executed notebook.
+PLOTLY_RENDERER = "plotly_mimetype+notebook"
+
+
+def find_notebooks(only: str | None = None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Notebooks ``NN_*.ipynb`` in order; ``only="00,03"`` keeps those numbers."""
+    books = sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = {w.strip().zfill(2) for w in str(only).split(",") if w.strip()}
+        unknown = wanted - {p.name[:2] for p in books}
+        if unknown:
+            raise ValueError(f"--only {only!r}: no notebook numbered {sorted(unknown)}; "
+                             f"have {[p.name[:2] for p in books]}")
+        books = [p for p in books if p.name[:2] in wanted]
+    if not books:
+        raise ValueError(f"no notebooks found in {folder}")
+    return books
+
+
+def _execute_one(src: str, dst: str, params_json: str, status_file: str) -> None:
+    """Child-process entry: run one notebook, then write status (error, peak RSS) as JSON."""
+    import papermill as pm
+    status = {"ok": True}
+    try:
+        pm.execute_notebook(src, dst, parameters=json.loads(params_json), cwd=str(Path(src).parent),
+                            progress_bar=False, kernel_name="python3", log_output=False)
+    except pm.PapermillExecutionError as err:
+        status = {"ok": False, "cell": err.exec_count, "error": f"{err.ename}: {err.evalue}"}
+    except Exception as err:  # kernel died, bad notebook: still report which notebook
+        status = {"ok": False, "cell": None, "error": f"{type(err).__name__}: {err}"}
+    # ru_maxrss of waited-for children: the kernel (KiB on Linux, bytes on macOS)
+    kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    status["peak_rss_mb"] = round(kib / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+    Path(status_file).write_text(json.dumps(status))
+
+
+def _to_html(executed: Path, target: Path) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    atomic_write_text(target, body)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_fmt(x)}" for k, x in list(v.items())[:8]) + ("…" if len(v) > 8 else "") + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt(x) for x in v[:8]) + ("…" if len(v) > 8 else "") + "]"
+    return str(v)
+
+
+def _index_html(summary: dict) -> str:
+    rows = []
+    for name, entry in summary["notebooks"].items():
+        metrics = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(_fmt(v))}</li>"
+                          for k, v in entry.get("metrics", {}).items())
+        state = "ok" if entry.get("ok", True) else f"FAILED at cell {entry.get('cell')}: {html.escape(entry.get('error', ''))}"
+        rows.append(f"<tr><td><a href='{name}.html'>{name}</a></td><td>{entry['seconds']:.0f}</td>"
+                    f"<td>{entry['peak_rss_mb']:.0f}</td><td>{state}</td><td><ul>{metrics}</ul></td></tr>")
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>slmlab report</title>
+<style>body{{font-family:sans-serif;margin:2em}}td{{vertical-align:top;padding:4px 10px;border-bottom:1px solid #ddd}}
+ul{{margin:0;padding-left:1em}}</style></head><body>
+<h1>slmlab report — profile <code>{summary['profile']}</code></h1>
+<p>Total {summary['total_seconds']:.0f} s. Executed notebooks: <code>*.ipynb</code> beside this page;
+raw numbers: <a href="summary.json">summary.json</a>.</p>
+<table><tr><th>notebook</th><th>seconds</th><th>peak RSS (MB)</th><th>status</th><th>headline numbers</th></tr>
+{''.join(rows)}</table></body></html>"""
+
+
+def run_collection(profile: str = "default", only: str | None = None, out="report", seed: int = 0,
+                   device: str = "auto", model: str | None = None, folder: Path = NOTEBOOK_DIR) -> dict:
+    """Execute the notebooks; write executed notebooks, HTML pages, ``index.html`` and
+    ``summary.json`` to ``out``. Raises RuntimeError naming the notebook and cell on failure."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile={profile!r} is not a known profile; choose one of {sorted(PROFILES)}")
+    books = find_notebooks(only, folder)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PLOTLY_RENDERER=PLOTLY_RENDERER, SLMLAB_ARTIFACTS=str(out / "artifacts"),
+               PYTHONUNBUFFERED="1")
+    if model is None:  # the collection runs offline unless the user asked for a hub model
+        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    params = {"profile": profile, "seed": seed, "device": device, "model": model}
+    summary = {"profile": profile, "seed": seed, "total_seconds": 0.0, "notebooks": {}}
+    start = time.time()
+    failure = None
+    for i, src in enumerate(books, 1):
+        name = src.stem
+        dst, status_file = out / f"{name}.ipynb", out / f".{name}.status.json"
+        metrics_file = out / "metrics" / f"{name}.json"
+        metrics_file.unlink(missing_ok=True)
+        print(f"[{i}/{len(books)}] {name} ...", end=" ", flush=True)
+        t0 = time.time()
+        code = ("from slmlab.runner import _execute_one; import sys; _execute_one(*sys.argv[1:])")
+        proc = subprocess.run([sys.executable, "-c", code, str(src), str(dst), json.dumps(params), str(status_file)],
+                              env=dict(env, SLMLAB_METRICS_FILE=str(metrics_file)), capture_output=True, text=True)
+        seconds = time.time() - t0
+        status = json.loads(status_file.read_text()) if status_file.exists() else {
+            "ok": False, "cell": None, "error": f"runner child exited {proc.returncode}: {proc.stderr[-2000:]}",
+            "peak_rss_mb": 0.0}
+        status_file.unlink(missing_ok=True)
+        entry = {"seconds": round(seconds, 1), "peak_rss_mb": status["peak_rss_mb"],
+                 "metrics": read_metrics(metrics_file)}
+        if dst.exists():
+            _to_html(dst, out / f"{name}.html")
+        if not status["ok"]:
+            entry.update(ok=False, cell=status["cell"], error=status["error"])
+            failure = f"notebook {name} failed at cell {status['cell']}: {status['error']}"
+        summary["notebooks"][name] = entry
+        print(f"{'ok' if status['ok'] else 'FAILED'} {seconds:.1f} s, peak {status['peak_rss_mb']:.0f} MB", flush=True)
+        if failure:
+            break
+    summary["total_seconds"] = round(time.time() - start, 1)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
+    atomic_write_text(out / "index.html", _index_html(summary))
+    print(f"report: {out / 'index.html'} ({summary['total_seconds']:.0f} s)")
+    if failure:
+        raise RuntimeError(failure)
+    return summary
