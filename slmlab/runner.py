@@ -49,13 +49,23 @@ def _execute_one(src: str, dst: str, params_json: str, status_file: str) -> None
         pm.execute_notebook(src, dst, parameters=json.loads(params_json), cwd=str(Path(src).parent),
                             progress_bar=False, kernel_name="python3", log_output=False)
     except pm.PapermillExecutionError as err:
-        status = {"ok": False, "cell": err.exec_count, "error": f"{err.ename}: {err.evalue}"}
+        status = {"ok": False, "cell": _source_cell_number(dst, err.cell_index),
+                  "error": f"{err.ename}: {err.evalue}"}
     except Exception as err:  # kernel died, bad notebook: still report which notebook
         status = {"ok": False, "cell": None, "error": f"{type(err).__name__}: {err}"}
     # ru_maxrss of waited-for children: the kernel (KiB on Linux, bytes on macOS)
     kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     status["peak_rss_mb"] = round(kib / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
     Path(status_file).write_text(json.dumps(status))
+
+
+def _source_cell_number(executed: str, index: int) -> int:
+    """1-based number of the failing cell in the notebook as the user wrote it (papermill inserts an
+    ``injected-parameters`` cell, which would shift every number after it)."""
+    import nbformat
+    cells = nbformat.read(executed, as_version=4).cells[: index + 1]
+    injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
+    return index + 1 - injected
 
 
 def _to_html(executed: Path, target: Path) -> None:

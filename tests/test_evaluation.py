@@ -1,0 +1,40 @@
+import pytest
+
+from slmlab import corpus, evaluation
+
+
+def test_embedded_model_meets_its_card_floor(tiny):
+    model, tok = tiny
+    ev = corpus.make_problems(40, seed=0, split="eval", cfg=corpus.ProblemConfig(max_steps=2))
+    res = evaluation.answer_accuracy(model, tok, ev, with_steps=True)
+    assert res["by_steps"][1] >= 0.9 and res["by_steps"][2] >= 0.75
+    direct = evaluation.answer_accuracy(model, tok, ev, with_steps=False, max_new_tokens=8)
+    assert direct["accuracy"] < res["accuracy"]
+    assert len(res["completions"]) == 40 and set(res["by_steps"]) == {1, 2}
+
+
+def test_losses_and_logprobs(tiny, small_corpus):
+    model, tok = tiny
+    ev = small_corpus["eval"]
+    assert 0 < evaluation.token_loss(model, tok, ev["text"]) < 2
+    with_steps = evaluation.answer_logprob(model, tok, ev, with_steps=True)
+    direct = evaluation.answer_logprob(model, tok, ev, with_steps=False)
+    assert direct < with_steps <= 0
+
+
+def test_wrong_answers_are_scored_wrong(tiny, small_corpus):
+    model, tok = tiny
+    rows = small_corpus["eval"].select(range(8)).to_list()
+    for r in rows:
+        r["answer"] += 1
+    assert evaluation.answer_accuracy(model, tok, rows)["accuracy"] <= 0.25
+
+
+def test_bad_input(tiny):
+    model, tok = tiny
+    with pytest.raises(ValueError, match="empty"):
+        evaluation.answer_accuracy(model, tok, [])
+    with pytest.raises(ValueError, match="answer"):
+        evaluation.answer_accuracy(model, tok, [{"prompt": "x"}])
+    with pytest.raises(ValueError, match="empty"):
+        evaluation.token_loss(model, tok, [])

@@ -1,0 +1,30 @@
+"""Every notebook opens and ends the same way (see CONTRIBUTING.md) and is stored without outputs."""
+import json
+import re
+
+import pytest
+
+from slmlab.runner import find_notebooks
+
+BOOKS = find_notebooks()
+
+
+@pytest.mark.parametrize("path", BOOKS, ids=lambda p: p.stem)
+def test_structure(path):
+    cells = json.loads(path.read_text())["cells"]
+    first = "".join(cells[0]["source"])
+    assert cells[0]["cell_type"] == "markdown" and first.startswith(f"# {path.name[:2]} ·"), "title cell"
+    assert "runtime_versions" in "".join(cells[1]["source"]), "second cell prints package versions"
+    params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged parameters"
+    src = "".join(params[0]["source"])
+    for knob in ("profile", "seed", "device", "model"):
+        assert re.search(rf"^{knob} *=", src, re.M), f"parameters cell sets {knob}"
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in cells if c["cell_type"] == "code")
+    md = [("".join(c["source"])) for c in cells if c["cell_type"] == "markdown"]
+    heads = [line for m in md for line in m.splitlines() if line.startswith("## ")]
+    assert heads[-2:] == ["## Summary", "## Exercises"], "ends with Summary then Exercises"
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "!pip" not in code and "trust_remote_code=True" not in code
+    assert f'record("{path.stem}"' in code, "records its headline numbers under its own name"
+    assert "widgets" not in json.loads(path.read_text()).get("metadata", {}), "no stored widget state"

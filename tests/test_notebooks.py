@@ -1,0 +1,45 @@
+"""Execute the whole collection once, at the smoke profile, through the runner (as CI's main job would)."""
+import json
+
+import pytest
+
+from slmlab import runner
+
+# Headline numbers each notebook must record (the names its issue gives).
+EXPECTED = {
+    "00_welcome_tiny_lm": {"params", "eval_loss", "accuracy_by_steps"},
+    "01_data_curation": {"precision", "recall", "near_dup_precision", "near_dup_recall", "raw_accuracy",
+                         "curated_accuracy", "kept_fraction", "contaminated_gap"},
+    "02_synthetic_data": {"valid_rate", "novel_rate", "vendi", "seed_only_accuracy", "with_synthetic_accuracy"},
+    "03_rlp_information_gain": {"reward_start", "reward_end", "rlp_answer_logprob", "cpt_answer_logprob",
+                                "rlp_accuracy", "cpt_accuracy", "base_accuracy"},
+    "04_mode_collapse": set(),
+}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    summary = runner.run_collection("smoke", out=out)
+    return out, summary
+
+
+@pytest.mark.notebooks
+def test_every_notebook_runs_at_smoke(smoke_run):
+    out, summary = smoke_run
+    names = [p.stem for p in runner.find_notebooks()]
+    assert list(summary["notebooks"]) == names
+    for name, entry in summary["notebooks"].items():
+        assert entry.get("ok", True), f"{name}: {entry.get('error')}"
+        assert entry["peak_rss_mb"] < 2048, f"{name} peaked at {entry['peak_rss_mb']} MB"
+        missing = EXPECTED.get(name, set()) - set(entry["metrics"])
+        assert not missing, f"{name} did not record {sorted(missing)}"
+        assert (out / f"{name}.html").stat().st_size > 0
+    assert json.loads((out / "summary.json").read_text()) == summary
+
+
+@pytest.mark.notebooks
+def test_figures_reach_the_html_pages(smoke_run):
+    out, _ = smoke_run
+    page = (out / "00_welcome_tiny_lm.html").read_text()
+    assert page.count("Plotly.newPlot") >= 3

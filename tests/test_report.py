@@ -1,0 +1,34 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from slmlab import report
+
+
+def test_record_merges_and_converts(tmp_path, monkeypatch):
+    path = tmp_path / "m.json"
+    monkeypatch.setenv("SLMLAB_METRICS_FILE", str(path))
+    report.record("00_x", {"a": np.float32(0.5), "b": {1: torch.tensor(3)}})
+    out = report.record("00_x", {"c": [1, 2.5], "nan": float("nan")})
+    assert out == {"a": 0.5, "b": {"1": 3}, "c": [1, 2.5], "nan": None}
+    assert json.loads(path.read_text()) == out
+    assert not list(tmp_path.glob(".m.json.*"))  # no temporary file left behind
+
+
+def test_record_rejects_what_json_cannot_hold(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLMLAB_METRICS_FILE", str(tmp_path / "m.json"))
+    with pytest.raises(ValueError, match=r"00_x\.model"):
+        report.record("00_x", {"model": object()})
+    with pytest.raises(ValueError, match="notebook"):
+        report.record("", {"a": 1})
+    with pytest.raises(ValueError, match="dict"):
+        report.record("00_x", [1, 2])
+
+
+def test_default_location(tmp_path, monkeypatch):
+    monkeypatch.delenv("SLMLAB_METRICS_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    report.record("07_y", {"x": 1})
+    assert json.loads((tmp_path / "runs" / "metrics" / "07_y.json").read_text()) == {"x": 1}

@@ -1,0 +1,115 @@
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from slmlab import corpus, models, training
+
+
+@pytest.fixture(scope="module")
+def setup():
+    data = corpus.make_splits(400, 16, seed=0)
+    texts = list(data["train"]["text"])
+    tok = models.train_tokenizer(texts, vocab_size=400)
+    cfg = models.tiny_llama_config(tok, hidden_size=32, n_layers=2, n_heads=2, max_positions=64)
+    return tok, cfg, texts, list(data["eval"]["text"])
+
+
+def _cfg(**kw):
+    base = dict(steps=12, batch_size=4, block_size=32, warmup_steps=2, eval_every=6, seed=0,
+                mixed_precision="no", progress=False)
+    return training.TrainConfig(**{**base, **kw})
+
+
+def test_loss_goes_down_and_history_is_logged(setup):
+    tok, cfg, texts, ev = setup
+    model = models.build_model(cfg, seed=0)
+    run = training.pretrain(model, tok, texts, _cfg(steps=30, lr=1e-2), eval_texts=ev)
+    losses = [h["loss"] for h in run["history"]]
+    assert len(losses) == 30 and sum(losses[-5:]) < sum(losses[:5])
+    assert run["final_eval_loss"] is not None and run["tokens"] == 30 * 4 * 32
+    assert [h["step"] for h in run["history"] if "eval_loss" in h] == [6, 12, 18, 24, 30]
+
+
+def test_interrupted_run_resumes_to_the_same_weights(setup, tmp_path):
+    tok, cfg, texts, _ = setup
+    full = models.build_model(cfg, seed=0)
+    training.pretrain(full, tok, texts, _cfg())
+    part = models.build_model(cfg, seed=0)
+    training.pretrain(part, tok, texts, _cfg(checkpoint_every=5), out_dir=tmp_path, stop_after=7)
+    ckpt = training.latest_checkpoint(tmp_path)
+    assert ckpt.name == "checkpoint-5" and (ckpt / "model.safetensors").exists()
+    resumed = models.build_model(cfg, seed=123)  # different init: everything must come from the checkpoint
+    run = training.pretrain(resumed, tok, texts, _cfg(checkpoint_every=5), out_dir=tmp_path)
+    assert run["history"][0]["step"] == 6
+    for a, b in zip(full.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+    assert training.latest_checkpoint(tmp_path).name == "checkpoint-12"
+    assert len(list(tmp_path.glob("checkpoint-*"))) == 2  # keep_checkpoints
+
+
+def test_resume_refuses_a_checkpoint_of_another_run(setup, tmp_path):
+    tok, cfg, texts, _ = setup
+    training.pretrain(models.build_model(cfg), tok, texts, _cfg(checkpoint_every=5), out_dir=tmp_path, stop_after=5)
+    with pytest.raises(ValueError, match="other settings.*lr"):
+        training.pretrain(models.build_model(cfg), tok, texts, _cfg(checkpoint_every=5, lr=1e-4), out_dir=tmp_path)
+
+
+def test_pack_documents(setup):
+    tok, _, texts, _ = setup
+    blocks = training.pack_documents(tok, texts[:20], 16)
+    assert blocks.shape[1] == 16 and blocks.dtype == torch.long
+    assert (blocks == tok.eos_token_id).sum() >= 1 and (blocks == tok.bos_token_id).sum() >= 1
+
+
+def test_bad_input(setup):
+    tok, cfg, texts, _ = setup
+    with pytest.raises(ValueError, match="empty"):
+        training.pretrain(models.build_model(cfg), tok, [], _cfg())
+    with pytest.raises(ValueError, match="only strings"):
+        training.pack_documents(tok, ["ok", 3], 8)
+    with pytest.raises(ValueError, match="steps=0"):
+        training.TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="mixed_precision"):
+        training.TrainConfig(mixed_precision="fp8")
+    with pytest.raises(ValueError, match="fewer than one block"):
+        training.pack_documents(tok, ["hi"], 512)
+
+
+SCRIPT = textwrap.dedent("""
+    import sys, torch
+    from slmlab import corpus, models, training
+    texts = list(corpus.make_problems(200, seed=0)["text"])
+    tok = models.train_tokenizer(texts, vocab_size=400)
+    cfg = models.tiny_llama_config(tok, hidden_size=32, n_layers=1, n_heads=2, max_positions=64)
+    model = models.build_model(cfg, seed=0)
+    run = training.pretrain(model, tok, texts, training.TrainConfig(steps=4, batch_size=4, block_size=32,
+                            warmup_steps=1, mixed_precision="no", progress=False))
+    import torch.distributed as dist
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        from safetensors.torch import save_file
+        world = str(dist.get_world_size() if dist.is_initialized() else 1)
+        save_file({k: v.clone() for k, v in run["model"].state_dict().items()}, sys.argv[1], {"world": world})
+    if dist.is_initialized():
+        dist.destroy_process_group()
+""")
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_same_update_as_one(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    one, two = tmp_path / "one.safetensors", tmp_path / "two.safetensors"
+    subprocess.run([sys.executable, str(script), str(one)], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script), str(two)],
+                   check=True, timeout=300, capture_output=True)
+    from safetensors import safe_open
+    with safe_open(str(two), "pt") as fh:
+        assert fh.metadata()["world"] == "2"  # really two processes, each with half of every batch
+    a, b = load_file(one), load_file(two)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
