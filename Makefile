@@ -1,0 +1,25 @@
+# The README's two commands: `make report` (run the whole collection) and `make test`.
+# Both set up a virtual environment in .venv on first use; nothing else is needed.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= default
+OUT ?= report
+
+.PHONY: setup report test clean
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/install_torch.sh
+	$(PY) -m venv $(VENV)
+	PYTHON=$(BIN)/python bash scripts/install_torch.sh
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $@
+
+report: setup
+	$(BIN)/python -m slmlab run --profile $(PROFILE) --out $(OUT)
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) report runs .pytest_cache
