@@ -15,7 +15,7 @@ Stages, in pipeline order (:data:`STAGES`):
    (:class:`HeuristicRules` says where and why).
 3. ``exact_dedup``: SHA-1 of the normalised text; keep the first.
 4. ``near_dedup``: MinHash LSH with FineWeb's settings, 112 permutations in 14 bands x 8 rows (a
-   collision probability of 1/2 near Jaccard 0.72), seed 1, via ``datasketch``; shingles are word
+   collision probability of 1/2 at Jaccard 0.69; (1/14)^(1/8) = 0.72), seed 1, via ``datasketch``; shingles are word
    3-grams instead of FineWeb's 5-grams, because our documents are 15-70 words long (see
    :class:`MinHashParams`).
 5. ``quality``: a learned scorer (hashed word and character n-grams, logistic regression) trained

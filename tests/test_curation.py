@@ -1,0 +1,211 @@
+"""Curation stages: each catches what it is meant to, rejects bad input, and gives the same result
+with num_proc=2 as with num_proc=1 and under datatrove's local executor."""
+from __future__ import annotations
+
+import collections
+
+import pytest
+from datasets import Dataset
+
+from slmlab.corpus import check_steps, make_problems, parse_answer
+from slmlab.curation import (STAGES, CurationConfig, content_hash_batch, curate,
+                             decontamination_batch, eval_ngram_index, exact_duplicate_reasons,
+                             fit_quality_scorer, heuristic_batch, heuristic_reasons,
+                             lsh_match_probability, minhash_batch, minhash_near_duplicates,
+                             normalise_batch, quality_batch, stage_precision_recall,
+                             verifier_batch, verify_solution)
+from slmlab.raw_corpus import DefectRates, make_quality_examples, make_raw_corpus
+
+CLEAN = ("Question: Mia has 23 apples. She buys 15 more apples. Then she gives 8 apples away. "
+         "How many apples does Mia have now?\nAnswer: <think>23+15=38. 38-8=30.</think> 30")
+
+
+@pytest.fixture(scope="module")
+def eval_split():
+    return make_problems(60, 0, "eval")
+
+
+@pytest.fixture(scope="module")
+def raw(eval_split):
+    return make_raw_corpus(1500, 0, eval_split)
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    texts, labels = make_quality_examples(300, 0)
+    return fit_quality_scorer(texts, labels, seed=0)
+
+
+@pytest.fixture(scope="module")
+def curated(raw, scorer, eval_split):
+    return curate(raw, scorer, list(eval_split["text"]))
+
+
+# ---- the raw corpus ----------------------------------------------------------------------------
+def test_raw_corpus_is_seeded_and_labelled(raw, eval_split):
+    again = make_raw_corpus(1500, 0, eval_split)
+    assert list(again["text"]) == list(raw["text"])
+    assert list(make_raw_corpus(1500, 1, eval_split)["text"]) != list(raw["text"])
+    counts = collections.Counter(raw["defect"])
+    assert counts["wrong_solution"] == round(0.15 * 1500) and counts["contaminated"] == round(0.03 * 1500)
+    rows = raw.to_list()
+    for r in rows:  # every copy comes after its original and keeps its content
+        if r["defect"] in ("exact_duplicate", "near_duplicate"):
+            assert r["source"] < r["doc_id"] and rows[r["source"]]["defect"] == "clean"
+        if r["defect"] == "exact_duplicate":
+            assert r["text"] == rows[r["source"]]["text"]
+    leaked = {r["source"] for r in rows if r["defect"] == "contaminated"}
+    assert leaked <= set(range(len(eval_split)))
+
+
+def test_raw_corpus_bad_input(eval_split):
+    with pytest.raises(ValueError, match="n_docs"):
+        make_raw_corpus(3, 0, eval_split)
+    with pytest.raises(ValueError, match="eval_problems"):
+        make_raw_corpus(100, 0, None)
+    with pytest.raises(ValueError, match="wrong_solution"):
+        DefectRates(wrong_solution=1.5)
+
+
+# ---- stages one by one ----------------------------------------------------------------------
+def test_normalise_collapses_spacing_and_reports_changes():
+    out = normalise_batch({"text": ["a  b\u00a0c\t d \n\n e ", "plain text"]})
+    assert out["text"] == ["a b c d\ne", "plain text"]
+    assert out["normalise_changed"] == [True, False]
+    assert normalise_batch({"text": ["ﬁve"]})["text"] == ["five"]  # NFKC unfolds the ligature
+
+
+def test_heuristics_pass_clean_and_catch_junk(raw):
+    assert heuristic_reasons(CLEAN) == []
+    assert "stop_words" in heuristic_reasons("qzx vbnm lkjh trew pqowiu zmxncb asdf ghjk poiu lkjhg.")
+    assert "incomplete" in heuristic_reasons(CLEAN[:-20])
+    nav = "Home | Blog | Contact\nLogin\nSign up\nCart\nAccept all cookies\n© 2024 Co. All rights reserved."
+    assert "short_lines" in heuristic_reasons(nav)
+    rows = raw.to_list()
+    clean = [r["text"] for r in rows if r["defect"] == "clean"][:300]
+    assert all(r == "" for r in heuristic_batch({"text": clean})["heuristics_reason"])
+    truncated = [r["text"] for r in rows if r["defect"] == "truncated"]
+    flagged = heuristic_batch({"text": truncated})["heuristics_reason"]
+    assert sum(bool(r) for r in flagged) >= 0.95 * len(truncated)
+    # Boilerplate written in full sentences slips past some rules; the learned scorer is for those.
+    boiler = [r["text"] for r in rows if r["defect"] == "boilerplate"]
+    assert sum(bool(r) for r in heuristic_batch({"text": boiler})["heuristics_reason"]) >= 0.5 * len(boiler)
+
+
+def test_exact_dedup_keeps_the_first():
+    hashes = content_hash_batch({"text": ["a", "b", "a", "a"]})["content_hash"]
+    assert exact_duplicate_reasons(hashes, ["x", "y", "z", "w"]) == ["", "", "copy of x", "copy of x"]
+
+
+def test_near_dedup_finds_small_edits_not_other_problems():
+    renamed = CLEAN.replace("Mia", "Zoe")
+    dropped = CLEAN.replace("Then she gives", "She gives")
+    other = CLEAN.replace("23", "41").replace("38", "56").replace("30", "48")
+    sigs = minhash_batch({"text": [CLEAN, renamed, dropped, other]})["minhash"]
+    assert len(sigs[0]) == 112
+    assert minhash_near_duplicates(sigs) == ["", "near copy of 0", "near copy of 0", ""]
+    assert lsh_match_probability(0.685) == pytest.approx(0.5, abs=0.02)  # FineWeb S-curve
+
+
+def test_quality_scorer_separates_spam_from_problems(scorer):
+    spam = ["Buy cheap apples online today! Best prices on apples, free shipping on every order. "
+            "Order now and save big."]
+    out = quality_batch({"text": [CLEAN] + spam}, scorer)
+    assert out["quality_score"][0] > 0.5 > out["quality_score"][1]
+    assert out["quality_reason"][0] == "" and out["quality_reason"][1].startswith("score")
+    with pytest.raises(ValueError, match="labels"):
+        fit_quality_scorer(["a", "b"], [1, 1])
+    with pytest.raises(ValueError, match="scorer"):
+        quality_batch({"text": [CLEAN]}, scorer=None)
+
+
+def test_verifier_recomputes_solutions():
+    assert verify_solution(CLEAN) == ""
+    assert verify_solution(CLEAN.replace("38-8=30", "38-8=31")) == "arithmetic"
+    assert verify_solution(CLEAN.replace("</think> 30", "</think> 32")) == "final_answer"
+    misread = CLEAN.replace("23+15=38. 38-8=30.</think> 30", "23+16=39. 39-8=31.</think> 31")
+    assert check_steps("23+16=39. 39-8=31.")  # the arithmetic alone looks fine ...
+    assert verify_solution(misread) == "misread_number"  # ... but 16 is not in the question
+    assert verify_solution("Question: Mia has 3 apples. How many now?\nAnswer: 3") == ""  # nothing to check
+    assert verifier_batch({"text": [CLEAN, "no solution here"]})["verifier_reason"] == ["", ""]
+
+
+def test_verifier_agrees_with_the_corpus_answers():
+    for row in make_problems(200, 3, "train", direct_share=0.0):
+        assert verify_solution(row["text"]) == ""
+        assert parse_answer(row["text"].split("\nAnswer: ", 1)[1]) == row["answer"]
+
+
+def test_decontamination_flags_eval_copies_only(eval_split):
+    index = eval_ngram_index(eval_split["text"], n=13)
+    leaked = eval_split[0]["text"]
+    clean = make_problems(50, 0, "train")["text"]
+    out = decontamination_batch({"text": [leaked] + list(clean)}, index, n=13)["decontamination_reason"]
+    assert out[0].startswith("eval 13-gram")
+    assert sum(bool(r) for r in out[1:]) <= 1
+    with pytest.raises(ValueError, match="eval_texts"):
+        eval_ngram_index([])
+
+
+# ---- bad input ----------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", [normalise_batch, heuristic_batch, content_hash_batch, minhash_batch,
+                                verifier_batch])
+def test_batch_functions_reject_bad_batches(fn):
+    with pytest.raises(ValueError, match="text_column"):
+        fn({"content": ["a"]})
+    with pytest.raises(ValueError, match="strings"):
+        fn({"text": ["fine", 3]})
+
+
+def test_curate_rejects_bad_datasets(scorer, eval_split):
+    ev = list(eval_split["text"])
+    with pytest.raises(ValueError, match="empty"):
+        curate(Dataset.from_dict({"text": []}), scorer, ev)
+    with pytest.raises(ValueError, match="text_column"):
+        curate(Dataset.from_dict({"body": ["a b c"]}), scorer, ev)
+    with pytest.raises(ValueError, match="strings"):
+        curate(Dataset.from_dict({"text": [1, 2]}), scorer, ev)
+    with pytest.raises(ValueError, match="None"):
+        curate(Dataset.from_dict({"text": ["a", None]}), scorer, ev)
+    with pytest.raises(ValueError, match="scorer"):
+        curate(Dataset.from_dict({"text": ["a"]}), None, ev)
+    with pytest.raises(ValueError, match="num_proc"):
+        curate(Dataset.from_dict({"text": ["a"]}), scorer, ev, num_proc=0)
+    with pytest.raises(ValueError, match="stages"):
+        CurationConfig(stages=("normalise", "magic"))
+
+
+# ---- the whole pipeline -------------------------------------------------------------------
+def test_curate_reports_every_stage_and_meets_the_targets(curated, raw):
+    assert [r["stage"] for r in curated.report] == list(STAGES)
+    assert len(curated.annotated) == len(raw)
+    removed = sum(r["n_removed"] for r in curated.report)
+    assert len(curated.kept) == len(raw) - removed
+    assert set(curated.kept["doc_id"]) == {d for d, r in zip(curated.annotated["doc_id"],
+                                                             curated.annotated["removed_by"]) if r == ""}
+    pr = stage_precision_recall(curated.annotated)
+    assert pr["verifier"]["recall"] >= 0.95 and pr["verifier"]["precision"] >= 0.95
+    assert pr["near_dedup"]["precision"] >= 0.9 and pr["near_dedup"]["recall"] >= 0.8
+    assert pr["exact_dedup"]["precision"] == 1.0
+    assert pr["decontamination"]["recall"] >= 0.8
+    kept = collections.Counter(d for d, r in zip(curated.annotated["defect"], curated.annotated["removed_by"])
+                               if r == "")
+    assert kept["clean"] >= 0.9 * sum(kept.values())
+
+
+def test_num_proc_two_matches_one(raw, scorer, eval_split, curated):
+    two = curate(raw, scorer, list(eval_split["text"]), num_proc=2)
+    assert list(two.kept["doc_id"]) == list(curated.kept["doc_id"])
+    assert list(two.annotated["reason"]) == list(curated.annotated["reason"])
+
+
+def test_precision_recall_needs_labels(curated):
+    with pytest.raises(ValueError, match="defects"):
+        stage_precision_recall(curated.annotated.remove_columns("defects"))
+
+
+def test_datatrove_pipeline_keeps_the_same_set(tmp_path, raw, scorer, eval_split, curated):
+    from slmlab.curation_datatrove import run_datatrove_curation
+    kept = run_datatrove_curation(raw, tmp_path, scorer, list(eval_split["text"]), tasks=2)
+    assert kept == sorted(curated.kept["doc_id"])
+    assert len(list((tmp_path / "fingerprints").glob("*.jsonl"))) == 2  # two tasks, two shards
