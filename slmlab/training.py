@@ -157,7 +157,8 @@ def _eval_loss(model, blocks: torch.Tensor, device, amp, batch_size: int = 32) -
 
 def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_texts=None,
              out_dir=None, resume: bool = True, stop_after: int | None = None) -> dict:
-    """Train ``model`` in place on ``texts`` by next-token prediction. Returns
+    """Train ``model`` in place on ``texts`` (strings, or blocks already made by :func:`pack_documents`)
+    by next-token prediction. Returns
     ``{"history": [{step, loss, lr, eval_loss?}], "tokens": int, "final_eval_loss": float|None}``.
 
     With ``out_dir`` and ``checkpoint_every`` it checkpoints; with ``resume`` it continues from the
@@ -166,7 +167,10 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
     """
     accel = Accelerator(cpu=next(model.parameters()).device.type == "cpu")
     device = accel.device
-    blocks = pack_documents(tokenizer, texts, cfg.block_size)
+    blocks = texts if isinstance(texts, torch.Tensor) else pack_documents(tokenizer, texts, cfg.block_size)
+    if blocks.ndim != 2 or blocks.shape[1] != cfg.block_size or blocks.dtype != torch.long:
+        raise ValueError(f"texts given as a tensor must be packed blocks of shape (n, {cfg.block_size}), "
+                         f"dtype long; got {tuple(blocks.shape)} {blocks.dtype}")
     eval_blocks = pack_documents(tokenizer, eval_texts, cfg.block_size) if eval_texts is not None else None
     if cfg.batch_size % accel.num_processes:
         raise ValueError(f"batch_size={cfg.batch_size} must divide evenly over {accel.num_processes} processes")
