@@ -282,10 +282,11 @@ def _match(kind: str, sentence: str):
 
 def recompute_question(question: str) -> dict | None:
     """Read a question written in the corpus's language back into its structure and recompute the
-    answer: ``{"start", "ops", "operands", "answer", "values", "name", "object", "consistent"}``.
-    ``consistent`` is False when the sentences mix people or objects (a problem about stamps that
-    sells rocks). None when a sentence is not one the corpus writes, or an operation is impossible
-    (a division that does not come out even, a count that drops to zero or below)."""
+    answer: ``{"start", "ops", "operands", "answer", "values", "name", "object", "consistent",
+    "possible"}``. ``consistent`` is False when the sentences mix people or objects (a problem about
+    stamps that sells rocks); ``possible`` is False when an operation cannot be done in whole items
+    (a division that does not come out even, a count that drops to zero or below). None when a
+    sentence is not one the corpus writes."""
     if not isinstance(question, str):
         return None
     sentences = _SPLIT.split(question.strip())
@@ -298,7 +299,7 @@ def recompute_question(question: str) -> dict | None:
     x = int(m["num"])
     name, obj = m["name"], m["obj"]
     names, objects = {name}, {obj}
-    ops, operands, values = [], [], [x]
+    ops, operands, values, possible = [], [], [x], True
     for s in middle:
         for op in ("add", "sub", "mul", "div"):
             mm = _match(op, s)
@@ -315,7 +316,7 @@ def recompute_question(question: str) -> dict | None:
         if gd.get("one"):
             objects.add(gd["one"] + "s")
         if op == "sub" and b >= x or op == "div" and (b == 0 or x % b) or op == "mul" and b < 2:
-            return None
+            possible = False
         x = {"add": x + b, "sub": x - b, "mul": x * b, "div": x // b if b else 0}[op]
         ops.append(op)
         operands.append(b)
@@ -328,7 +329,8 @@ def recompute_question(question: str) -> dict | None:
     if lq.get("obj"):
         objects.add(lq["obj"])
     return {"start": values[0], "ops": ops, "operands": operands, "answer": x, "values": values,
-            "name": name, "object": obj, "consistent": len(names) == 1 and len(objects) == 1}
+            "name": name, "object": obj, "consistent": len(names) == 1 and len(objects) == 1,
+            "possible": possible}
 
 
 _STEP_RE = re.compile(r"(-?\d+)\s*([+\-*/])\s*(-?\d+)\s*=\s*(-?\d+)")
@@ -338,8 +340,9 @@ def verify_problem(problem: dict | None, strict: bool = True) -> str:
     """Why a generated problem is not valid, or ``""`` when it is. Checks, in order:
     ``unparseable`` (None), ``no_steps``, ``wrong_arithmetic`` (a step's equation is false or does not
     chain), ``answer_mismatch`` (final answer is not the last step's result), then with ``strict``
-    the question itself: ``question_unreadable`` (not in the corpus's language, or an impossible
-    operation), ``inconsistent_entities`` (mixes people or objects), ``question_mismatch`` (the answer
+    the question itself: ``question_unreadable`` (not in the corpus's language),
+    ``impossible_operation`` (e.g. 7 items split into 3 equal groups),
+    ``inconsistent_entities`` (mixes people or objects), ``question_mismatch`` (the answer
     recomputed from the question differs, or the steps are not the question's operations). Without
     ``strict``: ``steps_not_from_question`` when a step uses a number the question does not contain."""
     if not problem:
@@ -359,6 +362,8 @@ def verify_problem(problem: dict | None, strict: bool = True) -> str:
     structure = recompute_question(problem["question"])
     if structure is None:
         return "question_unreadable"
+    if not structure["possible"]:
+        return "impossible_operation"
     if not structure["consistent"]:
         return "inconsistent_entities"
     want = [f"{a}{corpus.SYMBOL[op]}{b}" for a, op, b in zip(structure["values"], structure["ops"],

@@ -118,7 +118,7 @@ def test_recompute_question_reads_every_corpus_problem():
         s = recompute_question(p["question"])
         assert s is not None, p["question"]
         assert (s["answer"], s["ops"], s["operands"], s["start"]) == (p["answer"], p["ops"], p["operands"], p["start"])
-        assert s["consistent"]
+        assert s["consistent"] and s["possible"]
         assert verify_problem({"question": p["question"], "steps": p["steps"], "answer": p["answer"]}) == ""
 
 
@@ -144,8 +144,10 @@ def test_verifier_rejects_with_reasons():
 
 def test_verifier_rejects_impossible_operations():
     q = "Mia has 10 apples. She splits the apples into 3 equal groups and keeps one group. How many apples now?"
-    assert recompute_question(q) is None
-    assert verify_problem({"question": q, "steps": "10/3=3.", "answer": 3}) in ("wrong_arithmetic", "question_unreadable")
+    assert recompute_question(q)["possible"] is False
+    assert verify_problem({"question": q, "steps": "10/3=3.", "answer": 3}) == "wrong_arithmetic"
+    # steps that dodge the impossible division still do not make the problem valid
+    assert verify_problem({"question": q, "steps": "10-1=9. 9/3=3.", "answer": 3}) == "impossible_operation"
 
 
 # ---- novelty -----------------------------------------------------------------------------------
