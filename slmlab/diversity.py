@@ -218,10 +218,12 @@ def inter_model_similarity(embeddings_a, embeddings_b) -> float:
     return float(np.mean([(x @ y.T).mean() for x, y in zip(a, b)]))
 
 
-def cross_model_neighbour_share(embeddings, model_labels, k: int = 5) -> float:
+def cross_model_neighbour_share(embeddings, model_labels, k: int = 5, by_model: bool = False):
     """Share of each response's ``k`` nearest neighbours (cosine, itself excluded) that were written
-    by another model, averaged over responses; compute it over the responses to one prompt. With m
-    equally represented models and no homogeneity, expect about (m - 1) / m * n / (n - 1)."""
+    by another model, averaged over responses (``by_model``: a dict model -> mean over that model's
+    responses); compute it over the responses to one prompt. With m equally represented models whose
+    answers are indistinguishable, expect about (m - 1) / m * n / (n - 1); a model whose answers
+    stay apart from the others scores near 0."""
     X = _unit_rows(embeddings, min_rows=2)
     labels = list(model_labels)
     if len(labels) != len(X):
@@ -234,7 +236,10 @@ def cross_model_neighbour_share(embeddings, model_labels, k: int = 5) -> float:
     np.fill_diagonal(S, -np.inf)
     nn = np.argsort(-S, axis=1, kind="stable")[:, :k]   # (n, k)
     lab = np.asarray(labels, dtype=object)
-    return float((lab[nn] != lab[:, None]).mean())
+    foreign = (lab[nn] != lab[:, None]).mean(1)   # (n,)
+    if by_model:
+        return {m: float(foreign[lab == m].mean()) for m in dict.fromkeys(labels)}
+    return float(foreign.mean())
 
 
 def shuffled_prompt_baseline(embeddings_by_prompt, other_by_prompt=None, seed: int = 0,

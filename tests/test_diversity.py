@@ -156,6 +156,9 @@ def test_cross_model_neighbour_share():
     # both models write the same two answers: half of each response's nearest neighbours are foreign
     Y = np.array([[1, 0], [0, 1], [1, 0.001], [0.001, 1]], dtype=float)
     assert cross_model_neighbour_share(Y, ["m1", "m1", "m2", "m2"], k=1) == pytest.approx(1.0)
+    Z = np.vstack([X, [[1, 0.02]]])   # a third model copying m1's answer
+    per = cross_model_neighbour_share(Z, labels + ["m3"], k=1, by_model=True)
+    assert per["m3"] == pytest.approx(1.0) and per["m2"] == pytest.approx(0.0)
     with pytest.raises(ValueError, match="model_labels"):
         cross_model_neighbour_share(Y, ["m1"] * 4)
     with pytest.raises(ValueError, match="k="):
