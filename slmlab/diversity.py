@@ -184,7 +184,7 @@ def answer_entropy(answers, base: float = 2.0, normalise: bool = True) -> float:
         answers = [a.strip().lower().rstrip(".!?,;:").strip() for a in answers]
     counts = np.array(list(Counter(answers).values()), dtype=np.float64)
     p = counts / counts.sum()
-    return float(-(p * np.log(p)).sum() / math.log(base))
+    return max(0.0, float(-(p * np.log(p)).sum() / math.log(base)))   # never "-0.0"
 
 
 def _groups(embeddings_by_prompt, name: str, min_rows: int) -> list[np.ndarray]:

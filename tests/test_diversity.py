@@ -123,7 +123,7 @@ def test_mean_pairwise_similarity_matches_loop():
 
 
 def test_answer_entropy():
-    assert answer_entropy(["apple"] * 5) == pytest.approx(0.0)
+    assert answer_entropy(["apple"] * 5) == 0.0 and math.copysign(1, answer_entropy(["apple"])) == 1
     assert answer_entropy(["a", "b", "c", "d"]) == pytest.approx(2.0)
     assert answer_entropy(["Apple.", "apple", " APPLE"]) == pytest.approx(0.0)
     assert answer_entropy(["x", "x", "y", "y"], base=math.e) == pytest.approx(math.log(2))
