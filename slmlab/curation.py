@@ -22,8 +22,9 @@ Stages, in pipeline order (:data:`STAGES`):
    on a few hundred labelled examples, the FineWeb-Edu / DCLM idea at toy scale.
 6. ``verifier``: recomputes every worked solution and drops the wrong ones.
 7. ``decontamination``: drops documents sharing a word 13-gram (the GPT-3 convention) with the eval
-   split; adapted: the 13-gram must carry at least 4 numbers, since our problems share their wording
-   (templates) and differ only in their numbers.
+   split; adapted: the 13-gram must carry at least 2 numbers, since our problems share their wording
+   (templates) and differ only in their numbers. Short leaks (an 18-word question and its answer)
+   have few 13-grams and a renamed person breaks them all, so expect misses and some collisions.
 """
 from __future__ import annotations
 
@@ -390,7 +391,7 @@ def _numbers_in(gram: str) -> int:
     return sum(w.isdigit() for w in gram.split())
 
 
-def decontamination_batch(batch: dict, index: frozenset, n: int = 13, min_numbers: int = 4,
+def decontamination_batch(batch: dict, index: frozenset, n: int = 13, min_numbers: int = 2,
                           text_column: str = "text") -> dict:
     """``decontamination_reason``: the first ``n``-gram with at least ``min_numbers`` numbers that a
     document shares with the eval split (number-poor n-grams are template wording, not a problem)."""
@@ -411,7 +412,7 @@ class CurationConfig:
     minhash: MinHashParams = field(default_factory=MinHashParams)
     quality_threshold: float = 0.5
     decont_n: int = 13
-    decont_min_numbers: int = 4
+    decont_min_numbers: int = 2
     batch_size: int = 1000
     stages: tuple = STAGES
 

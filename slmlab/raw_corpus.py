@@ -12,7 +12,8 @@ problem is both ``contaminated`` and a duplicate). The kinds, and how each is ma
 - ``gibberish``: random letters, other scripts, or a clean document's words shuffled (word salad);
 - ``truncated``: a clean document cut off before its final answer;
 - ``wrong_solution``: worked steps with an arithmetic slip, a wrong final answer, or a misread number;
-- ``contaminated``: copies and light paraphrases (renamed person) of *eval* problems.
+- ``contaminated``: copies and light paraphrases (renamed person) of *eval* problems, worked or
+  answer-only.
 
 Copies always come after their original in the pile, so "keep the first" is the right answer.
 """
@@ -231,7 +232,9 @@ def make_raw_corpus(n_docs: int, seed: int, eval_problems: Dataset, rates: Defec
         first: dict[int, list] = {}
         for i in range(counts["contaminated"]):
             e = leaked[i % n_leak]
-            text = eval_problems[e]["text"]
+            row = eval_problems[e]
+            # Leaks come as worked solutions or as bare question/answer pairs (as benchmarks do).
+            text = row["text"] if rng.random() < 0.5 else f"Question: {row['question']}\nAnswer: {row['answer']}"
             paraphrase = i >= n_leak and rng.random() < 0.5
             text = _rename(rng, text) if paraphrase else text
             if e not in first:
