@@ -24,7 +24,7 @@ Where this implementation departs from the paper, and why:
 - One optimizer pass per batch of thoughts (``ppo_epochs=1``, not stated in the paper): θ_old = θ,
   so the ratio is exactly 1 and clipping only acts when ``ppo_epochs > 1``.
 - The sampled closing ``</think>`` is part of the action (the policy's decision to stop); a thought
-  cut at the length cap gets a forced ``</think>`` that receives no gradient.
+  cut at the length cap is closed by the wrapper for scoring, and that ``</think>`` is no action.
 - Thoughts are sampled with per-(position, g) random streams (Gumbel-max over the logits), so the
   same seed gives the same thoughts however positions are split over processes; this is what makes
   a 2-process run equal a 1-process run.
@@ -41,6 +41,8 @@ Where it departs from GRPO (as in TRL's ``GRPOTrainer``), following the paper:
 - The baseline inside the reward is an EMA copy of the policy (τ = 0.999), not a fixed reference.
 - The advantage is leave-one-out, G/(G−1)·(r − mean r), with no division by the group std.
 - No KL term by default (β = 0); ``kl_beta > 0`` adds GRPO's k3 estimator to a frozen copy of θ₀.
+- S_pred is read off the same forward pass that gives the policy log-probs for the update (θ is
+  still θ_old then), so scoring costs no pass of its own; a GRPO reward function scores separately.
 - Policy log-probs are length-normalised per thought, then averaged over thoughts (GRPO's original
   per-sequence normalisation, not DAPO's per-token one).
 """
