@@ -55,6 +55,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -239,7 +240,7 @@ def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_t
         raise ValueError("positions is empty")
     position_ids = range(len(positions)) if position_ids is None else position_ids
     device = next(model.parameters()).device
-    prompts = [list(p["context_ids"]) + list(fmt.open_ids) for p in positions for _ in range(group_size)]
+    prompts = [list(p["context_ids"]) + list(fmt.open_ids) for p in positions]  # B prompts, G rows each
     seeds = [_row_seed(seed, step, i, g) for i in position_ids for g in range(group_size)]
     width = max(map(len, prompts))
     ids = torch.full((len(prompts), width), fmt.pad_id, dtype=torch.long)
@@ -247,13 +248,28 @@ def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_t
     for r, p in enumerate(prompts):  # left padding: every row's thought starts at column `width`
         ids[r, width - len(p):] = torch.tensor(p)
         mask[r, width - len(p):] = 1
+    ids, mask = ids.to(device), mask.to(device)
     sampler = _GumbelSampler(seeds, temperature, width, fmt.banned_ids, fmt.close_ids[:1], max_thought_tokens)
     gen_cfg = GenerationConfig(max_new_tokens=max_thought_tokens, do_sample=False, pad_token_id=fmt.pad_id,
                                eos_token_id=None, use_cache=True)
     with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-        out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=gen_cfg,
-                             logits_processor=LogitsProcessorList([sampler]),
-                             stopping_criteria=StoppingCriteriaList([_StopAtClose(fmt.close_ids)]))
+        # Prefill each prompt once (B rows, all but its last token) and share the KV cache across its
+        # G thoughts: the prompt is most of the tokens, so this saves most of the prefill.
+        cache = None
+        if group_size > 1 and width > 1:
+            pos_ids = (mask[:, :-1].cumsum(-1) - 1).clamp(min=0)  # as generate computes them
+            cache = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=pos_ids,
+                          use_cache=True).past_key_values
+            if hasattr(cache, "batch_repeat_interleave"):
+                cache.batch_repeat_interleave(group_size)  # (B, …) -> (B·G, …), row b·G + g
+            else:  # a model whose cache cannot be repeated: prefill every row instead
+                cache = None
+        with warnings.catch_warnings():  # transformers 5 renames past_key_values to cache; both work < 6
+            warnings.simplefilter("ignore", FutureWarning)
+            out = model.generate(input_ids=ids.repeat_interleave(group_size, 0),
+                                 attention_mask=mask.repeat_interleave(group_size, 0), past_key_values=cache,
+                                 generation_config=gen_cfg, logits_processor=LogitsProcessorList([sampler]),
+                                 stopping_criteria=StoppingCriteriaList([_StopAtClose(fmt.close_ids)]))
     new = out[:, width:].tolist()  # (N, ≤L)
     k = len(fmt.close_ids)
     thoughts = []

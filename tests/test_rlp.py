@@ -155,6 +155,8 @@ def test_step_reward_matches_reward_function_and_sampling_is_seeded(tiny, proble
     # a position's thoughts do not depend on which other positions share the batch
     assert th[3:6] == sample_thoughts(model, pos[1:2], fmt, 3, 6, cfg.temperature, cfg.seed, 0, [1])
     assert th != sample_thoughts(model, pos, fmt, 3, 6, cfg.temperature, cfg.seed, step=1)
+    # the G rows of a position share one prefilled cache; G = 1 prefills inside generate: same thought
+    assert th[::3] == sample_thoughts(model, pos, fmt, 1, 6, cfg.temperature, cfg.seed, step=0)
     expected = information_gain_reward(model, ema, pos, th, fmt, 3)
     opt = torch.optim.SGD(model.parameters(), lr=0.0)
     row = rlp_step(model, ema, opt, pos, cfg, fmt, step=0)
