@@ -22,11 +22,11 @@ def main():
     args = ap.parse_args()
 
     from slmlab.corpus import make_problems
-    from slmlab.curation import curate, fit_quality_scorer
+    from slmlab.curation import curate, eval_reference_texts, fit_quality_scorer
     from slmlab.raw_corpus import make_quality_examples, make_raw_corpus
 
     eval_split = make_problems(400, args.seed, "eval")
-    eval_texts = list(eval_split["text"])
+    eval_texts = eval_reference_texts(eval_split)
     scorer = fit_quality_scorer(*make_quality_examples(400, args.seed), seed=args.seed)
     rate = {}
     for n in args.sizes:

@@ -14,16 +14,17 @@ Stages, in pipeline order (:data:`STAGES`):
    App. A; datatrove's defaults), adapted where our documents are 15-70 words long
    (:class:`HeuristicRules` says where and why).
 3. ``exact_dedup``: SHA-1 of the normalised text; keep the first.
-4. ``near_dedup``: MinHash LSH with FineWeb's settings, 112 permutations in 14 bands x 8 rows (a
-   collision probability of 1/2 at Jaccard 0.69; (1/14)^(1/8) = 0.72), seed 1, via ``datasketch``; shingles are word
-   3-grams instead of FineWeb's 5-grams, because our documents are 15-70 words long (see
-   :class:`MinHashParams`).
+4. ``near_dedup``: MinHash LSH with FineWeb's settings, 112 permutations in 14 bands x 8 rows
+   (candidates with probability 1/2 at Jaccard 0.69; (1/14)^(1/8) = 0.72), seed 1, via
+   ``datasketch``; shingles are word 3-grams instead of FineWeb's 5-grams, because our documents
+   are 15-70 words long (see :class:`MinHashParams`).
 5. ``quality``: a learned scorer (hashed word and character n-grams, logistic regression) trained
    on a few hundred labelled examples, the FineWeb-Edu / DCLM idea at toy scale.
 6. ``verifier``: recomputes every worked solution and drops the wrong ones.
 7. ``decontamination``: drops documents sharing a word 13-gram (the GPT-3 convention) with the eval
-   split; adapted: the 13-gram must carry at least 2 numbers, since our problems share their wording
-   (templates) and differ only in their numbers. Short leaks (an 18-word question and its answer)
+   questions and answers (:func:`eval_reference_texts`; worked steps are left out, as different
+   problems often start with the same step). Adapted: the 13-gram must hold a number of two or more
+   digits, since our problems share their wording (templates) and the small factors 2-6. Short leaks (an 18-word question and its answer)
    have few 13-grams and a renamed person breaks them all, so expect misses and some collisions.
 """
 from __future__ import annotations
@@ -45,8 +46,10 @@ __all__ = ["STAGES", "STAGE_TARGETS", "HeuristicRules", "MinHashParams", "Curati
            "CurationResult", "normalise_batch", "heuristic_reasons", "heuristic_batch",
            "content_hash_batch", "exact_duplicate_reasons", "minhash_batch",
            "minhash_near_duplicates", "QualityScorer", "fit_quality_scorer", "quality_batch",
-           "verify_solution", "verifier_batch", "eval_ngram_index", "decontamination_batch",
-           "simplify_text", "curate", "stage_precision_recall", "lsh_match_probability"]
+           "verify_solution", "verifier_batch", "eval_ngram_index", "eval_reference_texts",
+           "decontamination_batch",
+           "simplify_text", "check_dataset", "curate", "stage_precision_recall",
+           "lsh_match_probability"]
 
 STAGES = ("normalise", "heuristics", "exact_dedup", "near_dedup", "quality", "verifier",
           "decontamination")
@@ -64,7 +67,8 @@ STAGE_TARGETS = {
 def _texts(batch, text_column: str) -> list[str]:
     """The text column of a batch, checked: stages fail loudly on the wrong input."""
     if not isinstance(batch, Mapping):
-        raise ValueError(f"batch must be a dict of column -> list (a batched Dataset.map), got {type(batch).__name__}")
+        raise ValueError("batch must be a dict of column -> list (as a batched Dataset.map passes "
+                         f"it), got {type(batch).__name__}")
     if text_column not in batch:
         raise ValueError(f"text_column={text_column!r} is not in the batch; columns are {sorted(batch)}")
     texts = list(batch[text_column])
@@ -160,19 +164,24 @@ def heuristic_reasons(text: str, rules: HeuristicRules = HeuristicRules()) -> li
         out.append("word_count")
     if n and not (rules.min_mean_word_length <= sum(map(len, clean)) / n <= rules.max_mean_word_length):
         out.append("mean_word_length")
-    if words and max(text.count("#"), text.count("...") + text.count("…")) / len(words) > rules.max_symbol_word_ratio:
+    symbols = max(text.count("#"), text.count("...") + text.count("…"))
+    if words and symbols / len(words) > rules.max_symbol_word_ratio:
         out.append("symbol_ratio")
     lines = [line for line in text.split("\n") if line.strip()]
     if lines:
-        if sum(line.lstrip().startswith(("•", "-")) for line in lines) / len(lines) > rules.max_bullet_lines:
+        def share(hits):  # share of the lines for which the test holds
+            return sum(hits) / len(lines)
+        if share(line.lstrip().startswith(("•", "-")) for line in lines) > rules.max_bullet_lines:
             out.append("bullet_lines")
-        if sum(line.rstrip().endswith(("...", "…")) for line in lines) / len(lines) > rules.max_ellipsis_lines:
+        if share(line.rstrip().endswith(("...", "…")) for line in lines) > rules.max_ellipsis_lines:
             out.append("ellipsis_lines")
         counts = Counter(lines)
         dup = [line for line in lines if counts[line] > 1]
-        if len(dup) / len(lines) > rules.max_duplicate_lines or sum(map(len, dup)) / max(1, len(text)) > rules.max_duplicate_line_chars:
+        if (len(dup) / len(lines) > rules.max_duplicate_lines
+                or sum(map(len, dup)) / max(1, len(text)) > rules.max_duplicate_line_chars):
             out.append("duplicate_lines")
-        if len(lines) > 1 and sum(len(line) <= rules.short_line_chars for line in lines) / len(lines) > rules.max_short_lines:
+        short = share(len(line) <= rules.short_line_chars for line in lines)
+        if len(lines) > 1 and short > rules.max_short_lines:
             out.append("short_lines")
     if words and sum(any(c.isalnum() for c in w) for w in words) / len(words) < rules.min_alnum_words:
         out.append("alnum_words")
@@ -194,9 +203,11 @@ def heuristic_reasons(text: str, rules: HeuristicRules = HeuristicRules()) -> li
     return out
 
 
-def heuristic_batch(batch: dict, text_column: str = "text", rules: HeuristicRules = HeuristicRules()) -> dict:
+def heuristic_batch(batch: dict, text_column: str = "text",
+                    rules: HeuristicRules = HeuristicRules()) -> dict:
     """``heuristics_reason``: the rules each document breaks, comma-separated ("" keeps it)."""
-    return {"heuristics_reason": [",".join(heuristic_reasons(t, rules)) for t in _texts(batch, text_column)]}
+    texts = _texts(batch, text_column)
+    return {"heuristics_reason": [",".join(heuristic_reasons(t, rules)) for t in texts]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,7 +340,8 @@ def fit_quality_scorer(texts, labels, seed: int = 0) -> QualityScorer:
     return QualityScorer(seed=seed).fit(texts, labels)
 
 
-def quality_batch(batch: dict, scorer: QualityScorer, threshold: float = 0.5, text_column: str = "text") -> dict:
+def quality_batch(batch: dict, scorer: QualityScorer, threshold: float = 0.5,
+                  text_column: str = "text") -> dict:
     """``quality_score`` (P(good)) and ``quality_reason`` (``"score 0.12 < 0.5"`` or "")."""
     if not isinstance(scorer, QualityScorer):
         raise ValueError("scorer must be a fitted QualityScorer (see fit_quality_scorer)")
@@ -388,13 +400,23 @@ def eval_ngram_index(eval_texts, n: int = 13) -> frozenset:
 
 
 def _numbers_in(gram: str) -> int:
-    return sum(w.isdigit() for w in gram.split())
+    """Numbers of two or more digits: 2-6 are the factors every multiply/divide template uses."""
+    return sum(w.isdigit() and len(w) >= 2 for w in gram.split())
 
 
-def decontamination_batch(batch: dict, index: frozenset, n: int = 13, min_numbers: int = 2,
+def eval_reference_texts(problems) -> list[str]:
+    """What a benchmark leak copies: each eval problem's question and final answer, without steps."""
+    rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)
+    if not rows or not {"question", "answer"} <= set(rows[0]):
+        raise ValueError("problems must be a non-empty eval split with 'question' and 'answer' columns")
+    return [f"Question: {r['question']}\nAnswer: {r['answer']}" for r in rows]
+
+
+def decontamination_batch(batch: dict, index: frozenset, n: int = 13, min_numbers: int = 1,
                           text_column: str = "text") -> dict:
-    """``decontamination_reason``: the first ``n``-gram with at least ``min_numbers`` numbers that a
-    document shares with the eval split (number-poor n-grams are template wording, not a problem)."""
+    """``decontamination_reason``: the first ``n``-gram with at least ``min_numbers`` numbers of two
+    or more digits that a document shares with the eval split (other n-grams are template wording,
+    not a problem)."""
     out = []
     for t in _texts(batch, text_column):
         hit = next((g for g in _ngrams(t, n) if g in index and _numbers_in(g) >= min_numbers), None)
@@ -412,7 +434,7 @@ class CurationConfig:
     minhash: MinHashParams = field(default_factory=MinHashParams)
     quality_threshold: float = 0.5
     decont_n: int = 13
-    decont_min_numbers: int = 2
+    decont_min_numbers: int = 1
     batch_size: int = 1000
     stages: tuple = STAGES
 
@@ -438,7 +460,8 @@ def check_dataset(dataset, text_column: str = "text") -> None:
     if len(dataset) == 0:
         raise ValueError("dataset is empty: there is nothing to curate")
     if text_column not in dataset.column_names:
-        raise ValueError(f"text_column={text_column!r} is not a column of dataset; columns are {dataset.column_names}")
+        raise ValueError(f"text_column={text_column!r} is not a column of dataset; columns are "
+                         f"{dataset.column_names}")
     feature = dataset.features[text_column]
     if getattr(feature, "dtype", None) not in ("string", "large_string"):
         raise ValueError(f"text_column={text_column!r} must hold strings, but its type is {feature}")
@@ -460,7 +483,8 @@ def _map_column(ds: Dataset, fn, column: str, num_proc: int, batch_size: int, **
 
 
 def curate(dataset: Dataset, scorer: QualityScorer | None = None, eval_texts=None,
-           config: CurationConfig = CurationConfig(), num_proc: int = 1, text_column: str = "text") -> CurationResult:
+           config: CurationConfig = CurationConfig(), num_proc: int = 1,
+           text_column: str = "text") -> CurationResult:
     """Run the stages of ``config.stages`` in order, each on what the previous ones kept.
 
     ``scorer`` is needed for the ``quality`` stage and ``eval_texts`` for ``decontamination``. The
@@ -500,7 +524,8 @@ def curate(dataset: Dataset, scorer: QualityScorer | None = None, eval_texts=Non
             why = _map_column(sub, heuristic_batch, "heuristics_reason", num_proc, bs,
                               text_column=text_column, rules=config.rules)
         elif stage == "exact_dedup":
-            hashes = _map_column(sub, content_hash_batch, "content_hash", num_proc, bs, text_column=text_column)
+            hashes = _map_column(sub, content_hash_batch, "content_hash", num_proc, bs,
+                                 text_column=text_column)
             why = exact_duplicate_reasons(hashes, alive_ids)
         elif stage == "near_dedup":
             sigs = _map_column(sub, minhash_batch, "minhash", num_proc, bs, text_column=text_column,

@@ -9,7 +9,8 @@ from datasets import Dataset
 
 from slmlab.corpus import check_steps, make_problems, parse_answer
 from slmlab.curation import (STAGES, CurationConfig, content_hash_batch, curate,
-                             decontamination_batch, eval_ngram_index, exact_duplicate_reasons,
+                             decontamination_batch, eval_ngram_index, eval_reference_texts,
+                             exact_duplicate_reasons,
                              fit_quality_scorer, heuristic_batch, heuristic_reasons,
                              lsh_match_probability, minhash_batch, minhash_near_duplicates,
                              normalise_batch, quality_batch, stage_precision_recall,
@@ -38,7 +39,7 @@ def scorer():
 
 @pytest.fixture(scope="module")
 def curated(raw, scorer, eval_split):
-    return curate(raw, scorer, list(eval_split["text"]))
+    return curate(raw, scorer, eval_reference_texts(eval_split))
 
 
 # ---- the raw corpus ----------------------------------------------------------------------------
@@ -137,14 +138,19 @@ def test_verifier_agrees_with_the_corpus_answers():
 
 
 def test_decontamination_flags_eval_copies_only(eval_split):
-    index = eval_ngram_index(eval_split["text"], n=13)
-    leaked = eval_split[0]["text"]
-    clean = make_problems(50, 0, "train")["text"]
-    out = decontamination_batch({"text": [leaked] + list(clean)}, index, n=13)["decontamination_reason"]
-    assert out[0].startswith("eval 13-gram")
-    assert sum(bool(r) for r in out[1:]) <= 1
+    refs = eval_reference_texts(eval_split)
+    assert refs[0] == f"Question: {eval_split[0]['question']}\nAnswer: {eval_split[0]['answer']}"
+    index = eval_ngram_index(refs, n=13)
+    long_ones = [r for r in eval_split if len(r["question"].split()) >= 20]
+    leaked = [long_ones[0]["text"], eval_reference_texts([long_ones[1]])[0]]  # worked and bare Q/A
+    clean = make_problems(200, 0, "train")["text"]
+    out = decontamination_batch({"text": leaked + list(clean)}, index, n=13)["decontamination_reason"]
+    assert out[0].startswith("eval 13-gram") and out[1].startswith("eval 13-gram")
+    assert sum(bool(r) for r in out[2:]) <= 10  # template collisions are possible, but rare
     with pytest.raises(ValueError, match="eval_texts"):
         eval_ngram_index([])
+    with pytest.raises(ValueError, match="question"):
+        eval_reference_texts([{"text": "x"}])
 
 
 # ---- bad input ----------------------------------------------------------------------------
@@ -158,7 +164,7 @@ def test_batch_functions_reject_bad_batches(fn):
 
 
 def test_curate_rejects_bad_datasets(scorer, eval_split):
-    ev = list(eval_split["text"])
+    ev = eval_reference_texts(eval_split)
     with pytest.raises(ValueError, match="empty"):
         curate(Dataset.from_dict({"text": []}), scorer, ev)
     with pytest.raises(ValueError, match="text_column"):
@@ -194,7 +200,7 @@ def test_curate_reports_every_stage_and_meets_the_targets(curated, raw):
 
 
 def test_num_proc_two_matches_one(raw, scorer, eval_split, curated):
-    two = curate(raw, scorer, list(eval_split["text"]), num_proc=2)
+    two = curate(raw, scorer, eval_reference_texts(eval_split), num_proc=2)
     assert list(two.kept["doc_id"]) == list(curated.kept["doc_id"])
     assert list(two.annotated["reason"]) == list(curated.annotated["reason"])
 
@@ -206,6 +212,6 @@ def test_precision_recall_needs_labels(curated):
 
 def test_datatrove_pipeline_keeps_the_same_set(tmp_path, raw, scorer, eval_split, curated):
     from slmlab.curation_datatrove import run_datatrove_curation
-    kept = run_datatrove_curation(raw, tmp_path, scorer, list(eval_split["text"]), tasks=2)
+    kept = run_datatrove_curation(raw, tmp_path, scorer, eval_reference_texts(eval_split), tasks=2)
     assert kept == sorted(curated.kept["doc_id"])
     assert len(list((tmp_path / "fingerprints").glob("*.jsonl"))) == 2  # two tasks, two shards
