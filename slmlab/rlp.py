@@ -50,12 +50,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import math
 import os
 import shutil
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -257,19 +257,15 @@ def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_t
         # G thoughts: the prompt is most of the tokens, so this saves most of the prefill.
         cache = None
         if group_size > 1 and width > 1:
-            pos_ids = (mask[:, :-1].cumsum(-1) - 1).clamp(min=0)  # as generate computes them
-            cache = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=pos_ids,
-                          use_cache=True).past_key_values
+            cache = _forward_context(model, ids[:, :-1], mask[:, :-1])
             if hasattr(cache, "batch_repeat_interleave"):
                 cache.batch_repeat_interleave(group_size)  # (B, …) -> (B·G, …), row b·G + g
             else:  # a model whose cache cannot be repeated: prefill every row instead
                 cache = None
-        with warnings.catch_warnings():  # transformers 5 renames past_key_values to cache; both work < 6
-            warnings.simplefilter("ignore", FutureWarning)
-            out = model.generate(input_ids=ids.repeat_interleave(group_size, 0),
-                                 attention_mask=mask.repeat_interleave(group_size, 0), past_key_values=cache,
-                                 generation_config=gen_cfg, logits_processor=LogitsProcessorList([sampler]),
-                                 stopping_criteria=StoppingCriteriaList([_StopAtClose(fmt.close_ids)]))
+        out = model.generate(input_ids=ids.repeat_interleave(group_size, 0),
+                             attention_mask=mask.repeat_interleave(group_size, 0), **{_cache_kw(model): cache},
+                             generation_config=gen_cfg, logits_processor=LogitsProcessorList([sampler]),
+                             stopping_criteria=StoppingCriteriaList([_StopAtClose(fmt.close_ids)]))
     new = out[:, width:].tolist()  # (N, ≤L)
     k = len(fmt.close_ids)
     thoughts = []
@@ -282,17 +278,21 @@ def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_t
 # ---------------------------------------------------------------- scoring
 @dataclass
 class ThoughtBatch:
-    """Right-padded sequences ``context + open + thought [+ close] + sep + target``, one per thought.
-    Masks mark, at the position of each token, whether it is a sampled thought token or a scored
-    target token."""
+    """The thoughts of B positions, G each, split where they share work: the B contexts (left-padded,
+    run once) and the N = B·G suffixes ``open + thought [+ close] + sep + target`` (right-padded, run
+    on top of their context's KV cache). Masks mark, at each suffix token, whether it is a sampled
+    thought token or a scored target token."""
 
-    input_ids: torch.Tensor       # (N, T)
-    attention_mask: torch.Tensor  # (N, T)
-    thought_mask: torch.Tensor    # (N, T) bool
-    target_mask: torch.Tensor     # (N, T) bool
+    context_ids: torch.Tensor     # (B, Wc), left-padded
+    context_mask: torch.Tensor    # (B, Wc)
+    input_ids: torch.Tensor       # (N, Ws) suffixes, right-padded
+    attention_mask: torch.Tensor  # (N, Ws)
+    thought_mask: torch.Tensor    # (N, Ws) bool
+    target_mask: torch.Tensor     # (N, Ws) bool
     thought_length: torch.Tensor  # (N,)
     truncated: torch.Tensor       # (N,) bool: stopped by the length cap, closed by the wrapper
-    n_tokens: int                 # non-pad tokens in the batch
+    group_size: int
+    n_tokens: int                 # tokens the scoring pass processes: B contexts + N suffixes
 
 
 def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int,
@@ -301,15 +301,20 @@ def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int
     if len(thoughts) != len(positions) * group_size:
         raise ValueError(f"got {len(thoughts)} thoughts for {len(positions)} positions x G={group_size}")
     k = len(fmt.close_ids)
+    ctx = [list(p["context_ids"]) for p in positions]
+    wc = max(map(len, ctx))
+    cids = torch.full((len(ctx), wc), fmt.pad_id, dtype=torch.long)
+    cmask = torch.zeros_like(cids)
+    for b, c in enumerate(ctx):
+        cids[b, wc - len(c):], cmask[b, wc - len(c):] = torch.tensor(c), 1
     seqs, spans, truncated = [], [], []
     for r, th in enumerate(thoughts):
         p = positions[r // group_size]
         closed = len(th) >= k and tuple(th[-k:]) == fmt.close_ids
         truncated.append(not closed)
         tgt = list(p["target_ids"])[:reward_tokens] if reward_tokens else list(p["target_ids"])
-        head = list(p["context_ids"]) + list(fmt.open_ids)
-        seq = head + list(th) + ([] if closed else list(fmt.close_ids)) + list(fmt.sep_ids)
-        spans.append((len(head), len(head) + len(th), len(seq), len(seq) + len(tgt)))
+        seq = list(fmt.open_ids) + list(th) + ([] if closed else list(fmt.close_ids)) + list(fmt.sep_ids)
+        spans.append((len(fmt.open_ids), len(fmt.open_ids) + len(th), len(seq), len(seq) + len(tgt)))
         seqs.append(seq + tgt)
     width = max(map(len, seqs))
     ids = torch.full((len(seqs), width), fmt.pad_id, dtype=torch.long)
@@ -321,7 +326,8 @@ def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int
         mask[r, :len(s)] = 1
         tmask[r, a:b] = True
         ymask[r, c:d] = True
-    return ThoughtBatch(ids, mask, tmask, ymask, tmask.sum(1), torch.tensor(truncated), int(mask.sum()))
+    return ThoughtBatch(cids, cmask, ids, mask, tmask, ymask, tmask.sum(1), torch.tensor(truncated),
+                        group_size, int(cmask.sum() + mask.sum()))
 
 
 def _token_logprobs(logits, ids, select, temperature=1.0):
@@ -334,21 +340,47 @@ def _token_logprobs(logits, ids, select, temperature=1.0):
     return lg.gather(-1, tok[:, None]).squeeze(-1) - logz, lg, logz
 
 
+def _cache_kw(model) -> str:
+    """transformers renames ``past_key_values`` to ``cache`` (5.x); pass whichever this model takes."""
+    forward = type(getattr(model, "module", model)).forward
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+
+
+def _forward_context(model, ids, mask):
+    """Run the B contexts once and return their KV cache (with gradient when enabled)."""
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: positions count real tokens only
+    try:  # only the cache is needed; most causal LMs can skip the context's logits
+        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+    except TypeError:
+        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+    return out.past_key_values  # (the output field kept its name)
+
+
 def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None):
-    """One teacher-forced forward over the thought batch. Returns
+    """One teacher-forced pass over the thought batch: each context once, then its G suffixes on top
+    of its KV cache (gradient flows back into the shared context through the cache). Returns
     ``s_pred`` (N,): Σ log p_θ(target | context, thought), no gradient — the reward's first term;
-    ``logp`` (N, T): log π_θ(thought token | prefix) at temperature T, with gradient (0 off-thought);
+    ``logp`` (N, Ws): log π_θ(thought token | prefix) at temperature T, with gradient (0 elsewhere);
     ``entropy`` (scalar): mean entropy of π_θ over thought tokens, no gradient."""
     device = next(model.parameters()).device
+    G = batch.group_size
+    cids, cmask = batch.context_ids.to(device), batch.context_mask.to(device)
     ids, mask = batch.input_ids.to(device), batch.attention_mask.to(device)
     tmask, ymask = batch.thought_mask.to(device), batch.target_mask.to(device)
     with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-        logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits  # (N, T, V)
+        # the context pass goes around a DDP wrapper: DDP allows one forward per backward, and the
+        # gradient through the cache still reaches the same parameters before they are reduced
+        cache = _forward_context(getattr(model, "module", model), cids, cmask)
+        cache.batch_repeat_interleave(G)  # (B, …) -> (N, …), row b·G + g
+        full_mask = torch.cat([cmask.repeat_interleave(G, 0), mask], 1)  # (N, Wc + Ws)
+        pos = cmask.sum(1).repeat_interleave(G)[:, None] + torch.arange(ids.shape[1], device=device)  # (N, Ws)
+        logits = model(input_ids=ids, attention_mask=full_mask, position_ids=pos, use_cache=True,
+                       **{_cache_kw(model): cache}).logits  # (N, Ws, V)
     y_lp, _, _ = _token_logprobs(logits.detach(), ids, ymask)  # reward: the model at T = 1
     s_pred = torch.zeros(ids.shape[0], device=device).index_add_(
         0, ymask[:, 1:].nonzero()[:, 0], y_lp)  # (N,)
     t_lp, t_lg, t_logz = _token_logprobs(logits, ids, tmask, temperature)  # (M,)
-    # (N, T), in thought-token slots; column 0 is never a thought token, so row-major orders agree
+    # (N, Ws), in thought-token slots; column 0 (the open delimiter) is never one, so orders agree
     logp = torch.zeros(ids.shape, device=device, dtype=t_lp.dtype).masked_scatter(tmask, t_lp)
     with torch.no_grad():
         probs = torch.softmax(t_lg.detach(), -1)
@@ -506,7 +538,8 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     r = torch.cat(rewards).detach().float()  # (B, G)
     local = torch.tensor([float(sum(int(b.thought_length.sum()) for b in batches)),
                           float(sum(b.n_tokens for b in batches)),
-                          float(sum(len(p["context_ids"]) + len(fmt.open_ids) for p in positions) * G),
+                          # prefill: each prompt once, its last token once per thought
+                          float(sum(len(p["context_ids"]) + len(fmt.open_ids) - 1 for p in positions) + len(positions) * G),
                           float(sum(len(p["context_ids"]) + len(p["target_ids"]) for p in positions))])
     if accel is not None and accel.num_processes > 1:
         r = accel.gather(r.contiguous())

@@ -104,11 +104,11 @@ def test_gradient_flows_only_through_thought_tokens(tiny, problems):
     pos = answer_positions(tok, problems)[:2]
     thoughts = sample_thoughts(model, pos, fmt, 3, 6, 1.0, seed=0)
     batch = build_thought_batch(pos, thoughts, fmt, 3)
-    captured = {}
+    captured = []
 
     def keep(_module, _inp, out):
         out.retain_grad()
-        captured["logits"] = out
+        captured.append(out)
 
     handle = model.get_output_embeddings().register_forward_hook(keep)
     s_pred, logp, _ = score_thoughts(model, batch, cfg.temperature)
@@ -117,7 +117,9 @@ def test_gradient_flows_only_through_thought_tokens(tiny, problems):
     adv = torch.tensor([1.0, -2.0, 0.5, 3.0, -1.0, 0.25])
     loss, _ = clipped_thought_loss(logp, logp.detach(), adv, batch.thought_mask, 0.2, 0.28)
     loss.backward()
-    grad = captured["logits"].grad[:, :-1].abs().sum(-1)  # (N, T-1): logits at j predict token j+1
+    context_logits, suffix_logits = captured  # contexts run once, their G suffixes on the cache
+    assert context_logits.grad is None or not context_logits.grad.any()
+    grad = suffix_logits.grad[:, :-1].abs().sum(-1)  # (N, T-1): logits at j predict token j+1
     predicts_thought = batch.thought_mask[:, 1:]
     assert grad[~predicts_thought].max().item() == 0.0  # context, delimiters, target: nothing
     assert (grad[predicts_thought] > 0).all()           # every thought token: something
