@@ -8,7 +8,9 @@ against a lagged no-think copy of itself:
     r(c) = log p_θ(x_t | x_<t, <think> c </think>) − log p_φ(x_t | x_<t),   φ = EMA(θ)
 
 Only the thought tokens receive gradient (a clipped policy-gradient surrogate); there is no
-next-token loss. :func:`rlp_step` is the paper's Algorithm 1, written in the same stages.
+next-token loss. :func:`rlp_step` is the paper's Algorithm 1, written in the same stages. Where
+thoughts go, how they are sampled and scored lives in :mod:`slmlab.thoughts`; this module holds the
+config, the reward, the advantage, the loss, the step and the run (checkpoints, DDP).
 
 Where this implementation departs from the paper, and why:
 
@@ -43,20 +45,21 @@ Where it departs from GRPO (as in TRL's ``GRPOTrainer``), following the paper:
 - No KL term by default (β = 0); ``kl_beta > 0`` adds GRPO's k3 estimator to a frozen copy of θ₀.
 - S_pred is read off the same forward pass that gives the policy log-probs for the update (θ is
   still θ_old then), so scoring costs no pass of its own; a GRPO reward function scores separately.
+- A position's context is run once for its G thoughts, both when sampling (one prefill, its KV
+  cache repeated G times) and when scoring (the G suffixes run on the context's cache, and the
+  gradient flows back through the cache), instead of once per thought as a GRPO trainer does.
 - Policy log-probs are length-normalised per thought, then averaged over thoughts (GRPO's original
   per-sequence normalisation, not DAPO's per-token one).
 """
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import inspect
 import json
 import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -64,10 +67,10 @@ from accelerate import Accelerator
 from safetensors.torch import load_model as load_safetensors_model
 from safetensors.torch import save_model as save_safetensors_model
 from tqdm.auto import tqdm
-from transformers import (GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria,
-                          StoppingCriteriaList)
 
 from .ema import ema_copy, ema_update
+from .thoughts import (ThoughtFormat, answer_positions, baseline_logprob, build_thought_batch,
+                       sample_thoughts, score_thoughts, uniform_positions)
 from .training import autocast_dtype
 
 __all__ = ["RLPConfig", "ThoughtFormat", "thought_format", "answer_positions", "uniform_positions",
@@ -132,18 +135,7 @@ class RLPConfig:
             raise ValueError("think_open and think_close must be non-empty strings")
 
 
-# ---------------------------------------------------------------- thought format and positions
-@dataclass(frozen=True)
-class ThoughtFormat:
-    """Token ids of the wrapper ``{open}{thought}{close}{separator}`` and the ids a thought may not use."""
-
-    open_ids: tuple
-    close_ids: tuple
-    sep_ids: tuple
-    pad_id: int
-    banned_ids: tuple = field(default=())
-
-
+# ---------------------------------------------------------------- thought format
 def thought_format(tokenizer, cfg: RLPConfig = RLPConfig()) -> ThoughtFormat:
     """Tokenize the delimiters. With the embedded tokenizer ``<think>`` and ``</think>`` are single
     tokens; any other tokenizer spells them as plain text (several tokens), which works the same."""
@@ -156,257 +148,6 @@ def thought_format(tokenizer, cfg: RLPConfig = RLPConfig()) -> ThoughtFormat:
     if len(open_ids) == 1:
         banned.add(open_ids[0])  # no nested thoughts
     return ThoughtFormat(open_ids, close_ids, enc(cfg.separator), pad, tuple(sorted(banned - set(close_ids))))
-
-
-def answer_positions(tokenizer, problems) -> list[dict]:
-    """One position per worked problem, at its answer: context ``Question: ...\\nAnswer: `` (with
-    ``<s>``), target the answer's digits. ``problems``: rows with ``prompt`` and ``answer``."""
-    rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)
-    if not rows or not {"prompt", "answer"} <= set(rows[0]):
-        raise ValueError("problems must be a non-empty Dataset/list of dicts with 'prompt' and 'answer'")
-    ctx = tokenizer([r["prompt"] for r in rows], add_special_tokens=True)["input_ids"]
-    tgt = tokenizer([str(r["answer"]) for r in rows], add_special_tokens=False)["input_ids"]
-    return [{"context_ids": c, "target_ids": t} for c, t in zip(ctx, tgt)]
-
-
-def uniform_positions(tokenizer, texts, n: int, seed: int, target_tokens: int = 1,
-                      min_context: int = 8) -> list[dict]:
-    """``n`` positions drawn uniformly over all token positions of ``texts`` that have at least
-    ``min_context`` tokens before them; target = the next ``target_tokens`` tokens."""
-    texts = list(texts)
-    if not texts or not all(isinstance(t, str) for t in texts):
-        raise ValueError("texts must be a non-empty list of strings")
-    if not isinstance(n, int) or n < 1 or not isinstance(target_tokens, int) or target_tokens < 1:
-        raise ValueError(f"n={n!r} and target_tokens={target_tokens!r} must be positive ints")
-    ids = tokenizer(texts, add_special_tokens=True)["input_ids"]
-    slots = [(d, t) for d, row in enumerate(ids) for t in range(min_context, len(row) - target_tokens + 1)]
-    if not slots:
-        raise ValueError(f"no document is longer than min_context={min_context} + target_tokens tokens")
-    g = torch.Generator().manual_seed(seed)
-    pick = torch.randint(len(slots), (n,), generator=g).tolist()
-    return [{"context_ids": ids[d][:t], "target_ids": ids[d][t:t + target_tokens]}
-            for d, t in (slots[i] for i in pick)]
-
-
-# ---------------------------------------------------------------- sampling thoughts
-def _row_seed(*parts) -> int:
-    return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "big") >> 1
-
-
-class _GumbelSampler(LogitsProcessor):
-    """Sampling as argmax(logits/T + Gumbel noise), the noise drawn from one generator per row: a
-    row's thought depends only on its own seed, never on which other rows share the batch."""
-
-    def __init__(self, seeds, temperature, prompt_len, banned, no_first, max_tokens):
-        self.gens = [torch.Generator().manual_seed(s) for s in seeds]
-        self.t, self.prompt_len, self.banned, self.no_first = temperature, prompt_len, list(banned), list(no_first)
-        self.max_tokens, self.chunk, self.noise = max_tokens, None, None
-
-    def __call__(self, input_ids, scores):
-        step = input_ids.shape[1] - self.prompt_len
-        n, vocab = scores.shape
-        if self.chunk is None:  # noise is drawn in chunks of steps; bounded memory for big vocabularies
-            self.chunk = max(1, min(self.max_tokens, 2**24 // max(1, n * vocab)))
-        if step % self.chunk == 0:
-            u = torch.stack([torch.rand((self.chunk, vocab), generator=g) for g in self.gens])  # (N, C, V)
-            self.noise = -torch.log(-torch.log(u.clamp_(1e-10, 1 - 1e-7))).to(scores.device)
-        scores = scores.float() / self.t
-        if self.banned:
-            scores[:, self.banned] = -math.inf
-        if step == 0 and self.no_first:
-            scores[:, self.no_first] = -math.inf  # a thought has at least one token (Alg. 1: |c| >= 1)
-        return scores + self.noise[:, step % self.chunk]
-
-
-class _StopAtClose(StoppingCriteria):
-    def __init__(self, close_ids):
-        self.close = torch.tensor(close_ids)
-
-    def __call__(self, input_ids, scores, **kwargs):
-        k = len(self.close)
-        if input_ids.shape[1] < k:
-            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        return (input_ids[:, -k:] == self.close.to(input_ids.device)).all(-1)
-
-
-@torch.no_grad()
-def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_thought_tokens: int,
-                    temperature: float, seed: int, step: int = 0, position_ids=None,
-                    amp: torch.dtype | None = None) -> list[list[int]]:
-    """G thoughts per position in one batched ``generate`` with a KV cache. Returns B·G lists of
-    token ids (row b·G + g), each ending in the close delimiter if the model closed the thought
-    itself. ``position_ids`` are the positions' global indices, which seed their random streams."""
-    if not positions:
-        raise ValueError("positions is empty")
-    position_ids = range(len(positions)) if position_ids is None else position_ids
-    device = next(model.parameters()).device
-    prompts = [list(p["context_ids"]) + list(fmt.open_ids) for p in positions]  # B prompts, G rows each
-    seeds = [_row_seed(seed, step, i, g) for i in position_ids for g in range(group_size)]
-    width = max(map(len, prompts))
-    ids = torch.full((len(prompts), width), fmt.pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for r, p in enumerate(prompts):  # left padding: every row's thought starts at column `width`
-        ids[r, width - len(p):] = torch.tensor(p)
-        mask[r, width - len(p):] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    sampler = _GumbelSampler(seeds, temperature, width, fmt.banned_ids, fmt.close_ids[:1], max_thought_tokens)
-    gen_cfg = GenerationConfig(max_new_tokens=max_thought_tokens, do_sample=False, pad_token_id=fmt.pad_id,
-                               eos_token_id=None, use_cache=True)
-    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-        # Prefill each prompt once (B rows, all but its last token) and share the KV cache across its
-        # G thoughts: the prompt is most of the tokens, so this saves most of the prefill.
-        cache = None
-        if group_size > 1 and width > 1:
-            cache = _forward_context(model, ids[:, :-1], mask[:, :-1])
-            if hasattr(cache, "batch_repeat_interleave"):
-                cache.batch_repeat_interleave(group_size)  # (B, …) -> (B·G, …), row b·G + g
-            else:  # a model whose cache cannot be repeated: prefill every row instead
-                cache = None
-        out = model.generate(input_ids=ids.repeat_interleave(group_size, 0),
-                             attention_mask=mask.repeat_interleave(group_size, 0), **{_cache_kw(model): cache},
-                             generation_config=gen_cfg, logits_processor=LogitsProcessorList([sampler]),
-                             stopping_criteria=StoppingCriteriaList([_StopAtClose(fmt.close_ids)]))
-    new = out[:, width:].tolist()  # (N, ≤L)
-    k = len(fmt.close_ids)
-    thoughts = []
-    for row in new:
-        end = next((j + k for j in range(len(row) - k + 1) if tuple(row[j:j + k]) == fmt.close_ids), len(row))
-        thoughts.append(row[:end])  # finished rows are padded after the close: cut there
-    return thoughts
-
-
-# ---------------------------------------------------------------- scoring
-@dataclass
-class ThoughtBatch:
-    """The thoughts of B positions, G each, split where they share work: the B contexts (left-padded,
-    run once) and the N = B·G suffixes ``open + thought [+ close] + sep + target`` (right-padded, run
-    on top of their context's KV cache). Masks mark, at each suffix token, whether it is a sampled
-    thought token or a scored target token."""
-
-    context_ids: torch.Tensor     # (B, Wc), left-padded
-    context_mask: torch.Tensor    # (B, Wc)
-    input_ids: torch.Tensor       # (N, Ws) suffixes, right-padded
-    attention_mask: torch.Tensor  # (N, Ws)
-    thought_mask: torch.Tensor    # (N, Ws) bool
-    target_mask: torch.Tensor     # (N, Ws) bool
-    thought_length: torch.Tensor  # (N,)
-    truncated: torch.Tensor       # (N,) bool: stopped by the length cap, closed by the wrapper
-    group_size: int
-    n_tokens: int                 # tokens the scoring pass processes: B contexts + N suffixes
-
-
-def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int,
-                        reward_tokens: int | None = None) -> ThoughtBatch:
-    """Insert each thought between its context and target (thought b·G + g belongs to position b)."""
-    if len(thoughts) != len(positions) * group_size:
-        raise ValueError(f"got {len(thoughts)} thoughts for {len(positions)} positions x G={group_size}")
-    k = len(fmt.close_ids)
-    ctx = [list(p["context_ids"]) for p in positions]
-    wc = max(map(len, ctx))
-    cids = torch.full((len(ctx), wc), fmt.pad_id, dtype=torch.long)
-    cmask = torch.zeros_like(cids)
-    for b, c in enumerate(ctx):
-        cids[b, wc - len(c):], cmask[b, wc - len(c):] = torch.tensor(c), 1
-    seqs, spans, truncated = [], [], []
-    for r, th in enumerate(thoughts):
-        p = positions[r // group_size]
-        closed = len(th) >= k and tuple(th[-k:]) == fmt.close_ids
-        truncated.append(not closed)
-        tgt = list(p["target_ids"])[:reward_tokens] if reward_tokens else list(p["target_ids"])
-        seq = list(fmt.open_ids) + list(th) + ([] if closed else list(fmt.close_ids)) + list(fmt.sep_ids)
-        spans.append((len(fmt.open_ids), len(fmt.open_ids) + len(th), len(seq), len(seq) + len(tgt)))
-        seqs.append(seq + tgt)
-    width = max(map(len, seqs))
-    ids = torch.full((len(seqs), width), fmt.pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    tmask = torch.zeros_like(ids, dtype=torch.bool)
-    ymask = torch.zeros_like(tmask)
-    for r, (s, (a, b, c, d)) in enumerate(zip(seqs, spans)):
-        ids[r, :len(s)] = torch.tensor(s)
-        mask[r, :len(s)] = 1
-        tmask[r, a:b] = True
-        ymask[r, c:d] = True
-    return ThoughtBatch(cids, cmask, ids, mask, tmask, ymask, tmask.sum(1), torch.tensor(truncated),
-                        group_size, int(cmask.sum() + mask.sum()))
-
-
-def _token_logprobs(logits, ids, select, temperature=1.0):
-    """log p(ids[j] | ids[<j]) at the positions ``select`` (N, T) bool, from logits (N, T, V); only
-    the selected rows of the vocabulary softmax are formed, which keeps big vocabularies cheap."""
-    sel = select[:, 1:]
-    lg = logits[:, :-1][sel].float() / temperature  # (M, V)
-    tok = ids[:, 1:][sel]                           # (M,)
-    logz = torch.logsumexp(lg, -1)
-    return lg.gather(-1, tok[:, None]).squeeze(-1) - logz, lg, logz
-
-
-def _cache_kw(model) -> str:
-    """transformers renames ``past_key_values`` to ``cache`` (5.x); pass whichever this model takes."""
-    forward = type(getattr(model, "module", model)).forward
-    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
-
-
-def _forward_context(model, ids, mask):
-    """Run the B contexts once and return their KV cache (with gradient when enabled)."""
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: positions count real tokens only
-    try:  # only the cache is needed; most causal LMs can skip the context's logits
-        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
-    except TypeError:
-        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
-    return out.past_key_values  # (the output field kept its name)
-
-
-def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None):
-    """One teacher-forced pass over the thought batch: each context once, then its G suffixes on top
-    of its KV cache (gradient flows back into the shared context through the cache). Returns
-    ``s_pred`` (N,): Σ log p_θ(target | context, thought), no gradient — the reward's first term;
-    ``logp`` (N, Ws): log π_θ(thought token | prefix) at temperature T, with gradient (0 elsewhere);
-    ``entropy`` (scalar): mean entropy of π_θ over thought tokens, no gradient."""
-    device = next(model.parameters()).device
-    G = batch.group_size
-    cids, cmask = batch.context_ids.to(device), batch.context_mask.to(device)
-    ids, mask = batch.input_ids.to(device), batch.attention_mask.to(device)
-    tmask, ymask = batch.thought_mask.to(device), batch.target_mask.to(device)
-    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-        # the context pass goes around a DDP wrapper: DDP allows one forward per backward, and the
-        # gradient through the cache still reaches the same parameters before they are reduced
-        cache = _forward_context(getattr(model, "module", model), cids, cmask)
-        cache.batch_repeat_interleave(G)  # (B, …) -> (N, …), row b·G + g
-        full_mask = torch.cat([cmask.repeat_interleave(G, 0), mask], 1)  # (N, Wc + Ws)
-        pos = cmask.sum(1).repeat_interleave(G)[:, None] + torch.arange(ids.shape[1], device=device)  # (N, Ws)
-        logits = model(input_ids=ids, attention_mask=full_mask, position_ids=pos, use_cache=True,
-                       **{_cache_kw(model): cache}).logits  # (N, Ws, V)
-    y_lp, _, _ = _token_logprobs(logits.detach(), ids, ymask)  # reward: the model at T = 1
-    s_pred = torch.zeros(ids.shape[0], device=device).index_add_(
-        0, ymask[:, 1:].nonzero()[:, 0], y_lp)  # (N,)
-    t_lp, t_lg, t_logz = _token_logprobs(logits, ids, tmask, temperature)  # (M,)
-    # (N, Ws), in thought-token slots; column 0 (the open delimiter) is never one, so orders agree
-    logp = torch.zeros(ids.shape, device=device, dtype=t_lp.dtype).masked_scatter(tmask, t_lp)
-    with torch.no_grad():
-        probs = torch.softmax(t_lg.detach(), -1)
-        entropy = (t_logz.detach() - (probs * t_lg.detach()).sum(-1)).mean() if len(t_lp) else torch.zeros(())
-    return s_pred, logp, entropy
-
-
-@torch.no_grad()
-def baseline_logprob(ema_model, positions, fmt: ThoughtFormat, reward_tokens=None, amp=None) -> torch.Tensor:
-    """S_ema (B,): Σ log p_φ(target | context) with no thought, teacher-forced."""
-    device = next(ema_model.parameters()).device
-    seqs, cut = [], []
-    for p in positions:
-        tgt = list(p["target_ids"])[:reward_tokens] if reward_tokens else list(p["target_ids"])
-        seqs.append(list(p["context_ids"]) + tgt)
-        cut.append((len(p["context_ids"]), len(seqs[-1])))
-    width = max(map(len, seqs))
-    ids = torch.full((len(seqs), width), fmt.pad_id, dtype=torch.long)
-    mask, ymask = torch.zeros_like(ids), torch.zeros_like(ids, dtype=torch.bool)
-    for r, (s, (a, b)) in enumerate(zip(seqs, cut)):
-        ids[r, :len(s)], mask[r, :len(s)], ymask[r, a:b] = torch.tensor(s), 1, True
-    ids, mask, ymask = ids.to(device), mask.to(device), ymask.to(device)
-    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-        logits = ema_model(input_ids=ids, attention_mask=mask, use_cache=False).logits  # (B, T, V)
-    lp, _, _ = _token_logprobs(logits, ids, ymask)
-    return torch.zeros(len(seqs), device=device).index_add_(0, ymask[:, 1:].nonzero()[:, 0], lp)
 
 
 @torch.no_grad()
