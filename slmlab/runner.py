@@ -24,6 +24,8 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 # Plotly under papermill would store only its JSON mimetype, which the HTML pages cannot draw;
 # "notebook" adds an HTML rendering with plotly.js inlined once per executed notebook.
 PLOTLY_RENDERER = "plotly_mimetype+notebook"
+# A cell that runs longer than this fails the run instead of hanging it (seconds, per profile).
+CELL_TIMEOUT = {"smoke": 300, "default": 1800, "gpu": 7200}
 
 
 def find_notebooks(only: str | None = None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -46,8 +48,10 @@ def _execute_one(src: str, dst: str, params_json: str, status_file: str) -> None
     import papermill as pm
     status = {"ok": True}
     try:
-        pm.execute_notebook(src, dst, parameters=json.loads(params_json), cwd=str(Path(src).parent),
-                            progress_bar=False, kernel_name="python3", log_output=False)
+        params = json.loads(params_json)
+        pm.execute_notebook(src, dst, parameters=params, cwd=str(Path(src).parent), progress_bar=False,
+                            kernel_name="python3", log_output=False,
+                            execution_timeout=CELL_TIMEOUT.get(params.get("profile"), 1800))
     except pm.PapermillExecutionError as err:
         status = {"ok": False, "cell": _source_cell_number(dst, err.cell_index),
                   "error": f"{err.ename}: {err.evalue}"}
