@@ -9,7 +9,9 @@ splits its own MinHash dedup:
 2. one task over all fingerprints, in document order: exact then near duplicates -> a list of ids;
 3. per shard, in parallel: drop those ids -> quality -> verifier -> decontamination -> JSONL.
 
-Nothing here downloads anything: unlike some of datatrove's own filters (which fetch tokenizer or
+Worker processes start with datatrove's default ``forkserver`` method, which re-imports the main
+module: a script that calls :func:`run_datatrove_curation` needs an ``if __name__ == "__main__":``
+guard (notebooks and pytest need nothing). Nothing here downloads anything: unlike some of datatrove's own filters (which fetch tokenizer or
 language-id data at run time) our steps only use the text and what they were built with.
 """
 from __future__ import annotations
