@@ -12,7 +12,9 @@ positions/s; time is split into generation, scoring (reward) and update (everyth
 
 The two take turns in rounds (RLP then GRPO, ``--steps`` each, the first step of every block
 discarded as warm-up) so load from other processes on a shared CPU hits both alike; medians are
-printed. Tokens/s counts only generated thought tokens, the same definition for both.
+printed. Tokens/s counts only generated thought tokens, the same definition for both. CPU time
+(process time) per step is printed too: on a shared machine it moves far less than wall time;
+``--threads 1`` keeps it free of thread spin-waiting.
 """
 from __future__ import annotations
 
@@ -48,9 +50,9 @@ def bench_rlp(model, tokenizer, positions, args, rounds_out: list):
         for _ in range(n_steps):
             s = state["step"]
             idx = [(s * args.positions + i) % len(positions) for i in range(args.positions)]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             row = rlp_step(model, ema, opt, [positions[i] for i in idx], cfg, fmt, s, position_ids=idx)
-            row["total_s"] = time.perf_counter() - t0
+            row["total_s"], row["cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
             rows.append(row)
             state["step"] += 1
         rounds_out.extend(rows[1:])
@@ -91,12 +93,13 @@ def bench_grpo(model, tokenizer, positions_text, answers, args, rounds_out: list
 
     class Timer(TrainerCallback):
         def on_step_begin(self, a, s, c, **kw):
-            self.t0 = time.perf_counter()
+            self.t0, self.c0 = time.perf_counter(), time.process_time()
             timers.update(gen=0.0, reward=0.0)
 
         def on_step_end(self, a, s, c, **kw):
             ema_update(ema, model, 0.999)  # the same EMA update RLP does
-            self.rows.append({"total_s": time.perf_counter() - self.t0, "gen_s": timers["gen"],
+            self.rows.append({"total_s": time.perf_counter() - self.t0, "cpu_s": time.process_time() - self.c0,
+                              "gen_s": timers["gen"],
                               "score_s": timers["reward"]})
 
         def on_log(self, a, s, c, logs=None, **kw):
@@ -134,12 +137,15 @@ def summarise(name, rows):
            "update_s": med("update_s") if "update_s" in rows[0] else None,
            "thought_len": med("thought_length"),
            "tokens_per_s": statistics.median(r["thought_tokens"] / r["total_s"] for r in rows),
-           "positions_per_s": statistics.median(r["positions"] / r["total_s"] for r in rows)}
+           "positions_per_s": statistics.median(r["positions"] / r["total_s"] for r in rows),
+           "cpu_s": med("cpu_s"),
+           "tokens_per_cpu_s": statistics.median(r["thought_tokens"] / r["cpu_s"] for r in rows)}
     if out["update_s"] is None:
         out["update_s"] = total - out["gen_s"] - out["score_s"]
     print(f"{name:>5}: step {total:.3f}s | gen {out['gen_s']:.3f}s  score {out['score_s']:.3f}s  "
           f"update+other {out['update_s']:.3f}s | thought len {out['thought_len']:.1f} | "
-          f"{out['tokens_per_s']:.0f} thought tok/s, {out['positions_per_s']:.2f} positions/s")
+          f"{out['tokens_per_s']:.0f} thought tok/s, {out['positions_per_s']:.2f} positions/s | "
+          f"{out['cpu_s']:.3f} CPU-s/step, {out['tokens_per_cpu_s']:.0f} thought tok/CPU-s")
     return out
 
 
@@ -181,7 +187,8 @@ def main() -> None:
     a, b = summarise("RLP", rlp_rows), summarise("GRPO", grpo_rows)
     print(f"ratio RLP / TRL GRPOTrainer: {a['tokens_per_s'] / b['tokens_per_s']:.2f}x thought tokens/s, "
           f"{a['positions_per_s'] / b['positions_per_s']:.2f}x positions/s "
-          f"(step time {b['step_s'] / a['step_s']:.2f}x shorter)")
+          f"(step time {b['step_s'] / a['step_s']:.2f}x shorter); per CPU-second "
+          f"{a['tokens_per_cpu_s'] / b['tokens_per_cpu_s']:.2f}x (robust to other load on a shared CPU)")
 
 
 if __name__ == "__main__":
