@@ -13,8 +13,9 @@ EXPECTED = {
     "02_synthetic_data": {"valid_rate", "novel_rate", "vendi", "seed_only_accuracy", "with_synthetic_accuracy"},
     "03_rlp_information_gain": {"reward_start", "reward_end", "rlp_answer_logprob", "cpt_answer_logprob",
                                 "rlp_accuracy", "cpt_accuracy", "base_accuracy"},
-    "04_mode_collapse": set(),
+    "04_mode_collapse": {"models"},
 }
+PER_MODEL = {"intra_similarity", "inter_similarity", "vendi", "distinct_2", "self_bleu", "shuffled_baseline"}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,9 @@ def test_every_notebook_runs_at_smoke(smoke_run):
         missing = EXPECTED.get(name, set()) - set(entry["metrics"])
         assert not missing, f"{name} did not record {sorted(missing)}"
         assert (out / f"{name}.html").stat().st_size > 0
+    models = summary["notebooks"]["04_mode_collapse"]["metrics"]["models"]
+    assert {"base", "sharpened", "rlp", "raw_pile", "curated_pile"} <= set(models)
+    assert all(PER_MODEL <= set(m) for m in models.values())
     assert json.loads((out / "summary.json").read_text()) == summary
 
 
