@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,15 +103,13 @@ def seed_everything(seed: int) -> torch.Generator:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
     gen = torch.Generator()
     gen.manual_seed(seed)
     return gen
 
 
-def artifacts_dir() -> "os.PathLike":
+def artifacts_dir() -> Path:
     """Where notebooks write files that later notebooks may reuse (``$SLMLAB_ARTIFACTS`` or ./runs)."""
-    from pathlib import Path
     path = Path(os.environ.get("SLMLAB_ARTIFACTS", "runs"))
     path.mkdir(parents=True, exist_ok=True)
     return path
