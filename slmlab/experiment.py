@@ -9,6 +9,12 @@ where ``sd`` is the sample standard deviation over seeds (``ddof=1``) and each a
 seeds. (With "lower is better", the sign flips.) The sum of the two spreads is deliberately
 conservative: two arms whose one-sd bars overlap are called "within the seed spread", however the
 means fall. One seed has no spread, so it never yields a verdict.
+
+Arms are matched by compute, counted the same way everywhere: training FLOPs = 6·N·T (N parameters,
+T tokens processed; 2·N forward + 4·N backward per token, attention ignored, padded tokens counted
+because they are work actually done). :func:`tokens_per_step` reads T per step from a
+``TrainConfig`` and :func:`matched_steps` turns another arm's FLOPs into a step count, so no
+notebook copies a token count by hand.
 """
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ from typing import Callable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
-__all__ = ["RULE", "Comparison", "mean_spread", "compare", "run_arms", "collect"]
+__all__ = ["RULE", "Comparison", "mean_spread", "compare", "run_arms", "collect",
+           "train_flops", "tokens_per_step", "matched_steps"]
 
 RULE = "A beats B when mean(A) - mean(B) > sd(A) + sd(B) (sample sd over seeds, each arm >= 2 seeds)"
 
@@ -143,3 +150,38 @@ def collect(results: Mapping[str, Sequence[Mapping]], arm: str, metric: str) -> 
     if missing:
         raise ValueError(f"metric={metric!r} is missing for arm {arm!r} at seeds {missing}")
     return [r[metric] for r in rows]
+
+
+# ---------------------------------------------------------------- matching arms by FLOPs
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} must be a positive int")
+    return value
+
+
+def train_flops(n_params: int, tokens: int | float) -> float:
+    """FLOPs of training ``n_params`` parameters on ``tokens`` tokens: 6·N·T (forward 2·N, backward 4·N
+    per token; attention ignored, as in ``rlp.step_flops``)."""
+    _positive_int(n_params, "n_params")
+    if isinstance(tokens, bool) or not isinstance(tokens, (int, float)) or not math.isfinite(tokens) or tokens < 0:
+        raise ValueError(f"tokens={tokens!r} must be a finite number >= 0")
+    return 6.0 * n_params * tokens
+
+
+def tokens_per_step(config) -> int:
+    """Tokens one optimizer step processes under a ``TrainConfig``: batch_size × block_size (packed
+    blocks, so every token is real work)."""
+    for name in ("batch_size", "block_size"):
+        if not hasattr(config, name):
+            raise TypeError(f"config must be a TrainConfig (with batch_size and block_size); got {type(config).__name__}")
+    return _positive_int(config.batch_size, "config.batch_size") * _positive_int(config.block_size, "config.block_size")
+
+
+def matched_steps(flops: float, n_params: int, config, minimum: int = 1) -> int:
+    """Optimizer steps of ``config`` whose training FLOPs (:func:`train_flops`) come nearest ``flops``,
+    another arm's measured compute; at least ``minimum``. Report the matched arm's own FLOPs with
+    ``train_flops(n_params, steps * tokens_per_step(config))``: rounding leaves a gap under one step."""
+    if isinstance(flops, bool) or not isinstance(flops, (int, float)) or not math.isfinite(flops) or flops < 0:
+        raise ValueError(f"flops={flops!r} must be a finite number >= 0")
+    _positive_int(minimum, "minimum")
+    return max(minimum, round(flops / train_flops(n_params, tokens_per_step(config))))

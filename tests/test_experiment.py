@@ -51,3 +51,33 @@ def test_run_arms_runs_each_arm_per_seed_and_collect_reads_it():
         run_arms({"a": lambda s: {}}, seeds=[1, 1])
     with pytest.raises(ValueError, match="missing"):
         collect(res, "a", "loss")
+
+
+def test_flop_matching_reads_tokens_from_the_config():
+    from slmlab.experiment import matched_steps, tokens_per_step, train_flops
+    from slmlab.training import TrainConfig
+    cfg = TrainConfig(steps=1, batch_size=8, block_size=256)
+    assert tokens_per_step(cfg) == 2048
+    assert train_flops(1000, 2048) == 6 * 1000 * 2048
+    # another arm spent exactly 6 steps' worth (plus a little): 6 steps match it
+    target = train_flops(1000, 6 * 2048) + 100.0
+    assert matched_steps(target, 1000, cfg) == 6
+    # twice the block size halves the steps
+    assert matched_steps(target, 1000, TrainConfig(steps=1, batch_size=8, block_size=512)) == 3
+    assert matched_steps(0.0, 1000, cfg) == 1 and matched_steps(0.0, 1000, cfg, minimum=3) == 3
+
+
+@pytest.mark.parametrize("call,fragment", [
+    (lambda: __import__("slmlab.experiment").experiment.train_flops(0, 10), "n_params"),
+    (lambda: __import__("slmlab.experiment").experiment.train_flops(10, float("nan")), "tokens"),
+    (lambda: __import__("slmlab.experiment").experiment.matched_steps(-1.0, 10, __import__("slmlab.training").training.TrainConfig()), "flops"),
+])
+def test_flop_matching_bad_input(call, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        call()
+
+
+def test_tokens_per_step_needs_a_train_config():
+    from slmlab.experiment import tokens_per_step
+    with pytest.raises(TypeError, match="TrainConfig"):
+        tokens_per_step(object())
