@@ -156,14 +156,16 @@ def _eval_loss(model, blocks: torch.Tensor, device, amp, batch_size: int = 32) -
 
 
 def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_texts=None,
-             out_dir=None, resume: bool = True, stop_after: int | None = None) -> dict:
+             out_dir=None, resume: bool = True, stop_after: int | None = None, labels=None) -> dict:
     """Train ``model`` in place on ``texts`` (strings, or blocks already made by :func:`pack_documents`)
     by next-token prediction. Returns
     ``{"history": [{step, loss, lr, eval_loss?}], "tokens": int, "final_eval_loss": float|None}``.
 
     With ``out_dir`` and ``checkpoint_every`` it checkpoints; with ``resume`` it continues from the
     latest checkpoint found there. ``stop_after`` ends the run early at that step (to simulate an
-    interruption in tests) without changing the schedule.
+    interruption in tests) without changing the schedule. ``labels`` (with ``texts`` given as packed
+    blocks) is a tensor of the blocks' shape whose -100 entries take no loss: the fine-tuning path,
+    where only answer tokens are learned (see :mod:`slmlab.spectrum`).
     """
     accel = Accelerator(cpu=next(model.parameters()).device.type == "cpu")
     device = accel.device
@@ -171,6 +173,10 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
     if blocks.ndim != 2 or blocks.shape[1] != cfg.block_size or blocks.dtype != torch.long:
         raise ValueError(f"texts given as a tensor must be packed blocks of shape (n, {cfg.block_size}), "
                          f"dtype long; got {tuple(blocks.shape)} {blocks.dtype}")
+    if labels is not None and (not isinstance(labels, torch.Tensor) or labels.shape != blocks.shape
+                               or labels.dtype != torch.long):
+        raise ValueError(f"labels must be a long tensor of the blocks' shape {tuple(blocks.shape)}; got "
+                         f"{type(labels).__name__} {tuple(getattr(labels, 'shape', ()))}")
     eval_blocks = pack_documents(tokenizer, eval_texts, cfg.block_size) if eval_texts is not None else None
     if cfg.batch_size % accel.num_processes:
         raise ValueError(f"batch_size={cfg.batch_size} must divide evenly over {accel.num_processes} processes")
@@ -205,9 +211,11 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
                initial=start, total=cfg.steps)
     for step in bar:
         idx = _batch_indices(len(blocks), cfg.batch_size, step, cfg.seed)
-        x = blocks[idx[accel.process_index:: accel.num_processes]].to(device)
+        mine = idx[accel.process_index:: accel.num_processes]
+        x = blocks[mine].to(device)
+        y = x if labels is None else labels[mine].to(device)   # -100: no loss (the model shifts labels itself)
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            loss = model(input_ids=x, labels=x).loss
+            loss = model(input_ids=x, labels=y).loss
         accel.backward(loss)
         if cfg.grad_clip:
             accel.clip_grad_norm_(model.parameters(), cfg.grad_clip)
