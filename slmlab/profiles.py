@@ -21,7 +21,64 @@ PROFILE_NAMES = ("smoke", "default", "gpu")
 
 # {notebook: {profile: {field: value}}}. Every profile of a notebook has the same fields.
 # A notebook's entry is added by whoever writes the notebook; keep one comment per field.
-SIZES: dict[str, dict[str, dict[str, Any]]] = {}
+SIZES: dict[str, dict[str, dict[str, Any]]] = {
+    "00_welcome_tiny_lm": {
+        # n_train: training problems drawn (one is shown as a document); n_eval: held-out problems;
+        # n_samples: samples per temperature; max_new_tokens: cap on a worked answer;
+        # card_eval: evaluate on the model card's own eval set (so its figures are reproduced)
+        "smoke": dict(n_train=400, n_eval=24, n_samples=3, max_new_tokens=48, card_eval=False),
+        "default": dict(n_train=20_000, n_eval=200, n_samples=8, max_new_tokens=64, card_eval=True),
+        "gpu": dict(n_train=200_000, n_eval=1_000, n_samples=16, max_new_tokens=96, card_eval=True),
+    },
+    "01_data_curation": {
+        # n_docs: raw pile; n_eval: eval problems drawn; n_leaked: of them leaked into the pile;
+        # labelled: examples for the quality scorer; train_steps/batch/block: continued training per run;
+        # n_unseen: unleaked eval problems scored; n_seeds: runs per arm; max_new_tokens: greedy cap;
+        # run_datatrove: also run the stages as a datatrove pipeline
+        "smoke": dict(n_docs=400, n_eval=48, n_leaked=4, labelled=200, train_steps=3, batch=8, block=128,
+                      n_unseen=8, n_seeds=1, max_new_tokens=48, run_datatrove=False),
+        "default": dict(n_docs=20_000, n_eval=400, n_leaked=10, labelled=400, train_steps=60, batch=16, block=256,
+                        n_unseen=150, n_seeds=3, max_new_tokens=64, run_datatrove=True),
+        "gpu": dict(n_docs=200_000, n_eval=2_000, n_leaked=100, labelled=1_000, train_steps=600, batch=64, block=256,
+                    n_unseen=1_000, n_seeds=5, max_new_tokens=96, run_datatrove=True),
+    },
+    "02_synthetic_data": {
+        # seed_pool: expert problems the loop starts from; rounds x prompts_per_round: the loop;
+        # per_template: requests per prompt template; sweep: temperatures swept, per_temp requests each;
+        # max_new_tokens: generation cap; train_steps/batch/block: each from-scratch training run;
+        # n_eval: held-out problems; n_seeds: runs per arm
+        "smoke": dict(seed_pool=24, rounds=2, prompts_per_round=8, per_template=4, sweep=(0.7, 1.3), per_temp=6,
+                      max_new_tokens=64, train_steps=6, batch=8, block=128, n_eval=24, n_seeds=1),
+        "default": dict(seed_pool=40, rounds=3, prompts_per_round=80, per_template=32, sweep=(0.5, 0.8, 1.0, 1.3),
+                        per_temp=40, max_new_tokens=128, train_steps=100, batch=16, block=128, n_eval=200, n_seeds=3),
+        "gpu": dict(seed_pool=200, rounds=5, prompts_per_round=512, per_template=128,
+                    sweep=(0.3, 0.5, 0.8, 1.0, 1.3, 1.6), per_temp=128, max_new_tokens=128, train_steps=600,
+                    batch=64, block=256, n_eval=1_000, n_seeds=5),
+    },
+    "03_rlp_information_gain": {
+        # n_eval: held-out problems; rlp_steps x batch_positions x group_size: one RLP run;
+        # max_thought: thought length cap; gen_cap: greedy answer cap; n_seeds: runs per arm;
+        # n_rlp_problems: RLP training problems (at least rlp_steps x batch_positions are used);
+        # n_cpt_documents: continued-pretraining documents
+        "smoke": dict(n_eval=24, rlp_steps=3, batch_positions=4, group_size=3, max_thought=24, gen_cap=48,
+                      n_seeds=1, n_rlp_problems=100, n_cpt_documents=200),
+        "default": dict(n_eval=200, rlp_steps=32, batch_positions=16, group_size=8, max_thought=40, gen_cap=96,
+                        n_seeds=3, n_rlp_problems=5_000, n_cpt_documents=5_000),
+        "gpu": dict(n_eval=1_000, rlp_steps=320, batch_positions=64, group_size=16, max_thought=40, gen_cap=96,
+                    n_seeds=5, n_rlp_problems=50_000, n_cpt_documents=50_000),
+    },
+    "04_mode_collapse": {
+        # n_samples: answers per prompt, model and temperature; temperatures: swept (models compared at
+        # 1.0, or the middle one); ft_steps: fine-tuning steps per variant; rlp_steps: RLP steps;
+        # n_redraw: extra sampling draws per compared model (the spread a verdict is read against);
+        # synth_prompts: prompts of the one-round loop run when notebook 02's pool is missing
+        "smoke": dict(n_samples=4, temperatures=(0.7, 1.5), ft_steps=3, rlp_steps=1, n_redraw=1, synth_prompts=8),
+        "default": dict(n_samples=16, temperatures=(0.7, 1.0, 1.5), ft_steps=60, rlp_steps=8, n_redraw=3,
+                        synth_prompts=64),
+        "gpu": dict(n_samples=32, temperatures=(0.5, 0.7, 1.0, 1.5, 2.0), ft_steps=200, rlp_steps=40, n_redraw=3,
+                    synth_prompts=256),
+    },
+}
 
 
 class Sizes(Mapping):

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .report import atomic_write_text, read_metrics
-from .runtime import PROFILES
+from .profiles import PROFILE_NAMES
 
 __all__ = ["run_collection", "find_notebooks", "NOTEBOOK_DIR"]
 
@@ -111,8 +111,8 @@ def run_collection(profile: str = "default", only: str | None = None, out="repor
                    device: str = "auto", model: str | None = None, folder: Path = NOTEBOOK_DIR) -> dict:
     """Execute the notebooks; write executed notebooks, HTML pages, ``index.html`` and
     ``summary.json`` to ``out``. Raises RuntimeError naming the notebook and cell on failure."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile={profile!r} is not a known profile; choose one of {sorted(PROFILES)}")
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"profile={profile!r} is not a known profile; choose one of {list(PROFILE_NAMES)}")
     books = find_notebooks(only, folder)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
