@@ -22,7 +22,6 @@ import argparse
 import statistics
 import time
 import warnings
-from pathlib import Path
 
 import torch
 
@@ -31,8 +30,9 @@ def _default_model() -> str | None:
     import slmlab
     if (slmlab.EMBEDDED_MODEL / "config.json").exists():
         return None
-    ckpts = sorted(Path("runs/embedded").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    return str(ckpts[-1]) if ckpts else None
+    from slmlab.checkpoint import latest
+    ckpt = latest("runs/embedded")
+    return str(ckpt) if ckpt else None
 
 
 def bench_rlp(model, tokenizer, positions, args, rounds_out: list):

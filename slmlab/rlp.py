@@ -56,22 +56,20 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from safetensors.torch import load_model as load_safetensors_model
 from safetensors.torch import save_model as save_safetensors_model
 from tqdm.auto import tqdm
 
+from . import checkpoint
 from .ema import ema_copy, ema_update
 from .thoughts import (ThoughtFormat, answer_positions, baseline_logprob, build_thought_batch,
                        sample_thoughts, score_thoughts, uniform_positions)
-from .training import autocast_dtype
+from .training import _check_betas, _check_number, autocast_dtype
 
 __all__ = ["RLPConfig", "ThoughtFormat", "thought_format", "answer_positions", "uniform_positions",
            "sample_thoughts", "build_thought_batch", "score_thoughts", "baseline_logprob",
@@ -109,7 +107,7 @@ class RLPConfig:
     seed: int = 0                      # positions of step s and every thought are functions of (seed, s)
     mixed_precision: str = "auto"      # "auto" (bf16 where native), "bf16", "no"
     checkpoint_every: int = 0          # steps between checkpoints (0: none)
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = 2          # newest checkpoints kept (>= 1; None: all)
     progress: bool = True
 
     def __post_init__(self):
@@ -123,12 +121,21 @@ class RLPConfig:
             raise ValueError(f"group_size={self.group_size!r} must be an int >= 2 (leave-one-out needs two)")
         if self.reward_tokens is not None and (not isinstance(self.reward_tokens, int) or self.reward_tokens < 1):
             raise ValueError(f"reward_tokens={self.reward_tokens!r} must be None or a positive int")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature={self.temperature!r} must be > 0 (thoughts are sampled)")
+        _check_number("temperature", self.temperature, low=0.0, low_open=True)
         if not (0.0 <= self.ema_decay <= 1.0):
             raise ValueError(f"ema_decay={self.ema_decay!r} must lie in [0, 1]")
-        if self.lr <= 0 or self.kl_beta < 0 or self.clip_low < 0 or self.clip_high < 0:
-            raise ValueError("lr must be > 0 and kl_beta, clip_low, clip_high >= 0")
+        _check_number("lr", self.lr, low=0.0, low_open=True)
+        _check_number("adam_eps", self.adam_eps, low=0.0, low_open=True)
+        for name in ("kl_beta", "clip_low", "clip_high", "weight_decay"):
+            _check_number(name, getattr(self, name), low=0.0)
+        _check_number("grad_clip", self.grad_clip, low=0.0, why="max gradient norm; 0 turns clipping off, "
+                      "a negative value would flip every gradient")
+        _check_betas(self.betas)
+        for name in ("warmup_steps", "checkpoint_every", "seed"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"{name}={v!r} must be an int >= 0")
+        checkpoint.check_keep(self.keep_checkpoints)
         if self.mixed_precision not in ("auto", "bf16", "no"):
             raise ValueError(f"mixed_precision={self.mixed_precision!r} must be 'auto', 'bf16' or 'no'")
         if not self.think_open or not self.think_close:
@@ -317,24 +324,29 @@ def _batch_indices(n: int, batch: int, step: int, seed: int) -> list[int]:
 def _save(accel, model, ema, ref, tokenizer, optimizer, scheduler, step, cfg, out_dir: Path, history):
     if not accel.is_main_process:
         return
-    final, tmp = out_dir / f"checkpoint-{step}", out_dir / f".tmp-checkpoint-{step}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    accel.unwrap_model(model).save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    save_safetensors_model(ema, str(tmp / "ema.safetensors"))
-    if ref is not None:
-        save_safetensors_model(ref, str(tmp / "reference.safetensors"))
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step},
-               tmp / "trainer_state.pt")
-    (tmp / "run_config.json").write_text(json.dumps({**asdict(cfg), "step": step}, indent=1))
-    (tmp / "history.json").write_text(json.dumps(history))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)  # a crash mid-write never leaves a half checkpoint under the real name
-    old = sorted(out_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    for p in old[: max(0, len(old) - cfg.keep_checkpoints)]:
-        shutil.rmtree(p, ignore_errors=True)
+
+    def write(folder):
+        accel.unwrap_model(model).save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+        save_safetensors_model(ema, str(folder / "ema.safetensors"))
+        if ref is not None:
+            save_safetensors_model(ref, str(folder / "reference.safetensors"))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step},
+                   folder / "trainer_state.pt")
+        (folder / "history.json").write_text(json.dumps(history))
+    checkpoint.save(out_dir, step, write, config=asdict(cfg), keep=cfg.keep_checkpoints)
 
 
+def _read(folder: Path, device, with_ref: bool) -> dict:
+    """Every file of an RLP checkpoint, read into memory; nothing is changed yet."""
+    read = lambda name: checkpoint.read_tensors(folder, name, device=str(device))
+    return {"model": read("model.safetensors"), "ema": read("ema.safetensors"),
+            "ref": read("reference.safetensors") if with_ref else None,
+            "trainer": checkpoint.read_torch(folder, "trainer_state.pt"),
+            "history": checkpoint.read_json(folder, "history.json")}
+
+
+# Settings a resumed run may change: they do not alter the steps already taken.
 _RESUME_FREE = ("steps", "progress", "checkpoint_every", "keep_checkpoints")
 
 
@@ -361,24 +373,17 @@ def train_rlp(model, tokenizer, positions, cfg: RLPConfig = RLPConfig(), out_dir
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
     start, history = 0, []
     out_dir = Path(out_dir) if out_dir is not None else None
-    ckpts = sorted(out_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])) if out_dir and out_dir.exists() else []
-    if resume and ckpts:
-        ckpt = ckpts[-1]
-        saved = json.loads((ckpt / "run_config.json").read_text())
-        changed = [k for k, v in asdict(cfg).items()
-                   if k not in _RESUME_FREE and saved.get(k) != (list(v) if isinstance(v, tuple) else v)]
-        if changed:
-            raise ValueError(f"{ckpt} was written with other settings ({', '.join(changed)}); "
-                             "pass resume=False or another out_dir")
-        load_safetensors_model(model, str(ckpt / "model.safetensors"), device=str(accel.device))
-        load_safetensors_model(ema, str(ckpt / "ema.safetensors"), device=str(accel.device))
+    found = checkpoint.load_latest(out_dir, lambda f: _read(f, accel.device, ref is not None), config=asdict(cfg),
+                                   free=_RESUME_FREE) if out_dir is not None and resume else None
+    if found is not None:
+        folder, _, state = found
+        checkpoint.load_tensors(model, state["model"], where=folder)
+        checkpoint.load_tensors(ema, state["ema"], where=folder)
         if ref is not None:
-            load_safetensors_model(ref, str(ckpt / "reference.safetensors"), device=str(accel.device))
-        state = torch.load(ckpt / "trainer_state.pt", weights_only=True, map_location="cpu")
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start = int(state["step"])
-        history = json.loads((ckpt / "history.json").read_text())
+            checkpoint.load_tensors(ref, state["ref"], where=folder)
+        optimizer.load_state_dict(state["trainer"]["optimizer"])
+        scheduler.load_state_dict(state["trainer"]["scheduler"])
+        start, history = int(state["trainer"]["step"]), state["history"]
     model, optimizer = accel.prepare(model, optimizer)
 
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)

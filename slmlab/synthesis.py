@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import re
-import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,7 +36,7 @@ import numpy as np
 from datasets import Dataset, load_from_disk
 from tqdm.auto import tqdm
 
-from . import corpus
+from . import checkpoint, corpus
 from .corpus import ANSWER_PREFIX, THINK_CLOSE, THINK_OPEN, check_steps, problem_key
 from .curation import (MinHashParams, decontamination_batch, eval_ngram_index, minhash_batch,
                        minhash_near_duplicates, simplify_text)
@@ -491,19 +489,20 @@ def filter_novel(candidates: list[dict], pool_rows: list[dict], params: MinHashP
 
 # ---------------------------------------------------------------------------------------------
 # the loop
-def _latest_round(out_dir: Path) -> Path | None:
-    done = sorted(p for p in out_dir.glob("round-*") if (p / "state.json").exists())
-    return done[-1] if done else None
+def _save_round(out_dir: Path, r: int, pool: Dataset, state: dict, config: dict) -> None:
+    def write(folder):
+        pool.save_to_disk(str(folder / "pool"))
+        (folder / "state.json").write_text(json.dumps(state, indent=1))
+    checkpoint.save(out_dir, r, write, prefix="round", width=4, config=config)  # every round is kept
 
 
-def _save_round(out_dir: Path, r: int, pool: Dataset, state: dict) -> None:
-    final = out_dir / f"round-{r:04d}"
-    tmp = out_dir / f".round-{r:04d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    pool.save_to_disk(str(tmp / "pool"))
-    (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)   # a round is on disk whole or not at all
+def _read_round(folder: Path) -> dict:
+    state = checkpoint.read_json(folder, "state.json")
+    try:
+        pool = load_from_disk(str(folder / "pool"))
+    except Exception as err:
+        raise checkpoint.DamagedCheckpoint(folder / "pool", f"cannot be loaded ({type(err).__name__}: {err})") from err
+    return {"state": state, "pool": pool}
 
 
 def _diversity(questions: list[str], vecs) -> dict:
@@ -538,16 +537,10 @@ def run_synthesis(model, tokenizer, seed_pool, cfg: SynthesisConfig = SynthesisC
     out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        last = _latest_round(out_dir) if resume else None
-        if last is not None:
-            state = json.loads((last / "state.json").read_text())
-            saved = {k: v for k, v in state["config"].items() if k != "rounds"}
-            now = {k: v for k, v in json.loads(json.dumps(cfg.to_dict())).items() if k != "rounds"}
-            if saved != now:
-                changed = sorted(k for k in now if saved.get(k) != now[k])
-                raise ValueError(f"{last} was written with other settings ({', '.join(changed)}); pass "
-                                 "resume=False or another out_dir to start afresh")
-            pool = load_from_disk(str(last / "pool"))
+        found = checkpoint.load_latest(out_dir, _read_round, prefix="round", config=cfg.to_dict(),
+                                       free=("rounds",)) if resume else None
+        if found is not None:
+            state, pool = found[2]["state"], found[2]["pool"]
             history, rejected, start = state["history"], state["rejected"], state["round"] + 1
     exclude_rows = (exclude.to_list() if hasattr(exclude, "to_list") else list(exclude)) if exclude is not None else []
     exclude_keys = set()
@@ -597,6 +590,5 @@ def run_synthesis(model, tokenizer, seed_pool, cfg: SynthesisConfig = SynthesisC
                 per_reason[c["reason"]] += 1
                 rejected.append({"round": r, "reason": c["reason"], "template": c["template"], "text": c["text"]})
         if out_dir is not None:
-            _save_round(out_dir, r, pool, {"round": r, "config": cfg.to_dict(), "history": history,
-                                           "rejected": rejected})
+            _save_round(out_dir, r, pool, {"round": r, "history": history, "rejected": rejected}, cfg.to_dict())
     return {"pool": pool, "history": history, "rejected": rejected, "candidates": candidates}

@@ -7,17 +7,15 @@ the same data as an uninterrupted one and ends with the same weights. Under ``ac
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from safetensors.torch import load_file
 from tqdm.auto import tqdm
+
+from . import checkpoint
 
 __all__ = ["TrainConfig", "pack_documents", "pretrain", "latest_checkpoint", "autocast_dtype"]
 
@@ -35,7 +33,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     eval_every: int = 100         # steps between eval-loss measurements (0: only at the end)
     checkpoint_every: int = 0     # steps between checkpoints (0: none)
-    keep_checkpoints: int = 2     # older checkpoints are deleted
+    keep_checkpoints: int = 2     # newest checkpoints kept (>= 1; None: all); older ones are deleted
     seed: int = 0
     mixed_precision: str = "auto"  # "auto" (bf16 where the hardware has it), "bf16", "no"
     progress: bool = True
@@ -45,10 +43,40 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name}={v!r} must be a positive int")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr={self.lr!r} must be a positive number")
+        for name in ("warmup_steps", "eval_every", "checkpoint_every", "seed"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"{name}={v!r} must be an int >= 0")
+        if self.warmup_steps > self.steps:
+            raise ValueError(f"warmup_steps={self.warmup_steps} must be <= steps={self.steps} (the cosine "
+                             "decay would never start)")
+        _check_number("lr", self.lr, low=0.0, low_open=True)
+        _check_number("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
+        _check_number("weight_decay", self.weight_decay, low=0.0)
+        _check_number("grad_clip", self.grad_clip, low=0.0, why="max gradient norm; 0 turns clipping off, "
+                      "a negative value would flip every gradient")
+        _check_betas(self.betas)
+        checkpoint.check_keep(self.keep_checkpoints)
         if self.mixed_precision not in ("auto", "bf16", "no"):
             raise ValueError(f"mixed_precision={self.mixed_precision!r} must be 'auto', 'bf16' or 'no'")
+
+
+def _check_number(name, v, low=None, high=None, low_open=False, why=""):
+    """A finite real number within [low, high] (``low_open``: strictly above low), else ValueError."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"{name}={v!r} must be a number")
+    lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
+    hi = "" if high is None else f"<= {high}"
+    allowed = " and ".join(x for x in (lo, hi) if x) or "finite"
+    if not math.isfinite(v) or (low is not None and (v <= low if low_open else v < low)) \
+            or (high is not None and v > high):
+        raise ValueError(f"{name}={v!r} must be a finite number {allowed}" + (f" ({why})" if why else ""))
+
+
+def _check_betas(betas):
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(
+            not isinstance(b, bool) and isinstance(b, (int, float)) and math.isfinite(b) and 0 <= b < 1 for b in betas)):
+        raise ValueError(f"betas={betas!r} must be two numbers in [0, 1)")
 
 
 def autocast_dtype(device: torch.device, mixed_precision: str = "auto") -> torch.dtype | None:
@@ -115,30 +143,30 @@ def _lr_lambda(cfg: TrainConfig):
     return f
 
 
+# Settings a resumed run may change: they do not alter the weights it ends with.
+_RESUME_FREE = ("progress", "checkpoint_every", "keep_checkpoints", "eval_every")
+
+
 def latest_checkpoint(out_dir) -> Path | None:
-    """The checkpoint folder with the highest step in ``out_dir``, or None."""
-    out_dir = Path(out_dir)
-    ckpts = sorted(out_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])) if out_dir.exists() else []
-    ckpts = [c for c in ckpts if (c / "trainer_state.pt").exists()]
-    return ckpts[-1] if ckpts else None
+    """The checkpoint folder with the highest step in ``out_dir`` (written by :func:`pretrain`), or None."""
+    return checkpoint.latest(out_dir)
 
 
 def _save_checkpoint(accel, model, tokenizer, optimizer, scheduler, step, cfg, out_dir: Path):
     if not accel.is_main_process:
         return
-    final = out_dir / f"checkpoint-{step}"
-    tmp = out_dir / f".tmp-checkpoint-{step}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    accel.unwrap_model(model).save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "rng": torch.get_rng_state(), "step": step}, tmp / "trainer_state.pt")
-    (tmp / "run_config.json").write_text(json.dumps({**asdict(cfg), "step": step}, indent=1))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)  # a crash mid-write never leaves a half checkpoint under the real name
-    old = sorted(out_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    for p in old[: max(0, len(old) - cfg.keep_checkpoints)]:
-        shutil.rmtree(p, ignore_errors=True)
+
+    def write(folder):
+        accel.unwrap_model(model).save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "rng": torch.get_rng_state(), "step": step}, folder / "trainer_state.pt")
+    checkpoint.save(out_dir, step, write, config=asdict(cfg), keep=cfg.keep_checkpoints)
+
+
+def _read_checkpoint(folder: Path, device) -> dict:
+    return {"model": checkpoint.read_tensors(folder, "model.safetensors", device=str(device)),
+            "trainer": checkpoint.read_torch(folder, "trainer_state.pt")}
 
 
 @torch.no_grad()
@@ -190,19 +218,15 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
     start = 0
     out_dir = Path(out_dir) if out_dir is not None else None
-    if out_dir is not None and resume and (ckpt := latest_checkpoint(out_dir)) is not None:
-        saved = json.loads((ckpt / "run_config.json").read_text())
-        changed = [k for k, v in asdict(cfg).items() if k not in ("progress", "checkpoint_every", "keep_checkpoints",
-                                                              "eval_every") and saved.get(k) != (list(v) if isinstance(v, tuple) else v)]
-        if changed:
-            raise ValueError(f"{ckpt} was written by a run with other settings ({', '.join(changed)}); "
-                             "pass resume=False or another out_dir to start afresh")
-        model.load_state_dict(load_file(ckpt / "model.safetensors", device=str(device)), strict=False)
-        state = torch.load(ckpt / "trainer_state.pt", weights_only=True, map_location="cpu")
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        start = int(state["step"])
+    found = checkpoint.load_latest(out_dir, lambda f: _read_checkpoint(f, device), config=asdict(cfg),
+                                   free=_RESUME_FREE) if out_dir is not None and resume else None
+    if found is not None:
+        folder, _, state = found
+        checkpoint.load_tensors(model, state["model"], where=folder)
+        optimizer.load_state_dict(state["trainer"]["optimizer"])
+        scheduler.load_state_dict(state["trainer"]["scheduler"])
+        torch.set_rng_state(state["trainer"]["rng"])
+        start = int(state["trainer"]["step"])
     model, optimizer = accel.prepare(model, optimizer)
 
     history, tokens = [], start * cfg.batch_size * cfg.block_size

@@ -227,6 +227,24 @@ def test_exact_resume_from_checkpoint(tiny, problems, tmp_path):
                   out_dir=tmp_path / "b")
 
 
+def test_resume_after_a_damaged_newest_checkpoint_continues_from_the_previous(tiny, problems, tmp_path):
+    model, tok = tiny
+    pos = answer_positions(tok, problems)
+    cfg = RLPConfig(steps=3, batch_positions=4, group_size=3, max_thought_tokens=6, lr=1e-2, warmup_steps=1,
+                    mixed_precision="no", progress=False, checkpoint_every=1, mask_truncated=False)
+    full = train_rlp(ema_copy(model).requires_grad_(True), tok, pos, cfg)
+    train_rlp(ema_copy(model).requires_grad_(True), tok, pos, cfg, out_dir=tmp_path, stop_after=2)
+    ema_file = tmp_path / "checkpoint-2" / "ema.safetensors"
+    ema_file.write_bytes(ema_file.read_bytes()[:-8])  # truncated: the newest checkpoint is damaged
+    with pytest.warns(UserWarning, match=r"checkpoint-2.*ema\.safetensors.*previous checkpoint"):
+        resumed = train_rlp(ema_copy(model).requires_grad_(True), tok, pos, cfg, out_dir=tmp_path)
+    assert [r["step"] for r in resumed["history"]] == [1, 2, 3]  # step 1 from checkpoint-1, then 2 and 3 again
+    for (n, p), q in zip(full["model"].named_parameters(), resumed["model"].parameters()):
+        assert torch.equal(p, q), n
+    for p, q in zip(full["ema_model"].parameters(), resumed["ema_model"].parameters()):
+        assert torch.equal(p, q)
+
+
 def test_uniform_positions_and_plain_text_delimiters(tiny):
     model, tok = tiny
     docs = [format_document(p, with_steps=False) for p in make_problems(5, 1, "train").to_list()]
@@ -251,6 +269,10 @@ def test_bad_config_raises():
         RLPConfig(reward_tokens=0)
     with pytest.raises(ValueError, match="temperature"):
         RLPConfig(temperature=0)
+    with pytest.raises(ValueError, match="grad_clip=-1.0 .*flip every gradient"):
+        RLPConfig(grad_clip=-1.0)
+    with pytest.raises(ValueError, match="keep_checkpoints=0"):
+        RLPConfig(keep_checkpoints=0)
 
 
 @pytest.mark.slow

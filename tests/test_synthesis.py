@@ -253,6 +253,17 @@ def test_run_synthesis_resumes_to_the_same_pool(tmp_path, seed_pool):
                                                              seed=1, temperature=0.5), out_dir=tmp_path, **kw)
 
 
+def test_run_synthesis_resumes_from_the_previous_round_when_the_newest_is_damaged(tmp_path, seed_pool):
+    cfg = SynthesisConfig(rounds=3, prompts_per_round=18, style="document", seed=1)
+    kw = dict(encoder=False, progress=False, generate_fn=fake_generator)
+    full = run_synthesis(None, None, seed_pool, cfg, **kw)
+    run_synthesis(None, None, seed_pool, cfg, out_dir=tmp_path, stop_after=2, **kw)
+    (tmp_path / "round-0002" / "state.json").write_text("{")
+    with pytest.warns(UserWarning, match=r"round-0002.*state\.json"):
+        resumed = run_synthesis(None, None, seed_pool, cfg, out_dir=tmp_path, **kw)
+    assert resumed["pool"].to_list() == full["pool"].to_list()
+
+
 def test_malformed_model_output_never_crashes_the_loop(seed_pool):
     """A real (untrained) model writes garbage: every candidate is counted, as unparseable."""
     from slmlab.models import build_model, tiny_llama_config, train_tokenizer

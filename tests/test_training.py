@@ -51,6 +51,34 @@ def test_interrupted_run_resumes_to_the_same_weights(setup, tmp_path):
     assert len(list(tmp_path.glob("checkpoint-*"))) == 2  # keep_checkpoints
 
 
+def test_resume_skips_a_damaged_newest_checkpoint_and_a_folder_it_did_not_write(setup, tmp_path):
+    tok, cfg, texts, _ = setup
+    full = models.build_model(cfg, seed=0)
+    training.pretrain(full, tok, texts, _cfg())
+    part = models.build_model(cfg, seed=0)
+    training.pretrain(part, tok, texts, _cfg(checkpoint_every=3), out_dir=tmp_path, stop_after=7)
+    part.save_pretrained(tmp_path / "checkpoint-best")  # a hand-saved copy beside the checkpoints
+    weights = tmp_path / "checkpoint-6" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # the newest checkpoint, damaged (a disk filled up)
+    resumed = models.build_model(cfg, seed=123)
+    with pytest.warns(UserWarning, match=r"checkpoint-6.*model\.safetensors.*previous checkpoint"):
+        run = training.pretrain(resumed, tok, texts, _cfg(checkpoint_every=3), out_dir=tmp_path)
+    assert run["history"][0]["step"] == 4  # continued from checkpoint-3
+    for a, b in zip(full.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+    assert (tmp_path / "checkpoint-best" / "model.safetensors").exists()  # not ours: left alone
+
+
+def test_config_refuses_values_that_would_silently_break_training():
+    for kw, fragment in [({"grad_clip": -1.0}, "grad_clip"), ({"grad_clip": float("nan")}, "grad_clip"),
+                         ({"lr": float("nan")}, "lr"), ({"lr": float("inf")}, "lr"), ({"lr": -1e-3}, "lr"),
+                         ({"warmup_steps": 400}, "warmup_steps=400 must be <= steps=300"),
+                         ({"keep_checkpoints": 0}, "keep_checkpoints=0")]:
+        with pytest.raises(ValueError, match=fragment):
+            training.TrainConfig(**kw)
+    training.TrainConfig(grad_clip=0.0, keep_checkpoints=None, warmup_steps=0)  # off / keep all / no warmup
+
+
 def test_resume_refuses_a_checkpoint_of_another_run(setup, tmp_path):
     tok, cfg, texts, _ = setup
     training.pretrain(models.build_model(cfg), tok, texts, _cfg(checkpoint_every=5), out_dir=tmp_path, stop_after=5)
