@@ -5,6 +5,7 @@ and reads its sizes with :func:`get_profile`. Every profile runs offline; ``gpu`
 """
 from __future__ import annotations
 
+import math
 import os
 import random
 from dataclasses import asdict, dataclass, replace
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 __all__ = ["Profile", "PROFILES", "get_profile", "pick_device", "pick_dtype", "seed_everything",
-           "artifacts_dir", "runtime_versions"]
+           "artifacts_dir", "runtime_versions", "cgroup_cpu_limit", "usable_cpus", "fit_threads"]
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,91 @@ def runtime_versions() -> dict:
     out["device"] = str(pick_device("auto"))
     out["threads"] = torch.get_num_threads()
     return out
+
+
+def _read_cpu_limit(folder: Path) -> float | None:
+    """CPUs allowed by the quota files in one cgroup folder: v2 ``cpu.max`` ("max 100000" or
+    "150000 100000") or v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` (quota -1: unlimited)."""
+    try:
+        if (folder / "cpu.max").is_file():
+            quota, period = ((folder / "cpu.max").read_text().split() + ["100000"])[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        if (folder / "cpu.cfs_quota_us").is_file():
+            quota = int((folder / "cpu.cfs_quota_us").read_text())
+            period = int((folder / "cpu.cfs_period_us").read_text())
+            return None if quota <= 0 or period <= 0 else quota / period
+    except (OSError, ValueError):  # unreadable or malformed: treat as no limit rather than crash an import
+        return None
+    return None
+
+
+def cgroup_cpu_limit(root="/sys/fs/cgroup", self_cgroup="/proc/self/cgroup") -> float | None:
+    """CPUs per second the cgroup CPU quota gives this process (quota / period), or None when there is
+    no quota or no cgroup (macOS, Windows). Binder pods, Docker ``--cpus`` and Kubernetes limits set it.
+
+    The process's own cgroup (from ``self_cgroup``) and every folder above it up to ``root`` are read,
+    because a quota on any ancestor applies too; the smallest wins. cgroup v2 keeps ``cpu.max`` under
+    ``root``; v1 keeps ``cpu.cfs_*`` under ``root/cpu`` (or ``cpu,cpuacct``)."""
+    root = Path(root)
+    try:
+        lines = Path(self_cgroup).read_text().splitlines()
+    except OSError:
+        return None
+    limits = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, rel = parts
+        if controllers == "":                      # v2: "0::/path"
+            bases = [root]
+        elif "cpu" in controllers.split(","):      # v1: "4:cpu,cpuacct:/path"
+            bases = [root / name for name in ("cpu", "cpu,cpuacct", "cpuacct,cpu", controllers)]
+        else:
+            continue
+        for base in dict.fromkeys(bases):
+            if not base.is_dir():
+                continue
+            # inside a container the path may name a host folder that is not mounted: walk up to base
+            folder = base / rel.strip("/")
+            while True:
+                limit = _read_cpu_limit(folder)
+                if limit is not None:
+                    limits.append(limit)
+                if folder == base or base not in folder.parents:
+                    break
+                folder = folder.parent
+    return min(limits) if limits else None
+
+
+def usable_cpus(root="/sys/fs/cgroup", self_cgroup="/proc/self/cgroup") -> int:
+    """CPUs this process may really use: those it may run on (``os.sched_getaffinity``; where the OS has
+    no such call, as on macOS and Windows, ``os.cpu_count()``), capped by the cgroup CPU quota rounded
+    down (a quota of 1.5 CPUs gives 1 thread: a second one would be throttled a third of the time),
+    never below 1."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = cgroup_cpu_limit(root, self_cgroup)
+    if quota is not None:
+        n = min(n, math.floor(quota))
+    return max(1, n)
+
+
+def fit_threads(at_most: int | None = None, **where) -> int:
+    """Set torch's CPU threads (and the BLAS/OpenMP pools numpy and scikit-learn use) to
+    :func:`usable_cpus`, capped by ``at_most`` and by ``$OMP_NUM_THREADS`` when set; return the count.
+
+    torch sizes its pool from the cores it can *see*; in a pod with a CPU quota of about one (Binder),
+    that oversubscribes the quota and every parallel region is throttled. ``where`` passes ``root`` and
+    ``self_cgroup`` to :func:`cgroup_cpu_limit` (tests point them at files of their own)."""
+    if at_most is not None and (not isinstance(at_most, int) or isinstance(at_most, bool) or at_most < 1):
+        raise ValueError(f"at_most={at_most!r} must be None or a positive int (a thread count)")
+    n = usable_cpus(**where)
+    caps = [at_most] if at_most else []
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        caps.append(int(omp))
+    n = min([n, *caps])
+    torch.set_num_threads(n)
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+    threadpool_limits(limits=n)  # called as a function, the limit stays for the process
+    return n
