@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 from sklearn.cluster import KMeans
 
-from .corpus import ANSWER_PREFIX, SYMBOL, ProblemConfig, format_document, make_problem, problem_key
+from .corpus import ANSWER_PREFIX, SYMBOL, ProblemConfig, _split_of, format_document, make_problem, problem_key
 
 __all__ = ["spherical_kmeans", "sparse_clusters", "nearest_cluster", "problem_row", "variant_generator",
            "RoundLog", "prismatic_synthesis"]
@@ -101,12 +101,17 @@ def problem_row(p: dict) -> dict:
             "key": problem_key(p)}
 
 
-def variant_generator(cfg: ProblemConfig, mutate: float = 0.3) -> Callable[[dict, random.Random], dict]:
+def variant_generator(cfg: ProblemConfig, mutate: float = 0.3, eval_share: float = 0.1,
+                      max_tries: int = 1000) -> Callable[[dict, random.Random], dict]:
     """The stand-in generator: ``generate(seed_row, rng)`` returns a new problem row with the seed's
     chain length and operation set, each changed with probability ``mutate`` (length +-1 within
-    cfg's range; one other operation allowed), and numbers, names and wording drawn afresh."""
+    cfg's range; one other operation allowed), and numbers, names and wording drawn afresh.
+    Problems of the eval split (``eval_share`` by content hash, as in ``make_problems``) are redrawn,
+    so nothing generated can leak into a held-out set."""
     if not 0.0 <= mutate <= 1.0:
         raise ValueError(f"mutate={mutate!r} must lie in [0, 1]")
+    if not 0.0 <= eval_share < 1.0:
+        raise ValueError(f"eval_share={eval_share!r} must lie in [0, 1)")
 
     def generate(seed_row: dict, rng: random.Random) -> dict:
         n = int(seed_row["n_steps"])
@@ -118,7 +123,11 @@ def variant_generator(cfg: ProblemConfig, mutate: float = 0.3) -> Callable[[dict
         sub = ProblemConfig(min_steps=cfg.min_steps, max_steps=cfg.max_steps, max_value=cfg.max_value,
                             max_result=cfg.max_result, ops=tuple(op for op in SYMBOL if op in ops),
                             max_factor=cfg.max_factor)
-        return problem_row(make_problem(rng, n, sub))
+        for _ in range(max_tries):
+            p = make_problem(rng, n, sub)
+            if _split_of(problem_key(p), eval_share) == "train" or eval_share == 0.0:
+                return problem_row(p)
+        raise ValueError(f"no train-split problem in {max_tries} draws for n_steps={n}, ops={sub.ops}")
     return generate
 
 

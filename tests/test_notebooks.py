@@ -14,6 +14,10 @@ EXPECTED = {
     "03_rlp_information_gain": {"reward_start", "reward_end", "rlp_answer_logprob", "cpt_answer_logprob",
                                 "rlp_accuracy", "cpt_accuracy", "base_accuracy"},
     "04_mode_collapse": {"models"},
+    "05_prismatic_synthesis": {"gvendi_uniform", "gvendi_prismatic", "accuracy_uniform", "accuracy_prismatic",
+                               "gvendi_uniform_spread", "gvendi_prismatic_spread", "accuracy_uniform_spread",
+                               "accuracy_prismatic_spread", "gvendi_accuracy_spearman",
+                               "embedding_vendi_accuracy_spearman"},
 }
 PER_MODEL = {"intra_similarity", "inter_similarity", "vendi", "distinct_2", "self_bleu", "shuffled_baseline"}
 
