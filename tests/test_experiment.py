@@ -56,14 +56,14 @@ def test_run_arms_runs_each_arm_per_seed_and_collect_reads_it():
 def test_flop_matching_reads_tokens_from_the_config():
     from slmlab.experiment import matched_steps, tokens_per_step, train_flops
     from slmlab.training import TrainConfig
-    cfg = TrainConfig(steps=1, batch_size=8, block_size=256)
+    cfg = TrainConfig(steps=1, batch_size=8, block_size=256, warmup_steps=0)
     assert tokens_per_step(cfg) == 2048
     assert train_flops(1000, 2048) == 6 * 1000 * 2048
     # another arm spent exactly 6 steps' worth (plus a little): 6 steps match it
     target = train_flops(1000, 6 * 2048) + 100.0
     assert matched_steps(target, 1000, cfg) == 6
     # twice the block size halves the steps
-    assert matched_steps(target, 1000, TrainConfig(steps=1, batch_size=8, block_size=512)) == 3
+    assert matched_steps(target, 1000, TrainConfig(steps=1, batch_size=8, block_size=512, warmup_steps=0)) == 3
     assert matched_steps(0.0, 1000, cfg) == 1 and matched_steps(0.0, 1000, cfg, minimum=3) == 3
 
 
