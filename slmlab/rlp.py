@@ -96,7 +96,8 @@ class RLPConfig:
     grad_clip: float = 1.0             # max grad norm (0: off)
     clip_low: float = 0.2              # ε_ℓ of the clipped ratio (paper: unstated)
     clip_high: float = 0.28            # ε_h, asymmetric "clip higher" (paper: unstated)
-    ppo_epochs: int = 1                # μ: update passes over one batch of thoughts (paper: unstated)
+    ppo_epochs: int = 1                # μ: update passes over one batch of thoughts (paper: unstated);
+                                       # at 1 the ratio is exactly 1 and the clip never acts
     mask_truncated: bool = True        # thoughts cut by the cap get no gradient and no say in baselines
     micro_batch: int = 64              # thoughts per forward/backward (rounded to whole groups; 0: all)
     kl_beta: float = 0.0               # β of a KL to the starting model (paper: 0; 1e-4 hurt)
@@ -202,19 +203,23 @@ def clipped_thought_loss(logp, old_logp, advantages, thought_mask, clip_low, cli
 
 def step_flops(n_params: int, gen_tokens: int, prompt_tokens: int, train_tokens: int, fwd_tokens: int) -> float:
     """Approximate FLOPs: 2·P per token forward, 6·P per token forward + backward (attention ignored).
-    Generation counts its prompts once (prefill) and each new token once (KV cache)."""
+    Generation counts its prompts once (prefill) and each new token once (KV cache); callers pass
+    padded token counts, the work a batched pass does (``rlp_step`` does)."""
     return 2.0 * n_params * (gen_tokens + prompt_tokens + fwd_tokens) + 6.0 * n_params * train_tokens
 
 
 # ---------------------------------------------------------------- the step
 def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: ThoughtFormat, step: int,
-             position_ids=None, accel: Accelerator | None = None, ref_model=None, scheduler=None) -> dict:
+             position_ids=None, accel: Accelerator | None = None, ref_model=None, scheduler=None,
+             details: dict | None = None) -> dict:
     """One RLP iteration on this process's share of positions (paper Alg. 1, lines 5-15).
 
     ``model`` may be wrapped for DDP (gradients are then averaged over processes); ``ema_model`` is
     the EMA baseline φ. Thoughts are scored and back-propagated in micro-batches of whole groups
     (``cfg.micro_batch`` thoughts), so memory is bounded and every group's advantage is complete
-    within its micro-batch. Returns the metrics of the step (gathered over processes)."""
+    within its micro-batch. Returns the metrics of the step (gathered over processes). A ``details``
+    dict, when given, receives this process's ``thoughts`` (B·G id lists), ``rewards`` and
+    ``advantages`` (B, G): what the tests check element by element against a naive computation."""
     unwrapped = accel.unwrap_model(model) if accel is not None else model
     device = next(unwrapped.parameters()).device
     amp = autocast_dtype(device, cfg.mixed_precision)
@@ -277,6 +282,9 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     if scheduler is not None:
         scheduler.step()
     t3 = time.perf_counter()
+    if details is not None:
+        details.update(thoughts=thoughts, rewards=torch.cat(rewards).detach(),
+                       advantages=torch.cat(adv).detach().view(-1, G))
 
     # Metrics, over all processes (TRL's names where one exists).
     first = tok_stats[:len(batches)]
@@ -284,17 +292,25 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     entropy = sum(n * e for n, e, _ in first) / n_tok
     clip_ratio = sum(n * r for n, _, r in tok_stats[-len(batches):]) / n_tok
     r = torch.cat(rewards).detach().float()  # (B, G)
+    # FLOPs count the padded work the batched passes really do, not just the real tokens:
+    # generation runs all N rows until the longest thought ends, prefill runs the left-padded prompts
+    # (all but their last token once per position, the last once per thought), scoring and the EMA
+    # pass run their padded batches.
+    width = max(len(p["context_ids"]) + len(fmt.open_ids) for p in positions)
     local = torch.tensor([float(sum(int(b.thought_length.sum()) for b in batches)),
-                          float(sum(b.n_tokens for b in batches)),
-                          # prefill: each prompt once, its last token once per thought
-                          float(sum(len(p["context_ids"]) + len(fmt.open_ids) - 1 for p in positions) + len(positions) * G),
-                          float(sum(len(p["context_ids"]) + len(p["target_ids"]) for p in positions))])
+                          float(len(thoughts) * max(map(len, thoughts))),
+                          float(sum(b.padded_tokens for b in batches)),
+                          float(len(positions) * (width - 1) + len(thoughts)),
+                          float(len(positions) * max(len(p["context_ids"]) + len(p["target_ids"]) for p in positions))])
     if accel is not None and accel.num_processes > 1:
         r = accel.gather(r.contiguous())
         local = accel.reduce(local.to(device), "sum").cpu()
     n_params = sum(p.numel() for p in {id(p): p for p in unwrapped.parameters()}.values())
-    gen, train_tok, prompt_tok, ema_tok = (float(v) for v in local)
+    gen, gen_padded, train_tok, prompt_tok, ema_tok = (float(v) for v in local)
     fwd = ema_tok + (train_tok if cfg.kl_beta > 0 else 0.0)
+    # ``loss`` and ``clip_ratio`` are those of the last PPO pass. On the first pass the ratio is 1, so
+    # the surrogate is −mean(A), zero by construction (advantages sum to zero in each group) while
+    # its gradient is not, and nothing is clipped: both say something only when ppo_epochs > 1.
     return {
         "step": step + 1, "loss": sum(losses[-len(batches):]), "grad_norm": grad_norm,
         "reward": float(r.mean()),
@@ -305,7 +321,7 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
         "truncated_frac": float(torch.cat([b.truncated for b in batches]).float().mean()),
         "mixed_sign_frac": float(((r > 0).any(1) & (r < 0).any(1)).float().mean()),
         "gen_s": t1 - t0, "score_s": t_forward, "update_s": t3 - t1 - t_forward,
-        "flops": step_flops(n_params, int(gen), int(prompt_tok), int(train_tok) * cfg.ppo_epochs, int(fwd)),
+        "flops": step_flops(n_params, int(gen_padded), int(prompt_tok), int(train_tok) * cfg.ppo_epochs, int(fwd)),
         "thought_tokens": gen, "positions": r.shape[0],
     }
 

@@ -166,7 +166,8 @@ class ThoughtBatch:
     thought_length: torch.Tensor  # (N,)
     truncated: torch.Tensor       # (N,) bool: stopped by the length cap, closed by the wrapper
     group_size: int
-    n_tokens: int                 # tokens the scoring pass processes: B contexts + N suffixes
+    n_tokens: int                 # real tokens the scoring pass processes: B contexts + N suffixes
+    padded_tokens: int = 0        # the same with padding, the work a batched pass really does
 
 
 def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int,
@@ -201,7 +202,7 @@ def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int
         tmask[r, a:b] = True
         ymask[r, c:d] = True
     return ThoughtBatch(cids, cmask, ids, mask, tmask, ymask, tmask.sum(1), torch.tensor(truncated),
-                        group_size, int(cmask.sum() + mask.sum()))
+                        group_size, int(cmask.sum() + mask.sum()), cids.numel() + ids.numel())
 
 
 def _token_logprobs(logits, ids, select, temperature=1.0):

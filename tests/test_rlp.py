@@ -1,5 +1,6 @@
 """Correctness of RLP (slmlab.rlp): the reward, the advantage, where gradient flows, the EMA,
 resume, and a 2-process run against a 1-process one."""
+import math
 import os
 import subprocess
 import sys
@@ -8,7 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from slmlab.corpus import format_document, make_problems
+from dataclasses import replace
+
+from slmlab.corpus import HARDER, format_document, make_problems
 from slmlab.ema import ema_copy, ema_update
 from slmlab.models import build_model, tiny_llama_config, train_tokenizer
 from slmlab.rlp import (RLPConfig, answer_positions, build_thought_batch, clipped_thought_loss,
@@ -296,3 +299,125 @@ def test_two_processes_equal_one_process(tiny, tmp_path):
     assert [r["thought_length"] for r in one["history"]] == [r["thought_length"] for r in two["history"]]
     for name in ("reward", "grad_norm"):  # sums of float32 log-probs of size ~10: 1e-6 is rounding
         assert [r[name] for r in one["history"]] == pytest.approx([r[name] for r in two["history"]], abs=1e-5)
+
+
+# ---------------------------------------------------------------- the learning rule, against naive code
+# These three tests recompute, one thought at a time with unpadded forward passes, what rlp_step
+# does in batches. Each was checked to fail when the loss sign is flipped, when baselines are
+# paired with the wrong positions, or when raw rewards replace the advantages (see issue 10).
+
+@pytest.fixture(scope="module")
+def trained():
+    """The embedded model: it closes its thoughts itself, at lengths that differ (real padding)."""
+    from slmlab.models import load_model
+    model, tok = load_model()
+    return model.eval(), tok
+
+
+def _next_token_logprobs(model, ids, start, temperature=1.0):
+    """[log p(ids[j] | ids[:j]) for j >= start], one unpadded forward pass."""
+    logits = model(input_ids=torch.tensor([ids])).logits[0].float() / temperature
+    logp = torch.log_softmax(logits, -1)
+    return torch.stack([logp[j - 1, ids[j]] for j in range(start, len(ids))])
+
+
+def _naive(model, ema, positions, thoughts, fmt, G, temperature):
+    """Per thought: reward, closed?, and the thought's mean policy log-prob (with gradient)."""
+    rewards, closed, mean_logp = [], [], []
+    k = len(fmt.close_ids)
+    for i, th in enumerate(thoughts):
+        p = positions[i // G]
+        ctx, tgt = list(p["context_ids"]), list(p["target_ids"])
+        shut = len(th) >= k and tuple(th[-k:]) == fmt.close_ids
+        prefix = ctx + list(fmt.open_ids) + list(th) + ([] if shut else list(fmt.close_ids)) + list(fmt.sep_ids)
+        with torch.no_grad():
+            s_pred = _next_token_logprobs(model, prefix + tgt, len(prefix)).sum()
+            s_ema = _next_token_logprobs(ema, ctx + tgt, len(ctx)).sum()
+        rewards.append(float(s_pred - s_ema))
+        closed.append(shut)
+        a = len(ctx) + len(fmt.open_ids)
+        mean_logp.append(_next_token_logprobs(model, ctx + list(fmt.open_ids) + list(th), a, temperature).mean())
+    return torch.tensor(rewards).view(-1, G), torch.tensor(closed).view(-1, G), torch.stack(mean_logp)
+
+
+def _naive_advantage(rewards, valid):
+    """A_i = r_i − mean of the other valid r_j in i's group; 0 for invalid thoughts and lone ones."""
+    adv = torch.zeros_like(rewards)
+    for b in range(rewards.shape[0]):
+        for i in range(rewards.shape[1]):
+            others = [rewards[b, j] for j in range(rewards.shape[1]) if j != i and valid[b, j]]
+            if valid[b, i] and others:
+                adv[b, i] = rewards[b, i] - torch.stack(others).mean()
+    return adv
+
+
+def _setup(trained, seed=0):
+    model, tok = trained
+    policy = ema_copy(model).requires_grad_(True)
+    ema = ema_copy(model)
+    with torch.no_grad():  # a baseline with negated logits, worse than any thought: every reward > 0
+        ema.model.norm.weight.neg_()
+    # positions of different lengths: contexts and answers both padded in the batch
+    problems = make_problems(8, 1, "eval", replace(HARDER, min_steps=3, max_steps=4))  # not all solved
+    pos = answer_positions(tok, problems)
+    assert len({len(p["context_ids"]) for p in pos}) > 1 and len({len(p["target_ids"]) for p in pos}) > 1
+    cfg = RLPConfig(mixed_precision="no", group_size=4, max_thought_tokens=24, micro_batch=8, grad_clip=0.0,
+                    temperature=1.5, seed=seed)  # micro_batch 8: two positions per pass, four passes
+    return policy, ema, pos, cfg, thought_format(tok, cfg)
+
+
+def _step(policy, ema, pos, cfg, fmt, lr):
+    """One rlp_step with plain SGD; returns its details and the EMA as it was during the step."""
+    details, ema_then = {}, ema_copy(ema)  # the step moves the EMA afterwards
+    rlp_step(policy, ema, torch.optim.SGD(policy.parameters(), lr=lr), pos, cfg, fmt, step=0, details=details)
+    return details, ema_then
+
+
+def test_padded_batch_rewards_and_advantages_equal_naive_per_thought(trained):
+    policy, ema, pos, cfg, fmt = _setup(trained)
+    details, ema = _step(policy, ema, pos, cfg, fmt, lr=0.0)
+    rewards, closed, _ = _naive(policy, ema, pos, details["thoughts"], fmt, cfg.group_size, cfg.temperature)
+    lengths = {len(t) for t in details["thoughts"]}
+    assert len(lengths) > 2 and closed.any() and not closed.all()  # real padding, and both kinds of thought
+    assert details["rewards"].shape == (len(pos), cfg.group_size)
+    assert torch.allclose(details["rewards"], rewards, atol=2e-4), (details["rewards"] - rewards).abs().max()
+    advantages = _naive_advantage(rewards, closed)
+    assert torch.allclose(details["advantages"], advantages, atol=3e-4), (details["advantages"] - advantages).abs().max()
+
+
+def test_one_sgd_step_raises_the_best_thought_and_lowers_the_worst(trained):
+    policy, ema, pos, cfg, fmt = _setup(trained)
+    before = ema_copy(policy)
+    details, ema = _step(policy, ema, pos, cfg, fmt, lr=0.05)
+    thoughts = details["thoughts"]
+    rewards, closed, logp_before = _naive(before, ema, pos, thoughts, fmt, cfg.group_size, cfg.temperature)
+    # every reward is positive, so an update by raw rewards would push every thought up
+    assert (rewards > 0).all()
+    adv = _naive_advantage(rewards, closed).reshape(-1)
+    valid = closed.reshape(-1)
+    best = int(torch.where(valid, adv, -math.inf).argmax())
+    worst = int(torch.where(valid, adv, math.inf).argmin())
+    assert adv[best] > 0 > adv[worst]
+    with torch.no_grad():
+        _, _, logp_after = _naive(policy, ema, pos, thoughts, fmt, cfg.group_size, cfg.temperature)
+    assert logp_after[best] > logp_before[best] + 1e-4
+    assert logp_after[worst] < logp_before[worst] - 1e-4
+
+
+def test_update_equals_gradient_of_the_naive_loss(trained):
+    """With SGD and one PPO epoch the ratio is 1, so the step is −lr·∇ of
+    L = −(1/N) Σ_i A_i · mean_t log π(c_i,t), summed one thought at a time."""
+    policy, ema, pos, cfg, fmt = _setup(trained)
+    lr = 0.1
+    naive = ema_copy(policy).requires_grad_(True)
+    details, ema = _step(policy, ema, pos, cfg, fmt, lr=lr)
+    rewards, closed, mean_logp = _naive(naive, ema, pos, details["thoughts"], fmt, cfg.group_size, cfg.temperature)
+    adv = _naive_advantage(rewards, closed).reshape(-1)
+    loss = -(adv * mean_logp).sum() / len(adv)
+    loss.backward()
+    moved = 0
+    for (name, p), q in zip(naive.named_parameters(), policy.parameters()):
+        want = p.detach() - lr * p.grad
+        assert torch.allclose(q.detach(), want, atol=2e-6, rtol=1e-4), name
+        moved += int(not torch.equal(q.detach(), p.detach()))
+    assert moved > 0
