@@ -169,3 +169,20 @@ SIZES["05_prismatic_synthesis"] = {
     "gpu": dict(n_pair=128, n_mix=256, n_eval=256, n_dev=128, lrs=(3e-4, 1e-3, 3e-3), train_steps=120,
                 batch_size=16, n_seed_pool=200, rounds=4, per_round=100, n_seeds=5, dim=1024),
 }
+SIZES["06_spectrum_tuning"] = {
+    "smoke": dict(
+        n_seeds=2,            # training seeds per format (the verdict needs >= 2)
+        train_steps=2,        # optimizer steps per fine-tuning run, both formats
+        batch_size=2,         # packed 256-token blocks per step
+        n_samples=4,          # answers sampled per held-out task at temperature 1
+        lrs=(1e-3,),          # learning rates tried per format on the dev tasks (seed 0)
+        n_heldout=3,          # held-out tasks per family (communities: rounded up to whole communities)
+        n_dev=3,              # dev tasks per family, for the learning rate
+        ks=(0, 1, 4, 16),     # in-context examples for the steerability curve
+        n_contexts=1,         # example draws per community and k
+    ),
+    "default": dict(n_seeds=3, train_steps=100, batch_size=4, n_samples=32, lrs=(1e-3, 3e-3), n_heldout=6, n_dev=4,
+                    ks=(0, 1, 4, 16), n_contexts=2),
+    "gpu": dict(n_seeds=5, train_steps=1000, batch_size=16, n_samples=100, lrs=(3e-4, 1e-3, 3e-3), n_heldout=6,
+                n_dev=6, ks=(0, 1, 4, 16), n_contexts=8),
+}

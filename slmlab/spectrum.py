@@ -5,10 +5,10 @@ steerability.
 **Spectrum format.** One training sequence holds one task: an optional description, then several
 i.i.d. samples of that task, each an optional input and an output::
 
-    description: A bag has 3 red and 1 blue balls. Draw one.
-    output: red
-    output: red
-    output: blue
+    Question: A bag has 3 red and 1 blue balls. Draw one.      <- description (optional)
+    Answer: red                                                 <- output 1
+    Answer: red                                                 <- output 2
+    Answer: blue                                                <- output 3
 
 Cross-entropy falls on the output contents and their end token (the newline) only; headers,
 description and inputs take none, and without a description the first output takes none either (it
@@ -18,10 +18,13 @@ update it from the examples before it.
 **SFT format.** The same samples, one question and one answer per document (the answer and its
 ``</s>`` take the loss): ``Question: {description} {input}\\nAnswer: {output}</s>``.
 
-Where we depart from the authors' code (``format_utils.py``): role headers are plain text rather
-than new special tokens (the embedded tokenizer has 512 entries and no chat roles), and the end of
-an output is a newline rather than an end-of-turn token. Both formats draw from one stream of
-samples and train for the same number of packed tokens.
+Where we depart from the authors' code (``format_utils.py``): the roles are written with plain-text
+headers (:data:`HEADERS`) rather than new special tokens, and the end of an output is a newline
+rather than an end-of-turn token. The embedded tokenizer has 512 entries and no chat roles, but
+``Question`` and ``Answer`` are single tokens its model already reads; naming the description and
+output roles with them gives both formats the same head start, so the comparison isolates the
+structure (several samples per sequence, optional description) rather than new vocabulary. Both
+formats draw from one stream of samples and train for the same number of packed tokens.
 """
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ __all__ = ["FORMATS", "spectrum_segments", "sft_segments", "in_context_prompt", 
            "answer_probabilities", "renormalise", "steerability_curve", "icl_loss_accuracy"]
 
 FORMATS = ("spectrum", "sft")
+HEADERS = {"description": "Question:", "input": "Input:", "output": "Answer:"}  # the spectrum roles
 IGNORE = -100  # label of a token that takes no loss (the transformers convention)
 
 
@@ -60,11 +64,11 @@ def spectrum_segments(description: str | None, samples, include_description: boo
     if not samples:
         raise ValueError("samples is empty: a spectrum sequence needs at least one output")
     has_description = bool(include_description and description)
-    segs = [(f"description: {description}\n", False)] if has_description else []
+    segs = [(f"{HEADERS['description']} {description}\n", False)] if has_description else []
     for j, (inp, out) in enumerate(samples):
         if inp is not None:
-            segs.append((f"input: {inp}\n", False))
-        segs.append(("output:", False))
+            segs.append((f"{HEADERS['input']} {inp}\n", False))
+        segs.append((HEADERS["output"], False))
         # Without a description the first output is unpredictable: it takes no loss (as the authors').
         segs.append((f" {out}\n", has_description or j > 0))
     return segs
@@ -93,8 +97,8 @@ def in_context_prompt(fmt: str, task: Task, samples, k: int, include_description
     if k > len(samples):
         raise ValueError(f"k={k} is larger than the {len(samples)} samples available; draw more samples")
     if fmt == "spectrum":
-        head = f"description: {task.description}\n" if include_description and task.description else ""
-        ask = (f"input: {task.input}\n" if task.input is not None else "") + "output:"
+        head = f"{HEADERS['description']} {task.description}\n" if include_description and task.description else ""
+        ask = (f"{HEADERS['input']} {task.input}\n" if task.input is not None else "") + HEADERS["output"]
         return head + "".join(f"{ask} {s}\n" for s in samples[:k]) + ask
     ask = f"Question: {task.prompt}\nAnswer:"
     return "".join(f"{ask} {s}</s><s>" for s in samples[:k]) + ask
@@ -362,8 +366,9 @@ def icl_loss_accuracy(model, tokenizer, fmt: str, tasks, n_examples: int = 16, s
     """The authors' ``eval_icl`` measures: one sequence of ``n_examples`` i.i.d. outputs per task,
     teacher-forced; for each output index j, ``loss`` (summed NLL of its tokens and end token),
     ``acc`` (token accuracy), ``all_acc`` (every token the argmax) and ``first_acc``. Returns the
-    per-index means and the headline ``loss_geq_1`` / ``all_acc_geq_1`` (outputs with at least one
-    earlier example)."""
+    per-index means (None where no output survived the model's window: a long SFT sequence keeps only
+    its last examples), the counts behind them, and the headline ``loss_geq_1`` / ``all_acc_geq_1``
+    (means over outputs with at least one earlier example)."""
     tasks = list(tasks)
     if not tasks:
         raise ValueError("tasks is empty")
@@ -382,13 +387,19 @@ def icl_loss_accuracy(model, tokenizer, fmt: str, tasks, n_examples: int = 16, s
         owner.append(np.array([rank[w] for w, m in zip(where, mask) if m]))
     rows = {key: [[] for _ in range(n_examples)] for key in ("loss", "acc", "all_acc", "first_acc")}
     for own, (logp, hit) in zip(owner, _loss_token_logprobs(model, encoded)):
+        # A sequence longer than the model's window lost its first tokens: keep the outputs whose
+        # tokens all survived (the loss tokens kept are the last ones).
+        full, own = own, own[len(own) - len(logp):]
         for j in range(n_examples):
+            if (own == j).sum() == 0 or (own == j).sum() < (full == j).sum():
+                continue
             lp, h = logp[own == j], hit[own == j]
             rows["loss"][j].append(float(-lp.sum()))
             rows["acc"][j].append(float(h.mean()))
             rows["all_acc"][j].append(float(h.all()))
             rows["first_acc"][j].append(float(h[0]))
-    per_index = {key: [float(np.mean(v)) for v in vals] for key, vals in rows.items()}
-    return {"per_index": per_index, "loss_geq_1": float(np.mean(per_index["loss"][1:])),
-            "all_acc_geq_1": float(np.mean(per_index["all_acc"][1:])),
-            "acc_geq_1": float(np.mean(per_index["acc"][1:]))}
+    per_index = {key: [float(np.mean(v)) if v else None for v in vals] for key, vals in rows.items()}
+    later = {key: [x for v in vals[1:] for x in v] for key, vals in rows.items()}
+    return {"per_index": per_index, "n_per_index": [len(v) for v in rows["loss"]],
+            "loss_geq_1": float(np.mean(later["loss"])), "all_acc_geq_1": float(np.mean(later["all_acc"])),
+            "acc_geq_1": float(np.mean(later["acc"]))}

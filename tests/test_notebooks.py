@@ -18,6 +18,8 @@ EXPECTED = {
                                "gvendi_uniform_spread", "gvendi_prismatic_spread", "accuracy_uniform_spread",
                                "accuracy_prismatic_spread", "gvendi_accuracy_spearman",
                                "embedding_vendi_accuracy_spearman"},
+    "06_spectrum_tuning": {f"{m}_{arm}{tail}" for m in ("jsd", "coverage", "steerability")
+                           for arm in ("sft", "spectrum") for tail in ("", "_spread")},
 }
 PER_MODEL = {"intra_similarity", "inter_similarity", "vendi", "distinct_2", "self_bleu", "shuffled_baseline"}
 

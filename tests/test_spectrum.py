@@ -87,8 +87,8 @@ def _masked_text(tok, segments):
 def test_spectrum_mask_covers_exactly_outputs_and_their_end(tiny):
     _, tok = tiny
     segs = S.spectrum_segments("A bag has 3 red and 1 blue balls. Draw one.", [(None, "red"), (None, "blue")])
-    assert "".join(t for t, _ in segs) == ("description: A bag has 3 red and 1 blue balls. Draw one.\n"
-                                           "output: red\noutput: blue\n")
+    assert "".join(t for t, _ in segs) == ("Question: A bag has 3 red and 1 blue balls. Draw one.\n"
+                                           "Answer: red\nAnswer: blue\n")
     assert _masked_text(tok, segs) == " red\n blue\n"
     # Without a description the first output cannot be predicted: it takes no loss.
     segs = S.spectrum_segments("ignored", [(None, "red"), (None, "blue")], include_description=False)
@@ -111,7 +111,7 @@ def test_sft_mask_covers_answer_and_eos(tiny):
 def test_in_context_prompt_ends_where_an_output_starts(tiny, tasks):
     t = next(t for t in tasks["heldout"] if t.family == "urn")
     p = S.in_context_prompt("spectrum", t, ["red", "blue", "red"], 2)
-    assert p == f"description: {t.description}\noutput: red\noutput: blue\noutput:"
+    assert p == f"Question: {t.description}\nAnswer: red\nAnswer: blue\nAnswer:"
     p = S.in_context_prompt("sft", t, ["red"], 1)
     assert p == f"Question: {t.description}\nAnswer: red</s><s>Question: {t.description}\nAnswer:"
     with pytest.raises(ValueError, match="k=4 is larger than the 3 samples"):
