@@ -56,16 +56,19 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
                     batch=64, block=256, n_eval=1_000, n_seeds=5),
     },
     "03_rlp_information_gain": {
-        # n_eval: held-out problems; rlp_steps x batch_positions x group_size: one RLP run;
-        # max_thought: thought length cap; gen_cap: greedy answer cap; n_seeds: runs per arm;
-        # n_rlp_problems: RLP training problems (at least rlp_steps x batch_positions are used);
-        # n_cpt_documents: continued-pretraining documents
-        "smoke": dict(n_eval=24, rlp_steps=3, batch_positions=4, group_size=3, max_thought=24, gen_cap=48,
-                      n_seeds=1, n_rlp_problems=100, n_cpt_documents=200),
-        "default": dict(n_eval=200, rlp_steps=32, batch_positions=16, group_size=8, max_thought=40, gen_cap=96,
-                        n_seeds=3, n_rlp_problems=5_000, n_cpt_documents=5_000),
-        "gpu": dict(n_eval=1_000, rlp_steps=320, batch_positions=64, group_size=16, max_thought=40, gen_cap=96,
-                    n_seeds=5, n_rlp_problems=50_000, n_cpt_documents=50_000),
+        # n_target: target problems (the documents of both designs; design B adds as many replay
+        # documents); n_dev: dev split cut from the same pool (regime, RLP lr); n_eval: held-out problems;
+        # cpt_steps x cpt_batch (x 256 tokens): CPT(F), the common start; rlp_steps x batch_positions x
+        # group_size: one RLP(F) run (CPT's second budget is matched to its FLOPs); max_thought: thought
+        # cap; gen_cap: greedy answer cap; n_seeds: seeds per arm; lr_grid: RLP lrs tried on the dev split
+        "smoke": dict(n_target=48, n_dev=8, n_eval=8, cpt_steps=2, cpt_batch=2, rlp_steps=1, batch_positions=2,
+                      group_size=2, max_thought=16, gen_cap=40, n_seeds=2, lr_grid=(1e-4,)),
+        "default": dict(n_target=2_000, n_dev=64, n_eval=200, cpt_steps=20, cpt_batch=8, rlp_steps=8,
+                        batch_positions=8, group_size=8, max_thought=48, gen_cap=80, n_seeds=3,
+                        lr_grid=(3e-5, 1e-4)),
+        "gpu": dict(n_target=20_000, n_dev=256, n_eval=1_000, cpt_steps=400, cpt_batch=32, rlp_steps=120,
+                    batch_positions=32, group_size=16, max_thought=48, gen_cap=96, n_seeds=5,
+                    lr_grid=(1e-5, 3e-5, 1e-4)),
     },
     "04_mode_collapse": {
         # n_samples: answers per prompt, model and temperature; temperatures: swept (models compared at

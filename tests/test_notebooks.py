@@ -11,8 +11,8 @@ EXPECTED = {
     "01_data_curation": {"precision", "recall", "near_dup_precision", "near_dup_recall", "raw_accuracy",
                          "curated_accuracy", "kept_fraction", "contaminated_gap"},
     "02_synthetic_data": {"valid_rate", "novel_rate", "vendi", "seed_only_accuracy", "with_synthetic_accuracy"},
-    "03_rlp_information_gain": {"reward_start", "reward_end", "rlp_answer_logprob", "cpt_answer_logprob",
-                                "rlp_accuracy", "cpt_accuracy", "base_accuracy"},
+    "03_rlp_information_gain": {"pass_at_1", "pass_at_k", "mixed_group_frac", "design_a", "design_b",
+                                "rlp_beats_cpt_a", "rlp_beats_cpt_b", "base_accuracy"},
     "04_mode_collapse": {"models"},
     "05_prismatic_synthesis": {"gvendi_uniform", "gvendi_prismatic", "accuracy_uniform", "accuracy_prismatic",
                                "gvendi_uniform_spread", "gvendi_prismatic_spread", "accuracy_uniform_spread",
@@ -42,6 +42,9 @@ def test_every_notebook_runs_at_smoke(smoke_run):
         missing = EXPECTED.get(name, set()) - set(entry["metrics"])
         assert not missing, f"{name} did not record {sorted(missing)}"
         assert (out / f"{name}.html").stat().st_size > 0
+    rlp = summary["notebooks"]["03_rlp_information_gain"]["metrics"]
+    assert set(rlp["design_a"]) == {"cpt_2f", "cpt_f_rlp_f", "cpt_f"} and set(rlp["design_b"]) == {"cpt_2f", "cpt_f_rlp_f"}
+    assert all({"accuracy", "accuracy_spread"} <= set(arm) for d in ("design_a", "design_b") for arm in rlp[d].values())
     models = summary["notebooks"]["04_mode_collapse"]["metrics"]["models"]
     assert {"base", "sharpened", "rlp", "raw_pile", "curated_pile"} <= set(models)
     assert all(PER_MODEL <= set(m) for m in models.values())
