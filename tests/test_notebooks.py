@@ -21,7 +21,8 @@ EXPECTED = {
     "06_spectrum_tuning": {f"{m}_{arm}{tail}" for m in ("jsd", "coverage", "steerability")
                            for arm in ("sft", "spectrum") for tail in ("", "_spread")},
 }
-PER_MODEL = {"intra_similarity", "inter_similarity", "vendi", "distinct_2", "self_bleu", "shuffled_baseline"}
+PER_MODEL = {"intra_similarity", "inter_similarity", "vendi", "distinct_2", "self_bleu", "shuffled_baseline",
+             "percent_valid", "valid_vendi", "valid_answer_entropy", "unique_valid_count"}
 
 
 @pytest.fixture(scope="module")
