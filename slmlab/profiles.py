@@ -154,18 +154,18 @@ def sizes(notebook: str, profile: str, **overrides: Any) -> Sizes:
 
 SIZES["05_prismatic_synthesis"] = {
     "smoke": dict(
-        n_pair=12,          # examples in each hand-built dataset (surface vs gradient diversity)
-        n_mix=16,           # examples in each data mix (all mixes the same size)
-        n_eval=8,           # held-out problems per split (in-distribution 1-3 steps; 4-step chains OOD)
-        n_dev=8,            # dev problems for choosing the learning rate (never the eval split)
+        n_pair=8,           # examples in each hand-built dataset (surface vs gradient diversity)
+        n_mix=12,           # examples in each data mix (all mixes the same size)
+        n_eval=6,           # held-out problems per split (in-distribution 1-3 steps; 4-step chains OOD)
+        n_dev=6,            # dev problems for choosing the learning rate (never the eval split)
         lrs=(1e-3,),        # learning rates tried on the dev split
         train_steps=2,      # optimizer steps of continued training per mix / arm
         batch_size=4,       # packed 256-token blocks per step
-        n_seed_pool=20,     # seed pool of the prismatic loop
+        n_seed_pool=16,     # seed pool of the prismatic loop
         rounds=1,           # rounds of the loop
-        per_round=10,       # candidates generated per round (both arms)
+        per_round=8,        # candidates generated per round (both arms)
         n_seeds=2,          # seeds per arm for the loop comparison
-        dim=64,             # Rademacher projection dimension of the gradients
+        dim=32,             # Rademacher projection dimension of the gradients
     ),
     "default": dict(n_pair=48, n_mix=64, n_eval=64, n_dev=48, lrs=(1e-3, 3e-3), train_steps=24, batch_size=8,
                     n_seed_pool=60, rounds=3, per_round=24, n_seeds=3, dim=256),
