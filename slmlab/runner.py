@@ -6,7 +6,6 @@ Each notebook runs in a child process, so the peak RSS measured is that notebook
 """
 from __future__ import annotations
 
-import html
 import json
 import os
 import resource
@@ -15,10 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+from .frontpage import front_page, key_figure
+from .pages import notebook_html, plotly_figures, ship_mathjax, ship_plotly
 from .report import atomic_write_text, read_metrics
 from .profiles import PROFILE_NAMES
 
-__all__ = ["run_collection", "find_notebooks", "NOTEBOOK_DIR"]
+__all__ = ["run_collection", "find_notebooks", "write_front_page", "NOTEBOOK_DIR"]
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 # Plotly under papermill would store only its JSON mimetype, which the HTML pages cannot draw;
@@ -72,39 +73,26 @@ def _source_cell_number(executed: str, index: int) -> int:
     return index + 1 - injected
 
 
-def _to_html(executed: Path, target: Path) -> None:
-    import nbformat
-    from nbconvert import HTMLExporter
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
-    atomic_write_text(target, body)
+def _to_html(executed: Path, target: Path, mathjax_url: str) -> None:
+    notebook_html(executed, target, mathjax_url)
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_fmt(x)}" for k, x in list(v.items())[:8]) + ("…" if len(v) > 8 else "") + "}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v[:8]) + ("…" if len(v) > 8 else "") + "]"
-    return str(v)
+def _index_html(summary: dict, out: Path) -> str:
+    """The front page (slmlab.frontpage), with each notebook's key figure and plotly.js beside it."""
+    figures = {name: key_figure(plotly_figures(out / f"{name}.ipynb")) for name in summary["notebooks"]
+               if (out / f"{name}.ipynb").exists()}
+    plotly_url = ship_plotly(out) if any(figures.values()) else None
+    return front_page(summary, out, plotly_url=plotly_url, figures=figures)
 
 
-def _index_html(summary: dict) -> str:
-    rows = []
-    for name, entry in summary["notebooks"].items():
-        metrics = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(_fmt(v))}</li>"
-                          for k, v in entry.get("metrics", {}).items())
-        state = "ok" if entry.get("ok", True) else f"FAILED at cell {entry.get('cell')}: {html.escape(entry.get('error', ''))}"
-        rows.append(f"<tr><td><a href='{name}.html'>{name}</a></td><td>{entry['seconds']:.0f}</td>"
-                    f"<td>{entry['peak_rss_mb']:.0f}</td><td>{state}</td><td><ul>{metrics}</ul></td></tr>")
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>slmlab report</title>
-<style>body{{font-family:sans-serif;margin:2em}}td{{vertical-align:top;padding:4px 10px;border-bottom:1px solid #ddd}}
-ul{{margin:0;padding-left:1em}}</style></head><body>
-<h1>slmlab report — profile <code>{summary['profile']}</code></h1>
-<p>Total {summary['total_seconds']:.0f} s. Executed notebooks: <code>*.ipynb</code> beside this page;
-raw numbers: <a href="summary.json">summary.json</a>.</p>
-<table><tr><th>notebook</th><th>seconds</th><th>peak RSS (MB)</th><th>status</th><th>headline numbers</th></tr>
-{''.join(rows)}</table></body></html>"""
+def write_front_page(out) -> Path:
+    """Rewrite ``index.html`` of an existing report folder from its ``summary.json``."""
+    out = Path(out).resolve()
+    if not (out / "summary.json").is_file():
+        raise FileNotFoundError(f"{out / 'summary.json'} not found: pass a report folder written by `slmlab run`")
+    summary = json.loads((out / "summary.json").read_text())
+    atomic_write_text(out / "index.html", _index_html(summary, out))
+    return out / "index.html"
 
 
 def run_collection(profile: str = "default", only: str | None = None, out="report", seed: int = 0,
@@ -122,6 +110,7 @@ def run_collection(profile: str = "default", only: str | None = None, out="repor
         env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     params = {"profile": profile, "seed": seed, "device": device, "model": model}
     summary = {"profile": profile, "seed": seed, "total_seconds": 0.0, "notebooks": {}}
+    mathjax_url = ship_mathjax(out)  # the pages typeset their math without a network
     start = time.time()
     failure = None
     for i, src in enumerate(books, 1):
@@ -142,7 +131,7 @@ def run_collection(profile: str = "default", only: str | None = None, out="repor
         entry = {"seconds": round(seconds, 1), "peak_rss_mb": status["peak_rss_mb"],
                  "metrics": read_metrics(metrics_file)}
         if dst.exists():
-            _to_html(dst, out / f"{name}.html")
+            _to_html(dst, out / f"{name}.html", mathjax_url)
         if not status["ok"]:
             entry.update(ok=False, cell=status["cell"], error=status["error"])
             failure = f"notebook {name} failed at cell {status['cell']}: {status['error']}"
@@ -152,7 +141,7 @@ def run_collection(profile: str = "default", only: str | None = None, out="repor
             break
     summary["total_seconds"] = round(time.time() - start, 1)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
-    atomic_write_text(out / "index.html", _index_html(summary))
+    atomic_write_text(out / "index.html", _index_html(summary, out))
     print(f"report: {out / 'index.html'} ({summary['total_seconds']:.0f} s)")
     if failure:
         raise RuntimeError(failure)

@@ -9,6 +9,7 @@ context is run once and shared by its G thoughts through the KV cache, in both.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import math
@@ -228,7 +229,9 @@ def _forward_context(model, ids, mask):
         out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
     except TypeError:
         out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
-    return out.past_key_values  # (the output field kept its name)
+    # the output field was renamed with the argument; reading the old name logs a deprecation warning
+    names = {f.name for f in dataclasses.fields(out)} if dataclasses.is_dataclass(out) else set(out.keys())
+    return getattr(out, "cache" if "cache" in names else "past_key_values")
 
 
 def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None):

@@ -1,0 +1,79 @@
+"""The front page states each notebook's finding in words computed from its recorded numbers, with
+the comparison rule's spread and verdict, and degrades gracefully when a number is missing."""
+import json
+
+from slmlab import frontpage
+from slmlab.experiment import compare
+
+CURATION = {"kept_fraction": 0.62, "n_docs": 20000, "contaminated_gap": 0.25,
+            "comparisons": {"accuracy": compare([0.30, 0.32, 0.31], [0.20, 0.21, 0.19], names=("curated", "raw"),
+                                                metric="accuracy").to_dict()}}
+
+
+def test_comparisons_are_found_wherever_recorded():
+    nested = {"comparisons": {"rlp": {"vendi": compare([1, 2], [3, 4], names=("rlp", "base")).to_dict()}},
+              "x": 1, "rounds": [1, 2]}
+    found = frontpage.find_comparisons(nested)
+    assert list(found) == ["comparisons.rlp.vendi"]
+    assert found["comparisons.rlp.vendi"].verdict == "base beats rlp"
+
+
+def test_finding_is_computed_from_the_metrics():
+    words = " ".join(frontpage.finding("01_data_curation", CURATION))
+    assert "62%" in words and "20,000" in words and "+25.0 points" in words
+    assert "curated 0.31 ± 0.01 vs raw 0.2 ± 0.01" in words and "curated beats raw" in words
+    # the numbers move, the words follow
+    flipped = dict(CURATION, comparisons={"accuracy": compare([0.2, 0.21], [0.2, 0.22], names=("curated", "raw"),
+                                                              metric="accuracy").to_dict()})
+    assert "within the seed spread" in " ".join(frontpage.finding("01_data_curation", flipped))
+
+
+def test_missing_metric_falls_back_to_the_generic_finding():
+    words = " ".join(frontpage.finding("01_data_curation", {"comparisons": CURATION["comparisons"]}))
+    assert "curated beats raw" in words  # kept_fraction missing: the recorded comparison still speaks
+    assert frontpage.finding("00_welcome_tiny_lm", {"params": 5}) == ["Headline numbers: params 5."]
+    assert frontpage.finding("07_new", {}) == ["This notebook recorded no headline numbers."]
+
+
+def test_every_lesson_reads_plausible_metrics():
+    metrics = {
+        "00": {"params": 1115264, "eval_loss": 0.91, "accuracy": 0.5, "accuracy_direct": 0.2,
+               "accuracy_by_steps": {"1": 0.9, "4": 0.1}},
+        "02": {"valid_rate": [0.4, 0.6], "vendi": [3.0, 3.5], "synthetic_kept": 120,
+               "with_synthetic_accuracy": 0.3, "seed_only_accuracy": 0.2},
+        "03": {"reward_start": -0.1, "reward_end": 0.2, "reward_end_std": 0.05, "rlp_accuracy": 0.3,
+               "cpt_accuracy": 0.35, "base_accuracy": 0.25},
+        "04": {"temperature": 1.0, "models": {"base": {"intra_similarity": 0.5, "shuffled_baseline":
+                                                       {"intra_similarity": 0.3}},
+                                              "sharpened": {"intra_similarity": 0.8}},
+               "verdicts": {"sharpened": "REDUCES"}},
+    }
+    expect = {"00": "90% at 1 step to 10% at 4 steps", "02": "40% to 60%", "03": "-0.100 to +0.200",
+              "04": "most repetitive is sharpened"}
+    for nb, m in metrics.items():
+        words = " ".join(frontpage.finding(nb + "_x", m))
+        assert expect[nb] in words, (nb, words)
+
+
+def test_key_figure_prefers_the_tagged_cell_else_the_last():
+    a, b, c = {"data": [1]}, {"data": [2]}, {"data": [3]}
+    assert frontpage.key_figure([(a, []), (b, ["key-figure"]), (c, [])]) is b
+    assert frontpage.key_figure([(a, []), (c, [])]) is c
+    assert frontpage.key_figure([]) is None
+
+
+def test_front_page_html(tmp_path):
+    summary = {"profile": "smoke", "seed": 0, "total_seconds": 90.0, "notebooks": {
+        "01_data_curation": {"seconds": 60.0, "peak_rss_mb": 812.0, "metrics": CURATION},
+        "05_new": {"seconds": 30.0, "peak_rss_mb": 500.0, "metrics": {}, "ok": False, "cell": 7,
+                   "error": "ValueError: <boom>"}}}
+    nb = {"cells": [{"cell_type": "markdown", "source": ["# 05 · Something new\n", "text"]}]}
+    (tmp_path / "05_new.ipynb").write_text(json.dumps(nb))
+    fig = {"data": [{"type": "bar", "y": [1, 2]}], "layout": {"title": {"text": "curated vs raw"}}}
+    page = frontpage.front_page(summary, tmp_path, plotly_url="plotly.min.js", figures={"01_data_curation": fig})
+    assert frontpage.LESSONS["01"].question.split(",")[0] in page
+    assert "curated beats raw" in page and "1.0 min" in page and "812 MB" in page
+    assert 'href="01_data_curation.html"' in page and 'href="01_data_curation.ipynb"' in page
+    assert '<script src="plotly.min.js">' in page and "curated vs raw" in page
+    assert "Something new" in page and "FAILED at cell 7" in page and "&lt;boom&gt;" in page
+    assert "http" not in page.replace("http://www.w3.org", "")  # nothing to fetch
