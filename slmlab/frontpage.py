@@ -179,14 +179,20 @@ def key_figure(figures: list[tuple[dict, list[str]]]) -> dict | None:
     return (tagged or [fig for fig, _ in figures] or [None])[0 if tagged else -1]
 
 
-def _question(name: str, executed: Path | None) -> str:
+def _title(executed: Path) -> str | None:
+    """``NN · Title`` from the notebook's title cell, or None when it cannot be read."""
+    try:
+        first = "".join(json.loads(executed.read_text())["cells"][0]["source"]).splitlines()[0]
+    except (OSError, AttributeError, KeyError, IndexError, ValueError):
+        return None
+    return first.lstrip("#").strip() or None
+
+
+def _question(name: str, executed: Path) -> str:
     if name[:2] in LESSONS:
         return LESSONS[name[:2]].question
-    try:  # a notebook without an entry: its title says what it is about
-        title = "".join(json.loads(executed.read_text())["cells"][0]["source"]).splitlines()[0]
-        return title.split("·", 1)[-1].strip()
-    except (OSError, AttributeError, KeyError, IndexError, ValueError):
-        return name
+    title = _title(executed)  # a notebook without an entry: its title says what it is about
+    return title.split("·", 1)[-1].strip() if title else name
 
 
 def front_page(summary: dict, out, plotly_url: str | None = None, figures: dict | None = None) -> str:
@@ -200,8 +206,9 @@ def front_page(summary: dict, out, plotly_url: str | None = None, figures: dict 
         n = html.escape(name)
         executed = out / f"{name}.ipynb"
         ok = entry.get("ok", True)
+        error = (entry.get("error") or "").splitlines()[:1] or [""]
         sentences = finding(name, entry.get("metrics", {})) if ok else [
-            f"FAILED at cell {entry.get('cell')}: {entry.get('error', '')}"]
+            f"FAILED at cell {entry.get('cell')}: {error[0][:300]}"]
         cmp = find_comparisons(entry.get("metrics", {}))
         verdicts = "".join(f"<li>{html.escape(str(c))}</li>" for c in cmp.values())
         fig = figures.get(name)
@@ -209,7 +216,7 @@ def front_page(summary: dict, out, plotly_url: str | None = None, figures: dict 
                                 config={"displayModeBar": False}) if fig and plotly_url else
                     "<p class='muted'>no figure</p>")
         sections.append(f"""<section class="nb">
-<h2><a href="{n}.html">{n}</a></h2>
+<h2><a href="{n}.html">{html.escape(_title(executed) or name)}</a></h2>
 <p class="q"><b>Question.</b> {html.escape(_question(name, executed))}</p>
 <p class="f"><b>Finding.</b> {html.escape(' '.join(sentences))}</p>
 {f'<details><summary>every comparison by the collection rule ({len(cmp)})</summary><ul>{verdicts}</ul></details>' if cmp else ''}
