@@ -219,7 +219,10 @@ def content_hash_batch(batch: dict, text_column: str = "text") -> dict:
 
 def exact_duplicate_reasons(hashes: list[str], doc_ids: list | None = None) -> list[str]:
     """Global pass in document order: ``"copy of <id>"`` for every repeat of an earlier hash."""
+    hashes = list(hashes)
     doc_ids = list(range(len(hashes))) if doc_ids is None else list(doc_ids)
+    if len(doc_ids) != len(hashes):
+        raise ValueError(f"doc_ids has {len(doc_ids)} entries but hashes has {len(hashes)}; give one id per hash")
     first: dict[str, object] = {}
     out = []
     for h, d in zip(hashes, doc_ids):
@@ -282,6 +285,11 @@ def minhash_batch(batch: dict, text_column: str = "text", params: MinHashParams 
 def lsh_match_probability(similarity, bands: int = 14, rows: int = 8):
     """P(two documents share a band) at Jaccard ``similarity``: 1 - (1 - s^rows)^bands."""
     s = np.asarray(similarity, dtype=float)
+    if not np.all((s >= 0) & (s <= 1)):   # NaN fails both comparisons
+        raise ValueError(f"similarity={similarity!r} must be a Jaccard similarity in [0, 1]")
+    for name, v in (("bands", bands), ("rows", rows)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name}={v!r} must be a positive int")
     return 1 - (1 - s ** rows) ** bands
 
 
@@ -292,6 +300,9 @@ def minhash_near_duplicates(signatures, params: MinHashParams = MinHashParams(),
     from datasketch import MinHash, MinHashLSH
     signatures = list(signatures)
     doc_ids = list(range(len(signatures))) if doc_ids is None else list(doc_ids)
+    if len(doc_ids) != len(signatures):
+        raise ValueError(f"doc_ids has {len(doc_ids)} entries but signatures has {len(signatures)}; "
+                         "give one id per signature")
     lsh = MinHashLSH(num_perm=params.num_perm, params=(params.bands, params.rows))
     out = []
     for i, sig in enumerate(signatures):
@@ -361,6 +372,8 @@ def verify_solution(text: str) -> str:
     """Why a worked solution is wrong ("" when it checks out or has no worked steps to check):
     every step's arithmetic and chaining (``corpus.check_steps``), the final answer equals the last
     result, and every number a step reads from the question is really in the question."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str (one document), got {type(text).__name__}")
     m = _WORKED.match(text)
     if not m:
         return ""
@@ -417,6 +430,9 @@ def decontamination_batch(batch: dict, index: frozenset, n: int = 13, min_number
     """``decontamination_reason``: the first ``n``-gram with at least ``min_numbers`` numbers of two
     or more digits that a document shares with the eval split (other n-grams are template wording,
     not a problem)."""
+    for name, v in (("n", n), ("min_numbers", min_numbers)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < (1 if name == "n" else 0):
+            raise ValueError(f"{name}={v!r} must be an int >= {1 if name == 'n' else 0}")
     out = []
     for t in _texts(batch, text_column):
         hit = next((g for g in _ngrams(t, n) if g in index and _numbers_in(g) >= min_numbers), None)
@@ -444,6 +460,13 @@ class CurationConfig:
             raise ValueError(f"stages={self.stages!r}: unknown {sorted(unknown)}; choose from {STAGES}")
         if not 0.0 <= self.quality_threshold <= 1.0:
             raise ValueError(f"quality_threshold={self.quality_threshold!r} must lie in [0, 1]")
+        for name in ("decont_n", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name}={v!r} must be a positive int")
+        if isinstance(self.decont_min_numbers, bool) or not isinstance(self.decont_min_numbers, int) \
+                or self.decont_min_numbers < 0:
+            raise ValueError(f"decont_min_numbers={self.decont_min_numbers!r} must be an int >= 0")
 
 
 @dataclass

@@ -47,6 +47,8 @@ def eigenvalue_entropy(eigenvalues, q: float = 1.0) -> float:
     w = np.asarray(eigenvalues, dtype=np.float64).ravel()
     if w.size == 0:
         raise ValueError("eigenvalues is empty")
+    if not np.isfinite(w).all():
+        raise ValueError("eigenvalues contain NaN or inf; they must be finite")
     top = w.max()
     if not top > 0:
         raise ValueError("eigenvalues must contain a positive value (a kernel with a unit diagonal has trace n)")
@@ -65,6 +67,8 @@ def vendi_score_kernel(K, q: float = 1.0) -> float:
     K = np.asarray(K, dtype=np.float64)
     if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] == 0:
         raise ValueError(f"K must be a non-empty square matrix, got shape {K.shape}")
+    if not np.isfinite(K).all():
+        raise ValueError("K contains NaN or inf; a similarity matrix must be finite")
     if not np.allclose(K, K.T, atol=1e-8):
         raise ValueError("K must be symmetric")
     if not np.allclose(np.diagonal(K), 1.0, atol=1e-6):
@@ -147,6 +151,8 @@ def self_bleu(texts, max_ngram_order: int = 4) -> float:
     count). 1 means every sample is repeated by another; lower is more diverse."""
     from sacrebleu.metrics import BLEU
     texts = _check_texts(texts, min_len=2)
+    if isinstance(max_ngram_order, bool) or not isinstance(max_ngram_order, int) or max_ngram_order < 1:
+        raise ValueError(f"max_ngram_order={max_ngram_order!r} must be a positive int (BLEU uses 4)")
     bleu = BLEU(effective_order=True, max_ngram_order=max_ngram_order)
     scores = [bleu.sentence_score(h, texts[:i] + texts[i + 1:]).score for i, h in enumerate(texts)]
     return float(np.mean(scores) / 100.0)
@@ -158,6 +164,8 @@ def _unit_rows(embeddings, name: str = "embeddings", min_rows: int = 1) -> np.nd
         raise ValueError(f"{name} must be a 2-D array (n samples x d), got shape {X.shape}")
     if X.shape[0] < min_rows:
         raise ValueError(f"{name} needs at least {min_rows} rows, got {X.shape[0]}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or inf; embeddings must be finite")
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     if (norms == 0).any():
         raise ValueError(f"{name} has an all-zero row; its cosine similarity is undefined")
@@ -194,8 +202,10 @@ def _groups(embeddings_by_prompt, name: str, min_rows: int) -> list[np.ndarray]:
     if not groups:
         raise ValueError(f"{name} is empty: pass one (samples x d) array per prompt")
     out = [_unit_rows(g, f"{name}[{i}]", min_rows) for i, g in enumerate(groups)]
-    if len({g.shape[1] for g in out}) != 1:
-        raise ValueError(f"{name}: every prompt's embeddings must have the same dimension")
+    for i, g in enumerate(out):
+        if g.shape[1] != out[0].shape[1]:
+            raise ValueError(f"{name}[{i}] has dimension {g.shape[1]} but {name}[0] has {out[0].shape[1]}; "
+                             "every prompt's embeddings must come from one encoder")
     return out
 
 

@@ -86,6 +86,8 @@ def embed(texts, encoder=None, batch_size: int = 64, max_length: int = 128, devi
         raise ValueError("texts must be a non-empty list of strings")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} must be a positive int")
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise ValueError(f"max_length={max_length!r} must be a positive int (tokens kept per text)")
     if encoder is None or isinstance(encoder, (str, os.PathLike)):
         model, tokenizer = load_encoder(None if encoder is None else str(encoder), device)
         return _mean_pooled(model, tokenizer, texts, batch_size, max_length)
@@ -101,5 +103,10 @@ def embed(texts, encoder=None, batch_size: int = 64, max_length: int = 128, devi
     vecs = np.asarray(vecs, dtype=np.float32)
     if vecs.ndim != 2 or len(vecs) != len(texts):
         raise ValueError(f"encoder returned shape {vecs.shape}; expected ({len(texts)}, d)")
+    if not np.isfinite(vecs).all():
+        raise ValueError("encoder returned NaN or inf embeddings; they must be finite")
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-    return vecs / np.maximum(norms, 1e-12)
+    if (norms == 0).any():
+        raise ValueError(f"encoder returned an all-zero row for text {int(np.argmax(norms[:, 0] == 0))}; "
+                         "its direction (and every cosine similarity with it) is undefined")
+    return vecs / norms

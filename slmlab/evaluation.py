@@ -41,6 +41,9 @@ def answer_accuracy(model, tokenizer, problems, with_steps: bool = True, max_new
 @torch.no_grad()
 def _sequence_token_logprobs(model, tokenizer, prefixes, continuations, batch_size=64):
     """Sum and count of log p(continuation tokens | prefix) for each pair, under teacher forcing."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be a positive int")
+    n_ctx = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     device = next(model.parameters()).device
     results = []
     for i in range(0, len(prefixes), batch_size):
@@ -48,6 +51,9 @@ def _sequence_token_logprobs(model, tokenizer, prefixes, continuations, batch_si
         cont = tokenizer(list(continuations[i:i + batch_size]), add_special_tokens=False)["input_ids"]
         seqs = [p + c for p, c in zip(pre, cont)]
         width = max(map(len, seqs))
+        if isinstance(n_ctx, int) and width > n_ctx:
+            raise ValueError(f"a sequence of {width} tokens exceeds the model's context of {n_ctx} tokens; "
+                             "shorten the texts (their scores past the context would be meaningless)")
         ids = torch.full((len(seqs), width), tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
         target = torch.zeros_like(ids, dtype=torch.bool)
@@ -64,9 +70,13 @@ def _sequence_token_logprobs(model, tokenizer, prefixes, continuations, batch_si
 
 def token_loss(model, tokenizer, texts, batch_size: int = 64) -> float:
     """Mean next-token cross-entropy (nats/token) over all tokens of ``texts`` after ``<s>``."""
+    if isinstance(texts, str):
+        raise ValueError("texts must be a list of strings, not a single string")
     texts = list(texts)
     if not texts:
         raise ValueError("texts is empty")
+    if not all(isinstance(t, str) for t in texts):
+        raise ValueError("texts must contain only strings")
     res = _sequence_token_logprobs(model, tokenizer, [""] * len(texts), texts, batch_size)
     return -sum(s for s, _ in res) / sum(n for _, n in res)
 
@@ -75,6 +85,8 @@ def answer_logprob(model, tokenizer, problems, with_steps: bool = True, batch_si
     """Mean log-probability per answer token of the correct answer, teacher-forced after the prompt
     (with the reference steps in ``<think>`` when ``with_steps``). Higher is better."""
     rows = _check_problems(problems)
+    if with_steps and "steps" not in rows[0]:
+        raise ValueError("problems lack column 'steps', needed with with_steps=True (or pass with_steps=False)")
     if with_steps:
         prefixes = [f"{r['prompt']}<think>{r['steps']}</think> " for r in rows]
     else:

@@ -52,9 +52,11 @@ def train_tokenizer(texts, vocab_size: int = 512) -> PreTrainedTokenizerFast:
 def tiny_llama_config(tokenizer, hidden_size: int = 128, n_layers: int = 4, n_heads: int = 4,
                       intermediate_size: int | None = None, max_positions: int = 320) -> LlamaConfig:
     """A Llama-architecture config sized for a CPU (1.1M parameters at the defaults)."""
-    for name, val in [("hidden_size", hidden_size), ("n_layers", n_layers), ("n_heads", n_heads)]:
-        if not isinstance(val, int) or val < 1:
-            raise ValueError(f"{name}={val!r} must be a positive int")
+    ffn = 1 if intermediate_size is None else intermediate_size   # None: 4 x hidden_size
+    for name, val in [("hidden_size", hidden_size), ("n_layers", n_layers), ("n_heads", n_heads),
+                      ("max_positions", max_positions), ("intermediate_size", ffn)]:
+        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            raise ValueError(f"{name}={val!r} must be a positive int" + (" or None" * (name == "intermediate_size")))
     if hidden_size % n_heads:
         raise ValueError(f"hidden_size={hidden_size} must be divisible by n_heads={n_heads}")
     return LlamaConfig(
@@ -68,6 +70,10 @@ def tiny_llama_config(tokenizer, hidden_size: int = 128, n_layers: int = 4, n_he
 
 def build_model(config: LlamaConfig, seed: int = 0) -> LlamaForCausalLM:
     """A freshly initialised model; the same seed gives the same weights."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    if not isinstance(config, LlamaConfig):
+        raise TypeError(f"config must be a LlamaConfig (see tiny_llama_config), got {type(config).__name__}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return LlamaForCausalLM(config)
@@ -75,6 +81,8 @@ def build_model(config: LlamaConfig, seed: int = 0) -> LlamaForCausalLM:
 
 def count_parameters(model) -> int:
     """Distinct trainable parameters (tied embeddings counted once)."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in {id(p): p for p in model.parameters() if p.requires_grad}.values())
 
 

@@ -132,6 +132,11 @@ def _check_override(notebook: str, key: str, default: Any, value: Any) -> Any:
     if isinstance(default, (tuple, list)):
         if not isinstance(value, (tuple, list)):
             raise TypeError(f"{key}={value!r} must be a list or tuple ({notebook})")
+        if default and not value:
+            raise ValueError(f"{key}={value!r} must not be empty ({notebook})")
+        if default and all(isinstance(d, (int, float)) and not isinstance(d, bool) for d in default):
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+                raise ValueError(f"{key}={value!r} must hold finite numbers ({notebook})")
         return type(default)(value)
     return value
 

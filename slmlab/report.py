@@ -22,7 +22,11 @@ def metrics_path(notebook: str) -> Path:
 
 def atomic_write_text(path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and a rename: readers never see half a file."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"path={str(path)!r} is a folder; pass the path of a file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -1,6 +1,8 @@
 """Batched sampling with a KV cache (transformers' ``generate``), temperature, top-p and a seed."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 __all__ = ["sample", "thought_token_ids"]
@@ -25,12 +27,24 @@ def sample(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, tempe
         raise ValueError("prompts must be a non-empty list of strings")
     if not all(isinstance(p, str) for p in prompts):
         raise ValueError("prompts must contain only strings")
-    if not isinstance(temperature, (int, float)) or temperature < 0:
-        raise ValueError(f"temperature={temperature!r} must be a number >= 0")
+    if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature={temperature!r} must be a finite number >= 0 (0: greedy)")
     if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
         raise ValueError(f"top_p={top_p!r} must lie in (0, 1]")
+    if min_p is not None and not (isinstance(min_p, (int, float)) and 0 <= min_p < 1):
+        raise ValueError(f"min_p={min_p!r} must be None or lie in [0, 1)")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a positive int")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be a positive int")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    n_ctx = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(n_ctx, int):
+        longest = max(len(ids) for ids in tokenizer(list(prompts))["input_ids"])
+        if longest + max_new_tokens > n_ctx:
+            raise ValueError(f"a prompt of {longest} tokens + max_new_tokens={max_new_tokens} exceeds the model's "
+                             f"context of {n_ctx} tokens; shorten the prompts or lower max_new_tokens")
     device = next(model.parameters()).device
     think_open, _ = thought_token_ids(tokenizer)
     eos = [tokenizer.eos_token_id]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import re
 from collections import Counter
@@ -91,6 +92,14 @@ class SynthesisConfig:
             raise ValueError(f"templates={self.templates!r}: choose from {TEMPLATES}")
         if not isinstance(self.k_shot, int) or self.k_shot < 0:
             raise ValueError(f"k_shot={self.k_shot!r} must be an int >= 0")
+        if not isinstance(self.temperature, (int, float)) or not math.isfinite(self.temperature) or self.temperature < 0:
+            raise ValueError(f"temperature={self.temperature!r} must be a finite number >= 0 (0: greedy)")
+        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
+            raise ValueError(f"top_p={self.top_p!r} must lie in (0, 1]")
+        if self.min_p is not None and not (isinstance(self.min_p, (int, float)) and 0 <= self.min_p < 1):
+            raise ValueError(f"min_p={self.min_p!r} must be None or lie in [0, 1)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed={self.seed!r} must be a non-negative int")
         if self.style not in ("auto",) + STYLES:
             raise ValueError(f"style={self.style!r} must be 'auto' or one of {STYLES}")
         if self.max_prompt_tokens is not None and (not isinstance(self.max_prompt_tokens, int)
@@ -207,6 +216,15 @@ def build_prompts(pool_rows: list[dict], n: int, templates, k_shot: int, rng: ra
     if max_prompt_tokens is not None and tokenizer is None:
         raise ValueError("max_prompt_tokens needs the tokenizer to count tokens")
     templates = (templates,) if isinstance(templates, str) else tuple(templates)
+    if not templates or any(t not in TEMPLATES for t in templates):
+        raise ValueError(f"templates={templates!r}: choose one or more of {TEMPLATES}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n={n!r} must be an int >= 0 (the number of prompts)")
+    if isinstance(k_shot, bool) or not isinstance(k_shot, int) or k_shot < 0:
+        raise ValueError(f"k_shot={k_shot!r} must be an int >= 0")
+    if k_shot > len(pool_rows) and set(templates) != {"zero_shot"}:
+        raise ValueError(f"k_shot={k_shot} is larger than the pool ({len(pool_rows)} rows); lower k_shot or grow "
+                         "the pool (a prompt never silently gets fewer examples than asked)")
     out = []
     for i in range(n):
         template = templates[i % len(templates)]
@@ -343,6 +361,8 @@ def verify_problem(problem: dict | None, strict: bool = True) -> str:
     ``inconsistent_entities`` (mixes people or objects), ``question_mismatch`` (the answer
     recomputed from the question differs, or the steps are not the question's operations). Without
     ``strict``: ``steps_not_from_question`` when a step uses a number the question does not contain."""
+    if problem is not None and not isinstance(problem, dict):
+        raise TypeError(f"problem must be a dict from parse_generation (or None), got {type(problem).__name__}")
     if not problem:
         return "unparseable"
     steps = problem.get("steps")

@@ -268,7 +268,9 @@ def test_malformed_model_output_never_crashes_the_loop(seed_pool):
     """A real (untrained) model writes garbage: every candidate is counted, as unparseable."""
     from slmlab.models import build_model, tiny_llama_config, train_tokenizer
     tok = train_tokenizer(list(seed_pool["text"]) * 3, vocab_size=300)
-    model = build_model(tiny_llama_config(tok, hidden_size=16, n_layers=1, n_heads=2), seed=0).eval()
+    # a byte-level vocabulary makes 2-shot prompts ~420 tokens long: give the model the context for them
+    model = build_model(tiny_llama_config(tok, hidden_size=16, n_layers=1, n_heads=2, max_positions=512),
+                        seed=0).eval()
     cfg = SynthesisConfig(rounds=1, prompts_per_round=6, max_new_tokens=12, templates=("zero_shot", "few_shot",
                                                                                           "attribute"))
     res = run_synthesis(model, tok, seed_pool, cfg, encoder=False, progress=False)

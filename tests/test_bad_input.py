@@ -1,0 +1,236 @@
+"""Every public function refuses bad input clearly: one table of (callable, args, exception, fragment).
+
+A row calls ``callable(*args)`` (keyword arguments ride in a ``functools.partial``) and expects the
+exception type and a fragment of its message that names the argument or the allowed values. The
+placeholders MODEL and TOK stand for the embedded model and its tokenizer, loaded once.
+"""
+import random
+from functools import partial
+
+import numpy as np
+import pytest
+
+from slmlab import (curation, diversity, embeddings, evaluation, experiment, models, profiles, raw_corpus,
+                    report, runtime, sampling, synthesis)
+
+NAN, INF = float("nan"), float("inf")
+MODEL, TOK = object(), object()   # replaced by the embedded model and tokenizer at run time
+
+E2 = np.eye(2, 4)                               # two unit rows
+E_NAN = np.array([[1.0, 0, 0, 0], [NAN, 1, 0, 0]])   # a NaN embedding
+E_INF = np.array([[1.0, 0, 0, 0], [INF, 1, 0, 0]])
+PROBLEM = {"prompt": "Question: Mia has 3 apples. She buys 2 more. How many apples now?\nAnswer: ",
+           "answer": 5, "n_steps": 1, "steps": "3+2=5.", "question": "Mia has 3 apples. She buys 2 more. How many apples now?"}
+POOL = [{"text": "Question: a\nAnswer: 1", "key": "k1", "n_steps": 1, "steps": "1+0=1."},
+        {"text": "Question: b\nAnswer: 2", "key": "k2", "n_steps": 1, "steps": "1+1=2."}]
+
+
+def P(fn, **kw):
+    """A partial that reads well in the table."""
+    return partial(fn, **kw)
+
+
+CASES = [
+    # ---------------------------------------------------------------- diversity
+    (diversity.vendi_score, (E_NAN,), ValueError, "NaN"),
+    (diversity.vendi_score, (np.zeros((0, 3)),), ValueError, "non-empty 2-D"),
+    (diversity.vendi_score, (np.ones(3),), ValueError, "2-D"),
+    (diversity.vendi_score, (np.zeros((2, 3)),), ValueError, "all-zero row"),
+    (P(diversity.vendi_score, q=-1), (E2,), ValueError, "q=-1"),
+    (P(diversity.vendi_score, q=NAN), (E2,), ValueError, "q=nan"),
+    (P(diversity.vendi_score, dtype=np.int32), (E2,), ValueError, "dtype="),
+    (diversity.vendi_score_kernel, (np.array([[1.0, NAN], [NAN, 1.0]]),), ValueError, "NaN"),
+    (diversity.vendi_score_kernel, (np.array([[1.0, 0.5], [0.2, 1.0]]),), ValueError, "symmetric"),
+    (diversity.vendi_score_kernel, (np.array([[2.0, 0.0], [0.0, 2.0]]),), ValueError, "unit diagonal"),
+    (diversity.vendi_score_kernel, (np.ones((2, 3)),), ValueError, "square"),
+    (diversity.eigenvalue_entropy, ([],), ValueError, "eigenvalues is empty"),
+    (diversity.eigenvalue_entropy, ([0.5, NAN],), ValueError, "NaN"),
+    (diversity.eigenvalue_entropy, ([-1.0, -2.0],), ValueError, "positive value"),
+    (diversity.mean_pairwise_similarity, (E_NAN,), ValueError, "NaN"),
+    (diversity.mean_pairwise_similarity, (E_INF,), ValueError, "inf"),
+    (diversity.mean_pairwise_similarity, (np.eye(1, 3),), ValueError, "at least 2 rows"),
+    (diversity.intra_model_similarity, ([E2, E_NAN],), ValueError, "embeddings_by_prompt[1]"),
+    (diversity.intra_model_similarity, ([],), ValueError, "is empty"),
+    (diversity.intra_model_similarity, ([E2, np.eye(2, 5)],), ValueError, "embeddings_by_prompt[1] has dimension 5"),
+    (diversity.inter_model_similarity, ([E2], [E2, E2]), ValueError, "align them by prompt"),
+    (diversity.inter_model_similarity, ([E2], [E_NAN]), ValueError, "NaN"),
+    (diversity.cross_model_neighbour_share, (np.eye(3), ["a", "b"]), ValueError, "model_labels has 2 entries"),
+    (diversity.cross_model_neighbour_share, (np.eye(3), ["a", "a", "a"]), ValueError, "at least two models"),
+    (P(diversity.cross_model_neighbour_share, k=3), (np.eye(3), ["a", "b", "a"]), ValueError, "k=3"),
+    (P(diversity.cross_model_neighbour_share, k=1), (np.array([[1.0, 0], [NAN, 1], [0, 1]]), ["a", "b", "a"]),
+     ValueError, "NaN"),
+    (diversity.shuffled_prompt_baseline, ([E2],), ValueError, "at least two prompts"),
+    (P(diversity.shuffled_prompt_baseline, n_shuffles=0), ([E2, E2],), ValueError, "n_shuffles=0"),
+    (diversity.shuffled_prompt_baseline, ([E2, E2], [E2]), ValueError, "as many prompts"),
+    (diversity.distinct_n, ("one string",), ValueError, "not a single string"),
+    (diversity.distinct_n, ([],), ValueError, "non-empty list of strings"),
+    (P(diversity.distinct_n, n=0), (["a b"],), ValueError, "n=0"),
+    (diversity.distinct_n, (["a"],), ValueError, "fewer than 2 words"),
+    (diversity.self_bleu, (["only one"],), ValueError, "at least 2"),
+    (P(diversity.self_bleu, max_ngram_order=0), (["a b", "a c"],), ValueError, "max_ngram_order=0"),
+    (diversity.answer_entropy, ([],), ValueError, "at least 1"),
+    (diversity.answer_entropy, (["a", 3],), ValueError, "only strings"),
+    (P(diversity.answer_entropy, base=1), (["a"],), ValueError, "base=1"),
+    (P(diversity.answer_entropy, base=NAN), (["a"],), ValueError, "base=nan"),
+    # ---------------------------------------------------------------- embeddings
+    (P(embeddings.embed, encoder=lambda t: np.full((len(t), 3), NAN)), (["a", "b"],), ValueError, "NaN"),
+    (P(embeddings.embed, encoder=lambda t: np.zeros((len(t), 3))), (["a", "b"],), ValueError, "all-zero"),
+    (P(embeddings.embed, encoder=lambda t: np.ones((1, 3))), (["a", "b"],), ValueError, "expected (2, d)"),
+    (embeddings.embed, ("a text",), ValueError, "not a single string"),
+    (embeddings.embed, ([],), ValueError, "non-empty list of strings"),
+    (P(embeddings.embed, batch_size=0), (["a"],), ValueError, "batch_size=0"),
+    (P(embeddings.embed, max_length=0, encoder=lambda t: np.ones((len(t), 2))), (["a"],), ValueError, "max_length=0"),
+    (P(embeddings.embed, encoder=42), (["a"],), ValueError, "encoder=42"),
+    # ---------------------------------------------------------------- sampling
+    (sampling.sample, (MODEL, TOK, "a prompt"), ValueError, "non-empty list of strings"),
+    (sampling.sample, (MODEL, TOK, []), ValueError, "non-empty list of strings"),
+    (sampling.sample, (MODEL, TOK, ["a", 3]), ValueError, "only strings"),
+    (P(sampling.sample, temperature=-0.5), (MODEL, TOK, ["a"]), ValueError, "temperature=-0.5"),
+    (P(sampling.sample, temperature=NAN), (MODEL, TOK, ["a"]), ValueError, "temperature=nan"),
+    (P(sampling.sample, temperature=INF), (MODEL, TOK, ["a"]), ValueError, "temperature=inf"),
+    (P(sampling.sample, top_p=0.0), (MODEL, TOK, ["a"]), ValueError, "top_p=0.0"),
+    (P(sampling.sample, top_p=NAN), (MODEL, TOK, ["a"]), ValueError, "top_p=nan"),
+    (P(sampling.sample, min_p=1.5), (MODEL, TOK, ["a"]), ValueError, "min_p=1.5"),
+    (P(sampling.sample, min_p=NAN), (MODEL, TOK, ["a"]), ValueError, "min_p=nan"),
+    (P(sampling.sample, max_new_tokens=0), (MODEL, TOK, ["a"]), ValueError, "max_new_tokens=0"),
+    (P(sampling.sample, batch_size=0), (MODEL, TOK, ["a"]), ValueError, "batch_size=0"),
+    (P(sampling.sample, seed=-1), (MODEL, TOK, ["a"]), ValueError, "seed=-1"),
+    (P(sampling.sample, max_new_tokens=1000), (MODEL, TOK, ["a"]), ValueError, "context"),
+    (sampling.sample, (MODEL, TOK, ["word " * 400]), ValueError, "context"),
+    # ---------------------------------------------------------------- models
+    (models.train_tokenizer, ([],), ValueError, "non-empty iterable of strings"),
+    (P(models.train_tokenizer, vocab_size=100), (["abc"],), ValueError, "vocab_size=100"),
+    (P(models.tiny_llama_config, hidden_size=0), (TOK,), ValueError, "hidden_size=0"),
+    (P(models.tiny_llama_config, hidden_size=10, n_heads=3), (TOK,), ValueError, "divisible by n_heads=3"),
+    (P(models.tiny_llama_config, n_layers=2.5), (TOK,), ValueError, "n_layers=2.5"),
+    (P(models.tiny_llama_config, max_positions=0), (TOK,), ValueError, "max_positions=0"),
+    (P(models.tiny_llama_config, intermediate_size=-4), (TOK,), ValueError, "intermediate_size=-4"),
+    (models.build_model, ("not a config",), TypeError, "config must be a LlamaConfig"),
+    (P(models.build_model, seed=-1), ("a config",), ValueError, "seed=-1"),
+    (models.count_parameters, ("not a model",), TypeError, "model must be a torch.nn.Module"),
+    (models.load_model, ("/nonexistent/folder",), FileNotFoundError, "does not exist"),
+    (models.load_model, (42,), ValueError, "name_or_path=42"),
+    # ---------------------------------------------------------------- runtime
+    (runtime.pick_device, ("tpu",), ValueError, "'auto', 'cpu', 'cuda[:N]', 'mps'"),
+    (runtime.pick_device, (3,), ValueError, "must be a string"),
+    (runtime.pick_dtype, (runtime.pick_device("cpu"), "float8"), ValueError, "dtype='float8'"),
+    (runtime.seed_everything, (-1,), ValueError, "seed=-1"),
+    (runtime.seed_everything, (1.5,), ValueError, "seed=1.5"),
+    (runtime.seed_everything, (True,), ValueError, "seed=True"),
+    # ---------------------------------------------------------------- report
+    (report.record, ("", {}), ValueError, "notebook must be the notebook's name"),
+    (report.record, ("00_x", [1, 2]), ValueError, "metrics must be a dict"),
+    (report.record, ("00_x", {"a": object()}), ValueError, "metric 00_x.a"),
+    (report.atomic_write_text, ("/tmp", "x"), ValueError, "is a folder"),
+    (report.atomic_write_text, ("/tmp/slmlab-bad-input.txt", 3), TypeError, "text must be a str"),
+    # ---------------------------------------------------------------- experiment
+    (experiment.compare, ([1.0, 2.0], [1.0, NAN]), ValueError, "b[1]=nan must be finite"),
+    (experiment.compare, ([], [1.0]), ValueError, "a is empty"),
+    (experiment.compare, ("0.5", [1.0]), TypeError, "list of numbers"),
+    (P(experiment.compare, names=("a",)), ([1.0], [1.0]), ValueError, "two strings"),
+    (P(experiment.compare, higher_is_better="yes"), ([1.0], [1.0]), TypeError, "higher_is_better="),
+    (experiment.run_arms, ({}, [0]), ValueError, "non-empty dict"),
+    (experiment.run_arms, ({"a": 3}, [0]), TypeError, "arms['a'] must be callable"),
+    (experiment.run_arms, ({"a": lambda s: {}}, [0, 0]), ValueError, "repeats a seed"),
+    (experiment.run_arms, ({"a": lambda s: {}}, [-1]), ValueError, "non-negative ints"),
+    (experiment.run_arms, ({"a": lambda s: 1.0}, [0]), TypeError, "must return a dict"),
+    (experiment.collect, ({"a": [{"x": 1, "seed": 0}]}, "b", "x"), ValueError, "arm='b' is not among"),
+    (experiment.collect, ({"a": [{"x": 1, "seed": 0}]}, "a", "y"), ValueError, "metric='y' is missing"),
+    (experiment.train_flops, (0, 100), ValueError, "n_params=0"),
+    (experiment.train_flops, (10, NAN), ValueError, "tokens=nan"),
+    (experiment.matched_steps, (1.0, 10, runtime), TypeError, "TrainConfig"),
+    (experiment.matched_steps, (INF, 10, None), ValueError, "flops=inf"),
+    (experiment.matched_steps, (-1.0, 10, None), ValueError, "flops=-1.0"),
+    # ---------------------------------------------------------------- profiles
+    (profiles.sizes, ("99_nothing", "smoke"), ValueError, "has no sizes"),
+    (profiles.sizes, ("01_data_curation", "huge"), ValueError, "not a known profile"),
+    (P(profiles.sizes, n_layers=3), ("01_data_curation", "smoke"), ValueError, "not a size of 01_data_curation"),
+    (P(profiles.sizes, n_docs=2.5), ("01_data_curation", "smoke"), TypeError, "n_docs=2.5 must be an int"),
+    (P(profiles.sizes, temperatures=(0.7, NAN)), ("04_mode_collapse", "smoke"), ValueError, "temperatures"),
+    (P(profiles.sizes, temperatures=()), ("04_mode_collapse", "smoke"), ValueError, "temperatures"),
+    # ---------------------------------------------------------------- curation
+    (curation.normalise_batch, ({"body": ["a"]},), ValueError, "text_column='text' is not in the batch"),
+    (curation.normalise_batch, ({"text": ["a", 3]},), ValueError, "must hold strings"),
+    (P(curation.HeuristicRules, min_words=10, max_words=5), (), ValueError, "min_words <= max_words"),
+    (P(curation.MinHashParams, bands=0), (), ValueError, "bands=0"),
+    (curation.exact_duplicate_reasons, (["h1", "h2"], [1]), ValueError, "doc_ids has 1"),
+    (curation.minhash_near_duplicates, ([[1, 2, 3]],), ValueError, "expected num_perm=112"),
+    (curation.minhash_near_duplicates, ([[1] * 112, [2] * 112], curation.MinHashParams(), [7]), ValueError,
+     "doc_ids has 1"),
+    (curation.lsh_match_probability, (1.5,), ValueError, "similarity"),
+    (curation.lsh_match_probability, (NAN,), ValueError, "similarity"),
+    (P(curation.lsh_match_probability, bands=0), (0.5,), ValueError, "bands=0"),
+    (curation.fit_quality_scorer, (["a", "b"], [1]), ValueError, "equal length"),
+    (curation.fit_quality_scorer, (["a", "b"], [1, 1]), ValueError, "both 0 (junk) and 1 (good)"),
+    (curation.quality_batch, ({"text": ["a"]}, "no scorer"), ValueError, "fitted QualityScorer"),
+    (curation.eval_ngram_index, ([],), ValueError, "eval_texts is empty"),
+    (P(curation.eval_ngram_index, n=0), (["a b c"],), ValueError, "n=0"),
+    (curation.eval_reference_texts, ([],), ValueError, "non-empty eval split"),
+    (P(curation.decontamination_batch, n=0), ({"text": ["a"]}, frozenset()), ValueError, "n=0"),
+    (P(curation.CurationConfig, quality_threshold=NAN), (), ValueError, "quality_threshold=nan"),
+    (P(curation.CurationConfig, quality_threshold=1.5), (), ValueError, "quality_threshold=1.5"),
+    (P(curation.CurationConfig, stages=("dedup_everything",)), (), ValueError, "unknown"),
+    (P(curation.CurationConfig, batch_size=0), (), ValueError, "batch_size=0"),
+    (curation.check_dataset, ([{"text": "a"}],), ValueError, "must be a datasets.Dataset"),
+    (curation.verify_solution, (None,), TypeError, "text must be a str"),
+    # ---------------------------------------------------------------- raw corpus
+    (raw_corpus.make_raw_corpus, (5, 0, None), ValueError, "n_docs=5"),
+    (P(raw_corpus.make_raw_corpus, leak_share=NAN), (100, 0, None), ValueError, "leak_share=nan"),
+    (raw_corpus.make_raw_corpus, (100, 0, None), ValueError, "eval_problems must be a non-empty eval split"),
+    (P(raw_corpus.DefectRates, spam=NAN), (), ValueError, "DefectRates.spam=nan"),
+    (P(raw_corpus.DefectRates, spam=0.5, wrong_solution=0.5), (), ValueError, "sum to"),
+    (raw_corpus.make_quality_examples, (5, 0), ValueError, "n=5"),
+    # ---------------------------------------------------------------- synthesis
+    (P(synthesis.SynthesisConfig, k_shot=-1), (), ValueError, "k_shot=-1"),
+    (P(synthesis.SynthesisConfig, temperature=NAN), (), ValueError, "temperature=nan"),
+    (P(synthesis.SynthesisConfig, top_p=1.5), (), ValueError, "top_p=1.5"),
+    (P(synthesis.SynthesisConfig, min_p=-0.1), (), ValueError, "min_p=-0.1"),
+    (P(synthesis.SynthesisConfig, templates=("essay",)), (), ValueError, "choose from"),
+    (P(synthesis.SynthesisConfig, rounds=0), (), ValueError, "rounds=0"),
+    (P(synthesis.SynthesisConfig, seed=-3), (), ValueError, "seed=-3"),
+    (synthesis.render_prompt, ("essay",), ValueError, "template='essay'"),
+    (P(synthesis.render_prompt, style="document"), ("zero_shot", ["x"]), ValueError, "takes no examples"),
+    (P(synthesis.render_prompt, style="document"), ("attribute", ["x"]), ValueError, "needs attributes"),
+    (synthesis.render_prompt, ("few_shot", ["x"]), ValueError, "needs the tokenizer"),
+    (synthesis.build_prompts, (POOL, 3, "few_shot", 5, random.Random(0)), ValueError, "k_shot=5 is larger than"),
+    (synthesis.build_prompts, (POOL, -1, "few_shot", 1, random.Random(0)), ValueError, "n=-1"),
+    (synthesis.build_prompts, (POOL, 2, (), 1, random.Random(0)), ValueError, "templates"),
+    (P(synthesis.build_prompts, max_prompt_tokens=50), (POOL, 2, "few_shot", 1, random.Random(0)), ValueError,
+     "needs the tokenizer"),
+    (synthesis.pool_from_problems, ([],), ValueError, "problems"),
+    (synthesis.verify_problem, ("not a dict",), TypeError, "problem must be"),
+    # ---------------------------------------------------------------- evaluation
+    (evaluation.answer_accuracy, (MODEL, TOK, []), ValueError, "problems is empty"),
+    (evaluation.answer_accuracy, (MODEL, TOK, [{"question": "x"}]), ValueError, "lack column"),
+    (P(evaluation.answer_accuracy, max_new_tokens=0), (MODEL, TOK, [PROBLEM]), ValueError, "max_new_tokens=0"),
+    (evaluation.token_loss, (MODEL, TOK, []), ValueError, "texts is empty"),
+    (evaluation.token_loss, (MODEL, TOK, "one text"), ValueError, "not a single string"),
+    (evaluation.token_loss, (MODEL, TOK, ["word " * 400]), ValueError, "context"),
+    (P(evaluation.token_loss, batch_size=0), (MODEL, TOK, ["a"]), ValueError, "batch_size=0"),
+    (evaluation.answer_logprob, (MODEL, TOK, [{"prompt": "x"}]), ValueError, "lack column"),
+    (evaluation.answer_logprob, (MODEL, TOK, [{"prompt": "x", "answer": 3}]), ValueError, "steps"),
+]
+
+
+def _resolve(args, tiny):
+    return tuple(tiny[0] if a is MODEL else tiny[1] if a is TOK else a for a in args)
+
+
+def _name(fn) -> str:
+    fn = fn.func if isinstance(fn, partial) else fn
+    return getattr(fn, "__qualname__", type(fn).__name__)
+
+
+@pytest.mark.parametrize("fn,args,exc,fragment",
+                         [pytest.param(*c, id=f"{i:03d}-{_name(c[0])}") for i, c in enumerate(CASES)])
+def test_bad_call_is_refused_clearly(fn, args, exc, fragment, request):
+    if any(a is MODEL or a is TOK for a in args):
+        args = _resolve(args, request.getfixturevalue("tiny"))
+    with pytest.raises(exc) as info:
+        fn(*args)
+    assert fragment in str(info.value), f"{exc.__name__} raised, but its message {str(info.value)!r} lacks {fragment!r}"
+
+
+def test_the_table_is_large_enough():
+    assert len(CASES) >= 100
+    assert all(len(c) == 4 and isinstance(c[1], tuple) and issubclass(c[2], Exception) for c in CASES)
