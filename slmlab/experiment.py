@@ -123,6 +123,8 @@ def run_arms(arms: Mapping[str, Callable[[int], Mapping[str, float]]], seeds: Se
     for name, fn in arms.items():
         if not callable(fn):
             raise TypeError(f"arms[{name!r}] must be callable as fn(seed) -> dict; got {type(fn).__name__}")
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds={seeds!r} must be a list of seeds, e.g. [0, 1, 2]")
     seeds = list(seeds)
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds={seeds!r} must be a non-empty list of non-negative ints")

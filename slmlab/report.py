@@ -67,5 +67,16 @@ def record(notebook: str, metrics: dict) -> dict:
 
 
 def read_metrics(path) -> dict:
+    """The metrics recorded at ``path`` ({} when there is no file yet)."""
     path = Path(path)
-    return json.loads(path.read_text()) if path.exists() and path.stat().st_size else {}
+    if path.is_dir():
+        raise ValueError(f"path={str(path)!r} is a folder; pass a metrics file")
+    if not (path.exists() and path.stat().st_size):
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"metrics file {str(path)!r} is not valid JSON ({err}); delete it or fix it") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"metrics file {str(path)!r} holds a {type(data).__name__}, not a dict of metrics")
+    return data

@@ -49,11 +49,17 @@ def uniform_positions(tokenizer, texts, n: int, seed: int, target_tokens: int = 
                       min_context: int = 8) -> list[dict]:
     """``n`` positions drawn uniformly over all token positions of ``texts`` that have at least
     ``min_context`` tokens before them; target = the next ``target_tokens`` tokens."""
+    if isinstance(texts, str):
+        raise ValueError("texts must be a list of strings, not a single string")
     texts = list(texts)
     if not texts or not all(isinstance(t, str) for t in texts):
         raise ValueError("texts must be a non-empty list of strings")
     if not isinstance(n, int) or n < 1 or not isinstance(target_tokens, int) or target_tokens < 1:
         raise ValueError(f"n={n!r} and target_tokens={target_tokens!r} must be positive ints")
+    if isinstance(min_context, bool) or not isinstance(min_context, int) or min_context < 1:
+        raise ValueError(f"min_context={min_context!r} must be an int >= 1 (the <s> token at least)")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative int")
     ids = tokenizer(texts, add_special_tokens=True)["input_ids"]
     slots = [(d, t) for d, row in enumerate(ids) for t in range(min_context, len(row) - target_tokens + 1)]
     if not slots:

@@ -5,13 +5,15 @@ exception type and a fragment of its message that names the argument or the allo
 placeholders MODEL and TOK stand for the embedded model and its tokenizer, loaded once.
 """
 import random
+import tempfile
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from slmlab import (curation, diversity, embeddings, evaluation, experiment, models, profiles, raw_corpus,
-                    report, runtime, sampling, synthesis)
+from slmlab import (curation, diversity, ema, embeddings, evaluation, experiment, models, profiles, raw_corpus,
+                    report, runtime, sampling, synthesis, thoughts)
 
 NAN, INF = float("nan"), float("inf")
 MODEL, TOK = object(), object()   # replaced by the embedded model and tokenizer at run time
@@ -23,6 +25,23 @@ PROBLEM = {"prompt": "Question: Mia has 3 apples. She buys 2 more. How many appl
            "answer": 5, "n_steps": 1, "steps": "3+2=5.", "question": "Mia has 3 apples. She buys 2 more. How many apples now?"}
 POOL = [{"text": "Question: a\nAnswer: 1", "key": "k1", "n_steps": 1, "steps": "1+0=1."},
         {"text": "Question: b\nAnswer: 2", "key": "k2", "n_steps": 1, "steps": "1+1=2."}]
+
+
+def _tok():
+    """The embedded tokenizer, for rows that build a model at import (cheap: a tokenizer file)."""
+    from transformers import AutoTokenizer
+    from slmlab import EMBEDDED_MODEL
+    return AutoTokenizer.from_pretrained(str(EMBEDDED_MODEL))
+
+
+def _file(name: str, text: str) -> str:
+    path = Path(tempfile.gettempdir()) / f"slmlab-bad-input-{name}"
+    path.write_text(text)
+    return str(path)
+
+
+BAD_JSON = _file("broken.json", "{not json")
+LIST_JSON = _file("list.json", "[1, 2]")
 
 
 def P(fn, **kw):
@@ -123,6 +142,9 @@ CASES = [
     (report.record, ("00_x", {"a": object()}), ValueError, "metric 00_x.a"),
     (report.atomic_write_text, ("/tmp", "x"), ValueError, "is a folder"),
     (report.atomic_write_text, ("/tmp/slmlab-bad-input.txt", 3), TypeError, "text must be a str"),
+    (report.read_metrics, ("/tmp",), ValueError, "is a folder"),
+    (report.read_metrics, (BAD_JSON,), ValueError, "is not valid JSON"),
+    (report.read_metrics, (LIST_JSON,), ValueError, "not a dict of metrics"),
     # ---------------------------------------------------------------- experiment
     (experiment.compare, ([1.0, 2.0], [1.0, NAN]), ValueError, "b[1]=nan must be finite"),
     (experiment.compare, ([], [1.0]), ValueError, "a is empty"),
@@ -134,6 +156,8 @@ CASES = [
     (experiment.run_arms, ({"a": lambda s: {}}, [0, 0]), ValueError, "repeats a seed"),
     (experiment.run_arms, ({"a": lambda s: {}}, [-1]), ValueError, "non-negative ints"),
     (experiment.run_arms, ({"a": lambda s: 1.0}, [0]), TypeError, "must return a dict"),
+    (experiment.run_arms, ({"a": lambda s: {}}, 3), TypeError, "seeds=3 must be a list of seeds"),
+    (experiment.mean_spread, ([1.0, INF],), ValueError, "values[1]=inf must be finite"),
     (experiment.collect, ({"a": [{"x": 1, "seed": 0}]}, "b", "x"), ValueError, "arm='b' is not among"),
     (experiment.collect, ({"a": [{"x": 1, "seed": 0}]}, "a", "y"), ValueError, "metric='y' is missing"),
     (experiment.train_flops, (0, 100), ValueError, "n_params=0"),
@@ -199,6 +223,17 @@ CASES = [
      "needs the tokenizer"),
     (synthesis.pool_from_problems, ([],), ValueError, "problems"),
     (synthesis.verify_problem, ("not a dict",), TypeError, "problem must be"),
+    # ---------------------------------------------------------------- EMA and thought positions
+    (ema.ema_update, (MODEL, MODEL, NAN), ValueError, "decay=nan"),
+    (ema.ema_update, (MODEL, MODEL, 1.5), ValueError, "decay=1.5"),
+    (ema.ema_update, (MODEL, models.build_model(models.tiny_llama_config(_tok(), n_layers=1)), 0.9), ValueError,
+     "different parameters"),
+    (thoughts.answer_positions, (TOK, []), ValueError, "non-empty"),
+    (thoughts.uniform_positions, (TOK, "one text", 2, 0), ValueError, "not a single string"),
+    (thoughts.uniform_positions, (TOK, ["a b c"], 0, 0), ValueError, "n=0"),
+    (P(thoughts.uniform_positions, min_context=0), (TOK, ["a b c"], 2, 0), ValueError, "min_context=0"),
+    (thoughts.uniform_positions, (TOK, ["a b c"], 2, -1), ValueError, "seed=-1"),
+    (thoughts.uniform_positions, (TOK, ["a b"], 2, 0), ValueError, "no document is longer than"),
     # ---------------------------------------------------------------- evaluation
     (evaluation.answer_accuracy, (MODEL, TOK, []), ValueError, "problems is empty"),
     (evaluation.answer_accuracy, (MODEL, TOK, [{"question": "x"}]), ValueError, "lack column"),
