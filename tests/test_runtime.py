@@ -7,23 +7,6 @@ import torch
 from slmlab import runtime
 
 
-def test_profiles_are_plain_data_and_scale_up():
-    smoke, default, gpu = (runtime.get_profile(n) for n in ("smoke", "default", "gpu"))
-    assert smoke.n_train < default.n_train < gpu.n_train
-    assert smoke.train_steps < default.train_steps < gpu.train_steps
-    assert default.to_dict()["name"] == "default"
-
-
-def test_profile_overrides_and_errors():
-    assert runtime.get_profile("smoke", n_seeds=2).n_seeds == 2
-    with pytest.raises(ValueError, match="profile='huge'"):
-        runtime.get_profile("huge")
-    with pytest.raises(ValueError, match="unknown profile field"):
-        runtime.get_profile("smoke", n_layers=3)
-    with pytest.raises(ValueError, match="n_seeds"):
-        runtime.get_profile("smoke", n_seeds="three")
-
-
 def test_pick_device():
     assert runtime.pick_device("cpu").type == "cpu"
     assert runtime.pick_device("auto").type in ("cpu", "cuda")
