@@ -179,14 +179,15 @@ SIZES["05_prismatic_synthesis"] = {
 }
 SIZES["06_spectrum_tuning"] = {
     "smoke": dict(
-        n_seeds=2,            # training seeds per format (the verdict needs >= 2)
+        n_seeds=1,            # training seeds per format (a verdict needs >= 2; smoke only proves it runs)
         train_steps=2,        # optimizer steps per fine-tuning run, both formats
         batch_size=2,         # packed 256-token blocks per step
         n_samples=4,          # answers sampled per held-out task at temperature 1
         lrs=(1e-3,),          # learning rates tried per format on the dev tasks (seed 0)
         n_heldout=3,          # held-out tasks per family (communities: rounded up to whole communities)
         n_dev=3,              # dev tasks per family, for the learning rate
-        ks=(0, 1, 4, 16),     # in-context examples for the steerability curve
+        ks=(0, 1, 4),         # in-context examples for the steerability curve (the largest also sets the
+                              # length of the loss/accuracy sequences)
         n_contexts=1,         # example draws per community and k
     ),
     "default": dict(n_seeds=3, train_steps=100, batch_size=4, n_samples=32, lrs=(1e-3, 3e-3), n_heldout=6, n_dev=4,
