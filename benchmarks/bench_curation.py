@@ -21,7 +21,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from slmlab.corpus import make_problems
+    from slmlab.problems import make_problems
     from slmlab.curation import curate, eval_reference_texts, fit_quality_scorer
     from slmlab.raw_corpus import make_quality_examples, make_raw_corpus
 

@@ -15,7 +15,7 @@ import time
 import torch
 from transformers import Trainer, TrainingArguments
 
-from slmlab import corpus, models, training
+from slmlab import problems, models, training
 
 
 def main():
@@ -26,7 +26,7 @@ def main():
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast in both")
     args = ap.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")
-    texts = list(corpus.make_problems(5_000, seed=0)["text"])
+    texts = list(problems.make_problems(5_000, seed=0)["text"])
     _, tok = models.load_model()
     cfg = models.tiny_llama_config(tok)
     blocks = training.pack_documents(tok, texts, args.block)

@@ -166,7 +166,7 @@ def main() -> None:
     import transformers
     transformers.logging.set_verbosity_error()
     import slmlab
-    from slmlab.corpus import ProblemConfig, make_problems
+    from slmlab.problems import ProblemConfig, make_problems
     from slmlab.rlp import answer_positions
 
     problems = make_problems(256, 0, "train", ProblemConfig(min_steps=3, max_steps=4)).to_list()

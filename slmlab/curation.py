@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from datasets import Dataset
 
-from .corpus import THINK_CLOSE, THINK_OPEN, check_steps, parse_answer
+from .problems import THINK_CLOSE, THINK_OPEN, format_document, parse_answer, parse_document, verify
 
 __all__ = ["STAGES", "STAGE_TARGETS", "HeuristicRules", "MinHashParams", "CurationConfig",
            "CurationResult", "normalise_batch", "heuristic_reasons", "heuristic_batch",
@@ -364,29 +364,18 @@ def quality_batch(batch: dict, scorer: QualityScorer, threshold: float = 0.5,
 
 # --------------------------------------------------------------------------------------------
 # 6. verifier
-_WORKED = re.compile(r"^Question: (?P<q>.*?)\nAnswer: <think>(?P<steps>.*?)</think>(?P<tail>.*)$", re.S)
-_STEP = re.compile(r"(-?\d+)\s*[+\-*/]\s*(-?\d+)\s*=\s*(-?\d+)")
-
-
 def verify_solution(text: str) -> str:
-    """Why a worked solution is wrong ("" when it checks out or has no worked steps to check):
-    every step's arithmetic and chaining (``corpus.check_steps``), the final answer equals the last
-    result, and every number a step reads from the question is really in the question."""
+    """Why a worked solution is wrong, as one of :data:`slmlab.problems.FAILURES` (``""`` when it
+    checks out or has no worked steps to check): every step's arithmetic and chaining, the final
+    answer equals the last result, and every number a step reads from the question is really in the
+    question (:func:`slmlab.problems.verify` without ``strict``: web text need not be written in the
+    grammar's own sentences)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str (one document), got {type(text).__name__}")
-    m = _WORKED.match(text)
-    if not m:
+    problem = parse_document(text)
+    if problem is None or problem["steps"] is None:
         return ""
-    steps = _STEP.findall(m["steps"])
-    if not steps or not check_steps(m["steps"]):
-        return "arithmetic"
-    if parse_answer(THINK_CLOSE + m["tail"]) != int(steps[-1][2]):
-        return "final_answer"
-    in_question = set(re.findall(r"\d+", m["q"]))
-    operands = [steps[0][0]] + [b for _, b, _ in steps]
-    if any(v.lstrip("-") not in in_question for v in operands):
-        return "misread_number"
-    return ""
+    return verify(problem, strict=False)
 
 
 def verifier_batch(batch: dict, text_column: str = "text") -> dict:
@@ -422,7 +411,7 @@ def eval_reference_texts(problems) -> list[str]:
     rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)
     if not rows or not {"question", "answer"} <= set(rows[0]):
         raise ValueError("problems must be a non-empty eval split with 'question' and 'answer' columns")
-    return [f"Question: {r['question']}\nAnswer: {r['answer']}" for r in rows]
+    return [format_document(r, with_steps=False) for r in rows]
 
 
 def decontamination_batch(batch: dict, index: frozenset, n: int = 13, min_numbers: int = 1,

@@ -14,9 +14,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .corpus import HARDER, ProblemConfig, make_problems, make_splits, open_ended_documents
 from .evaluation import answer_accuracy, answer_logprob, token_loss
 from .models import EMBEDDED_MODEL, build_model, count_parameters, tiny_llama_config, train_tokenizer
+from .open_ended import open_ended_documents
+from .problems import HARDER, ProblemConfig, make_problems, make_splits
 from .runtime import pick_device, seed_everything
 from .training import TrainConfig, pretrain
 
@@ -132,7 +133,7 @@ This copy was trained on {card['trained_on']} in {card['train_minutes']} minutes
 | by number of steps | {by} |
 | greedy accuracy, answering directly | {card['accuracy_direct']:.1%} |
 | by number of steps, directly | {byd} |
-| greedy accuracy with steps, numbers up to 999 (`corpus.HARDER`) | {card['accuracy_harder']:.1%} ({hb}) |
+| greedy accuracy with steps, numbers up to 999 (`problems.HARDER`) | {card['accuracy_harder']:.1%} ({hb}) |
 | mean log p(answer token), after reference steps / directly | {card['answer_logprob_with_steps']} / {card['answer_logprob_direct']} |
 
 The default problems (1-4 steps, numbers up to 200) are nearly solved when the model writes its

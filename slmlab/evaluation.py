@@ -5,7 +5,7 @@ from collections import defaultdict
 
 import torch
 
-from .corpus import parse_answer
+from .problems import parse_answer
 from .sampling import sample
 
 __all__ = ["answer_accuracy", "token_loss", "answer_logprob"]

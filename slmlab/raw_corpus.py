@@ -4,14 +4,16 @@ Every document carries its ground truth, so each curation stage can be scored fo
 recall: ``defect`` is the main label and ``defects`` lists all that apply (a copy of a leaked eval
 problem is both ``contaminated`` and a duplicate). The kinds, and how each is made:
 
-- ``clean``: a worked problem (or answer-only, ``direct_share`` of them) from :mod:`slmlab.corpus`;
+- ``clean``: a worked problem (or answer-only, ``direct_share`` of them) from :mod:`slmlab.problems`;
 - ``exact_duplicate``: a verbatim copy of an earlier clean document;
 - ``near_duplicate``: an earlier clean document with small edits (spacing, punctuation, a renamed
   person, a dropped or inserted word, two words swapped);
 - ``boilerplate`` (navigation, cookie banners, footers), ``spam`` (adverts, keyword lists);
 - ``gibberish``: random letters, other scripts, or a clean document's words shuffled (word salad);
 - ``truncated``: a clean document cut off before its final answer;
-- ``wrong_solution``: worked steps with an arithmetic slip, a wrong final answer, or a misread number;
+- ``wrong_solution``: worked steps with an arithmetic slip, a wrong final answer, or a misread number
+  (``edit`` names which, in :data:`slmlab.problems.FAILURES`' words: ``wrong_arithmetic``,
+  ``wrong_final_answer``, ``misread_number``);
 - ``contaminated``: copies and light paraphrases (renamed person) of *eval* problems, worked or
   answer-only.
 
@@ -25,7 +27,8 @@ from dataclasses import asdict, dataclass
 
 from datasets import Dataset
 
-from .corpus import NAMES, OBJECTS, ProblemConfig, make_problems
+from .problems import (NAMES, OBJECTS, ProblemConfig, apply_operation, format_document, make_problems,
+                       parse_steps, question_numbers)
 
 __all__ = ["DefectRates", "DEFECTS", "QUALITY_JUNK", "make_raw_corpus", "make_quality_examples"]
 
@@ -147,34 +150,33 @@ def _near_duplicate(rng: random.Random, text: str) -> tuple[str, str]:
 
 
 def _wrong_solution(rng: random.Random, row: dict) -> tuple[str, str]:
-    """A worked solution that looks right but is wrong. Returns (text, kind of error)."""
-    steps = re.findall(r"(\d+)([+\-*/])(\d+)=(\d+)", row["steps"])
-    question_numbers = set(re.findall(r"\d+", row["question"]))
+    """A worked solution that looks right but is wrong. Returns (text, failure name)."""
+    in_question = question_numbers(row["question"])
+    # the draw keeps its historical names (they fix the random stream); the label uses FAILURES' names
     kind = rng.choice(["arithmetic", "final_answer", "misread"])
-    nums = [[int(a), op, int(b), int(c)] for a, op, b, c in steps]
+    nums = [list(step) for step in parse_steps(row["steps"])]
     k = rng.randrange(len(nums))
     if kind == "arithmetic":        # one slip, then carried on consistently from the wrong value
         nums[k][3] += rng.choice([-1, 1]) * rng.randint(1, 9)
     elif kind == "misread":         # copies an operand wrongly, then computes correctly from it
         b = nums[k][2]
-        choices = [v for v in range(max(2, b - 5), b + 6) if v != b and str(v) not in question_numbers
+        choices = [v for v in range(max(2, b - 5), b + 6) if v != b and str(v) not in in_question
                    and (nums[k][1] != "/" or nums[k][0] % v == 0)]
         if not choices:
             kind = "arithmetic"
             nums[k][3] += rng.choice([-1, 1]) * rng.randint(1, 9)
         else:
             nums[k][2] = rng.choice(choices)
-            a, op, b = nums[k][0], nums[k][1], nums[k][2]
-            nums[k][3] = {"+": a + b, "-": a - b, "*": a * b, "/": a // b}[op]
+            nums[k][3] = apply_operation(nums[k][1], nums[k][0], nums[k][2])
     for i in range(k + 1, len(nums)):
-        a, op, b = nums[i - 1][3], nums[i][1], nums[i][2]
-        nums[i][0] = a
-        nums[i][3] = {"+": a + b, "-": a - b, "*": a * b, "/": a // b if b else 0}[op]
+        nums[i][0] = nums[i - 1][3]
+        nums[i][3] = apply_operation(nums[i][1], nums[i][0], nums[i][2])
     answer = nums[-1][3]
     if kind == "final_answer":
         answer += rng.choice([-1, 1]) * rng.randint(1, 9)
-    text_steps = " ".join(f"{a}{op}{b}={c}." for a, op, b, c in nums)
-    return f"Question: {row['question']}\nAnswer: <think>{text_steps}</think> {answer}", kind
+    steps = " ".join(f"{a}{op}{b}={c}." for a, op, b, c in nums)
+    failure = {"arithmetic": "wrong_arithmetic", "final_answer": "wrong_final_answer", "misread": "misread_number"}
+    return format_document({"question": row["question"], "steps": steps, "answer": answer}), failure[kind]
 
 
 def make_raw_corpus(n_docs: int, seed: int, eval_problems: Dataset, rates: DefectRates = DefectRates(),
@@ -182,7 +184,7 @@ def make_raw_corpus(n_docs: int, seed: int, eval_problems: Dataset, rates: Defec
                     cfg: ProblemConfig = ProblemConfig()) -> Dataset:
     """``n_docs`` documents with defects at ``rates``, in a seeded order.
 
-    ``eval_problems`` (from :func:`slmlab.corpus.make_problems` with split "eval") supplies the
+    ``eval_problems`` (from :func:`slmlab.problems.make_problems` with split "eval") supplies the
     contamination: ``leak_share`` of its rows leak, each several times. Columns: ``doc_id`` (position),
     ``text``, ``defect``, ``defects`` (all labels), ``edit`` (how it was made), ``source`` (doc_id of
     the original for copies, eval row for contamination, else -1)."""
@@ -234,7 +236,7 @@ def make_raw_corpus(n_docs: int, seed: int, eval_problems: Dataset, rates: Defec
             e = leaked[i % n_leak]
             row = eval_problems[e]
             # Leaks come as worked solutions or as bare question/answer pairs (as benchmarks do).
-            text = row["text"] if rng.random() < 0.5 else f"Question: {row['question']}\nAnswer: {row['answer']}"
+            text = row["text"] if rng.random() < 0.5 else format_document(row, with_steps=False)
             paraphrase = i >= n_leak and rng.random() < 0.5
             text = _rename(rng, text) if paraphrase else text
             if e not in first:

@@ -28,7 +28,6 @@ import hashlib
 import json
 import math
 import random
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,15 +36,17 @@ import numpy as np
 from datasets import Dataset, load_from_disk
 from tqdm.auto import tqdm
 
-from . import checkpoint, corpus
-from .corpus import ANSWER_PREFIX, THINK_CLOSE, THINK_OPEN, check_steps, problem_key
+from . import checkpoint
+from . import problems as grammar
 from .curation import (MinHashParams, decontamination_batch, eval_ngram_index, minhash_batch,
                        minhash_near_duplicates, simplify_text)
 from .diversity import distinct_n, vendi_score
+from .problems import (format_document, format_prompt, parse_generation, parse_steps, problem_key,
+                       recompute_question, verify)
 from .sampling import sample, thought_token_ids
 
 __all__ = ["TEMPLATES", "STYLES", "SynthesisConfig", "prompt_style", "draw_attributes", "render_prompt",
-           "build_prompts", "parse_generation", "recompute_question", "verify_problem", "propose",
+           "build_prompts", "verify_problem", "propose",
            "filter_novel", "run_synthesis", "pool_from_problems", "DOC_SEP"]
 
 TEMPLATES = ("zero_shot", "few_shot", "attribute")
@@ -128,14 +129,15 @@ def draw_attributes(rng: random.Random) -> dict:
     """Random attributes for an ``attribute`` prompt: who, which object (the topic), how many at the
     start, number of steps (the difficulty) and one operation the problem must use."""
     n_steps = rng.randint(1, 4)
-    return {"name": rng.choice(corpus.NAMES), "object": rng.choice(corpus.OBJECTS),
-            "start": rng.randint(2, 50), "n_steps": n_steps, "operation": rng.choice(sorted(corpus.SYMBOL)),
+    return {"name": rng.choice(grammar.NAMES), "object": rng.choice(grammar.OBJECTS),
+            "start": rng.randint(2, 50), "n_steps": n_steps, "operation": rng.choice(sorted(grammar.SYMBOL)),
             "difficulty": {1: "easy", 2: "medium", 3: "medium", 4: "hard"}[n_steps],
-            "opening": rng.randrange(len(corpus.START))}
+            "opening": rng.randrange(len(grammar.TEMPLATES["start"]))}
 
 
 def _opening_sentence(attributes: dict) -> str:
-    tpl = corpus.START[attributes.get("opening", 0) % len(corpus.START)]
+    openings = grammar.TEMPLATES["start"]
+    tpl = openings[attributes.get("opening", 0) % len(openings)]
     return tpl.format(n=attributes["name"], a=attributes["start"], o=attributes["object"])
 
 
@@ -202,7 +204,7 @@ def _pick_examples(rows: list[dict], k: int, rng: random.Random, attributes: dic
     if attributes:
         # Examples sharing the wanted structure: a base model imitates structure, it cannot read a spec.
         want = [i for i, r in enumerate(rows) if int(r["n_steps"]) == attributes["n_steps"]
-                and corpus.SYMBOL[attributes["operation"]] in r["steps"]]
+                and grammar.SYMBOL[attributes["operation"]] in r["steps"]]
         if len(want) >= k:
             candidates = want
     return [rows[i] for i in rng.sample(list(candidates), min(k, len(candidates)))]
@@ -241,155 +243,14 @@ def build_prompts(pool_rows: list[dict], n: int, templates, k_shot: int, rng: ra
 
 
 # ---------------------------------------------------------------------------------------------
-# parse and verify
-_DOC_RE = re.compile(r"Question:[ \t]*(?P<q>[^\n]*?)[ \t]*\n+[ \t]*Answer:[ \t]*"
-                     r"(?:<think>(?P<steps>[^\n]*?)</think>)?[ \t]*(?P<answer>-?\d+)")
-
-
-def parse_generation(text) -> dict | None:
-    """The first ``Question: ...\\nAnswer: [<think>steps</think>] N`` in ``text`` as
-    ``{"question", "steps" (None without a thought), "answer"}``; None when there is none (any
-    malformed input, including non-strings, gives None rather than an error)."""
-    if not isinstance(text, str):
-        return None
-    m = _DOC_RE.search(text)
-    if not m or not m["q"].strip():
-        return None
-    try:
-        answer = int(m["answer"])
-    except ValueError:
-        return None
-    steps = m["steps"].strip() if m["steps"] is not None else None
-    return {"question": m["q"].strip(), "steps": steps, "answer": answer}
-
-
-def _template_regex(tpl: str) -> re.Pattern:
-    fields = {"n": r"(?P<name>[A-Z][a-z]+)", "a": r"(?P<num>\d+)", "b": r"(?P<num>\d+)",
-              "o": r"(?P<obj>[a-z]+)", "o_one": r"(?P<one>[a-z]+)", "p": r"(?:He|She)", "q": r"(?:he|she)"}
-    parts = re.split(r"\{(\w+)\}", tpl)
-    out, seen = [], set()
-    for i, part in enumerate(parts):
-        if i % 2 == 0:
-            out.append(re.escape(part))
-        else:
-            pat = fields[part]
-            group = re.search(r"\?P<(\w+)>", pat)
-            if group and group[1] in seen:   # a field used twice must name the same thing
-                pat = f"(?P={group[1]})"
-            elif group:
-                seen.add(group[1])
-            out.append(pat)
-    return re.compile("^" + "".join(out) + "$")
-
-
-_SENTENCES = {kind: [_template_regex(t) for t in tpls] for kind, tpls in
-              {"start": corpus.START, "add": corpus.ADD, "sub": corpus.SUB, "mul": corpus.MUL,
-               "div": corpus.DIV, "question": corpus.QUESTION}.items()}
-_SPLIT = re.compile(r"(?<=[.?])\s+")
-
-
-def _match(kind: str, sentence: str):
-    for rx in _SENTENCES[kind]:
-        m = rx.match(sentence)
-        if m:
-            return m
-    return None
-
-
-def recompute_question(question: str) -> dict | None:
-    """Read a question written in the corpus's language back into its structure and recompute the
-    answer: ``{"start", "ops", "operands", "answer", "values", "name", "object", "consistent",
-    "possible"}``. ``consistent`` is False when the sentences mix people or objects (a problem about
-    stamps that sells rocks); ``possible`` is False when an operation cannot be done in whole items
-    (a division that does not come out even, a count that drops to zero or below). None when a
-    sentence is not one the corpus writes."""
-    if not isinstance(question, str):
-        return None
-    sentences = _SPLIT.split(question.strip())
-    if len(sentences) < 3:
-        return None
-    first, *middle, last = sentences
-    m = _match("start", first)
-    if m is None or _match("question", last) is None:
-        return None
-    x = int(m["num"])
-    name, obj = m["name"], m["obj"]
-    names, objects = {name}, {obj}
-    ops, operands, values, possible = [], [], [x], True
-    for s in middle:
-        for op in ("add", "sub", "mul", "div"):
-            mm = _match(op, s)
-            if mm:
-                break
-        else:
-            return None
-        b = int(mm["num"])
-        gd = mm.groupdict()
-        if gd.get("name"):
-            names.add(gd["name"])
-        if gd.get("obj"):
-            objects.add(gd["obj"])
-        if gd.get("one"):
-            objects.add(gd["one"] + "s")
-        if op == "sub" and b >= x or op == "div" and (b == 0 or x % b) or op == "mul" and b < 2:
-            possible = False
-        x = {"add": x + b, "sub": x - b, "mul": x * b, "div": x // b if b else 0}[op]
-        ops.append(op)
-        operands.append(b)
-        values.append(x)
-    if not ops:
-        return None
-    lq = _match("question", last).groupdict()
-    if lq.get("name"):
-        names.add(lq["name"])
-    if lq.get("obj"):
-        objects.add(lq["obj"])
-    return {"start": values[0], "ops": ops, "operands": operands, "answer": x, "values": values,
-            "name": name, "object": obj, "consistent": len(names) == 1 and len(objects) == 1,
-            "possible": possible}
-
-
-_STEP_RE = re.compile(r"(-?\d+)\s*([+\-*/])\s*(-?\d+)\s*=\s*(-?\d+)")
-
-
+# verify
 def verify_problem(problem: dict | None, strict: bool = True) -> str:
-    """Why a generated problem is not valid, or ``""`` when it is. Checks, in order:
-    ``unparseable`` (None), ``no_steps``, ``wrong_arithmetic`` (a step's equation is false or does not
-    chain), ``answer_mismatch`` (final answer is not the last step's result), then with ``strict``
-    the question itself: ``question_unreadable`` (not in the corpus's language),
-    ``impossible_operation`` (e.g. 7 items split into 3 equal groups),
-    ``inconsistent_entities`` (mixes people or objects), ``question_mismatch`` (the answer
-    recomputed from the question differs, or the steps are not the question's operations). Without
-    ``strict``: ``steps_not_from_question`` when a step uses a number the question does not contain."""
-    if problem is not None and not isinstance(problem, dict):
-        raise TypeError(f"problem must be a dict from parse_generation (or None), got {type(problem).__name__}")
-    if not problem:
-        return "unparseable"
-    steps = problem.get("steps")
-    if not steps:
-        return "no_steps"
-    found = _STEP_RE.findall(steps)
-    if not found or not check_steps(steps):
-        return "wrong_arithmetic"
-    if int(found[-1][3]) != int(problem["answer"]):
-        return "answer_mismatch"
-    if not strict:
-        numbers = set(re.findall(r"\d+", problem["question"]))
-        used = [found[0][0]] + [b for _, _, b, _ in found]
-        return "" if all(u.lstrip("-") in numbers for u in used) else "steps_not_from_question"
-    structure = recompute_question(problem["question"])
-    if structure is None:
-        return "question_unreadable"
-    if not structure["possible"]:
-        return "impossible_operation"
-    if not structure["consistent"]:
-        return "inconsistent_entities"
-    want = [f"{a}{corpus.SYMBOL[op]}{b}" for a, op, b in zip(structure["values"], structure["ops"],
-                                                              structure["operands"])]
-    got = [f"{a}{op}{b}" for a, op, b, _ in found]
-    if structure["answer"] != int(problem["answer"]) or want != got:
-        return "question_mismatch"
-    return ""
+    """Why a generated problem (:func:`slmlab.problems.parse_generation`'s output) is not valid, as
+    one of :data:`slmlab.problems.FAILURES`, or ``""`` when it is; see :func:`slmlab.problems.verify`.
+    ``strict`` (the embedded generator): the question must be in the grammar's own sentences and the
+    answer recomputed from it must match; without it (free-form hub generators) steps must check out
+    and read their numbers from the question."""
+    return verify(problem, strict)
 
 
 def _problem_record(problem: dict, strict: bool) -> dict:
@@ -400,15 +261,15 @@ def _problem_record(problem: dict, strict: bool) -> dict:
         n_steps = len(structure["ops"])
     else:
         key = "q:" + hashlib.sha1(simplify_text(problem["question"]).encode()).hexdigest()[:16]
-        n_steps = len(_STEP_RE.findall(problem["steps"]))
+        n_steps = len(parse_steps(problem["steps"]))
     p = {"question": problem["question"], "steps": problem["steps"], "answer": int(problem["answer"])}
-    return {"text": corpus.format_document(p), "prompt": f"Question: {p['question']}{ANSWER_PREFIX}",
+    return {"text": format_document(p), "prompt": format_prompt(p["question"]),
             "question": p["question"], "steps": p["steps"], "answer": p["answer"], "n_steps": n_steps,
             "key": key}
 
 
 def pool_from_problems(problems, source: str = "seed") -> Dataset:
-    """A pool Dataset (columns :data:`POOL_COLUMNS`) from corpus problems (``make_problems``) or any
+    """A pool Dataset (columns :data:`POOL_COLUMNS`) from grammar problems (``make_problems``) or any
     rows with ``question``, ``steps`` and ``answer``; rows without worked steps are dropped."""
     rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)
     out = []
@@ -416,9 +277,9 @@ def pool_from_problems(problems, source: str = "seed") -> Dataset:
         if not r.get("steps"):
             continue
         p = {"question": r["question"], "steps": r["steps"], "answer": int(r["answer"])}
-        out.append({"text": corpus.format_document(p), "prompt": f"Question: {p['question']}{ANSWER_PREFIX}",
+        out.append({"text": format_document(p), "prompt": format_prompt(p["question"]),
                     "question": p["question"], "steps": p["steps"], "answer": p["answer"],
-                    "n_steps": int(r.get("n_steps") or len(_STEP_RE.findall(p["steps"]))),
+                    "n_steps": int(r.get("n_steps") or len(parse_steps(p["steps"]))),
                     "key": r.get("key") or _problem_record(p, True)["key"], "source": source, "round": 0,
                     "template": ""})
     if not out:
@@ -536,7 +397,7 @@ def run_synthesis(model, tokenizer, seed_pool, cfg: SynthesisConfig = SynthesisC
                   exclude=None, encoder=None, resume: bool = True, stop_after: int | None = None,
                   progress: bool = True, generate_fn=None) -> dict:
     """Run ``cfg.rounds`` generate-verify-filter rounds starting from ``seed_pool`` (a pool Dataset,
-    see :func:`pool_from_problems`, or corpus problems).
+    see :func:`pool_from_problems`, or grammar problems).
 
     ``exclude``: problems never to produce (the eval split: rows with ``question`` and ``text``).
     ``encoder``: passed to :func:`slmlab.embeddings.embed` for the Vendi score of the questions

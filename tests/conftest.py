@@ -18,5 +18,5 @@ def tiny():
 
 @pytest.fixture(scope="session")
 def small_corpus():
-    from slmlab import corpus
-    return corpus.make_splits(300, 16, seed=0)
+    from slmlab import problems
+    return problems.make_splits(300, 16, seed=0)

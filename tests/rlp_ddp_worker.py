@@ -7,7 +7,7 @@ import sys
 import torch
 import torch.distributed as dist
 
-from slmlab.corpus import make_problems
+from slmlab.problems import make_problems
 from slmlab.models import load_model
 from slmlab.rlp import RLPConfig, answer_positions, train_rlp
 

@@ -7,7 +7,6 @@ import collections
 import pytest
 from datasets import Dataset
 
-from slmlab.corpus import check_steps, make_problems, parse_answer
 from slmlab.curation import (STAGES, CurationConfig, content_hash_batch, curate,
                              decontamination_batch, eval_ngram_index, eval_reference_texts,
                              exact_duplicate_reasons,
@@ -15,6 +14,7 @@ from slmlab.curation import (STAGES, CurationConfig, content_hash_batch, curate,
                              lsh_match_probability, minhash_batch, minhash_near_duplicates,
                              normalise_batch, quality_batch, stage_precision_recall,
                              verifier_batch, verify_solution)
+from slmlab.problems import FAILURES, check_steps, make_problems, parse_answer
 from slmlab.raw_corpus import DefectRates, make_quality_examples, make_raw_corpus
 
 CLEAN = ("Question: Mia has 23 apples. She buys 15 more apples. Then she gives 8 apples away. "
@@ -122,13 +122,27 @@ def test_quality_scorer_separates_spam_from_problems(scorer):
 
 def test_verifier_recomputes_solutions():
     assert verify_solution(CLEAN) == ""
-    assert verify_solution(CLEAN.replace("38-8=30", "38-8=31")) == "arithmetic"
-    assert verify_solution(CLEAN.replace("</think> 30", "</think> 32")) == "final_answer"
+    assert verify_solution(CLEAN.replace("38-8=30", "38-8=31")) == "wrong_arithmetic"
+    assert verify_solution(CLEAN.replace("</think> 30", "</think> 32")) == "wrong_final_answer"
     misread = CLEAN.replace("23+15=38. 38-8=30.</think> 30", "23+16=39. 39-8=31.</think> 31")
     assert check_steps("23+16=39. 39-8=31.")  # the arithmetic alone looks fine ...
     assert verify_solution(misread) == "misread_number"  # ... but 16 is not in the question
     assert verify_solution("Question: Mia has 3 apples. How many now?\nAnswer: 3") == ""  # nothing to check
+    assert verify_solution(CLEAN.replace("23+15=38. 38-8=30.", "")) == "no_steps"
     assert verifier_batch({"text": [CLEAN, "no solution here"]})["verifier_reason"] == ["", ""]
+
+
+def test_verifier_and_the_raw_pile_name_failures_alike(raw):
+    """The pile labels each wrong solution with the failure it planted, in the verifier's vocabulary.
+    They agree, except where a misread operand makes a later division inexact: the verifier then
+    stops at the first failure it meets, that step's arithmetic."""
+    wrong = [r for r in raw if r["defect"] == "wrong_solution"]
+    for row in wrong:
+        reason = verify_solution(row["text"])
+        assert row["edit"] in FAILURES
+        assert reason == row["edit"] or (row["edit"], reason) == ("misread_number", "wrong_arithmetic"), row["text"]
+    agree = sum(verify_solution(r["text"]) == r["edit"] for r in wrong)
+    assert agree >= 0.95 * len(wrong)
 
 
 def test_verifier_agrees_with_the_corpus_answers():

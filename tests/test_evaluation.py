@@ -1,11 +1,11 @@
 import pytest
 
-from slmlab import corpus, evaluation
+from slmlab import problems, evaluation
 
 
 def test_embedded_model_meets_its_card_floor(tiny):
     model, tok = tiny
-    ev = corpus.make_problems(40, seed=0, split="eval", cfg=corpus.ProblemConfig(max_steps=2))
+    ev = problems.make_problems(40, seed=0, split="eval", cfg=problems.ProblemConfig(max_steps=2))
     res = evaluation.answer_accuracy(model, tok, ev, with_steps=True)
     assert res["by_steps"][1] >= 0.9 and res["by_steps"][2] >= 0.75
     direct = evaluation.answer_accuracy(model, tok, ev, with_steps=False, max_new_tokens=8)

@@ -11,7 +11,7 @@ import torch
 
 from dataclasses import replace
 
-from slmlab.corpus import HARDER, format_document, make_problems
+from slmlab.problems import HARDER, format_document, make_problems
 from slmlab.ema import ema_copy, ema_update
 from slmlab.models import build_model, tiny_llama_config, train_tokenizer
 from slmlab.rlp import (RLPConfig, answer_positions, build_thought_batch, clipped_thought_loss,

@@ -1,11 +1,11 @@
 import pytest
 
-from slmlab import corpus, sampling
+from slmlab import problems, sampling
 
 
 def test_same_seed_same_samples_and_greedy_is_deterministic(tiny):
     model, tok = tiny
-    prompts = [f"Question: {p}{corpus.ANSWER_PREFIX}" for p in ("Name a fruit.", "Name a color.")] * 4
+    prompts = [f"Question: {p}{problems.ANSWER_PREFIX}" for p in ("Name a fruit.", "Name a color.")] * 4
     a = sampling.sample(model, tok, prompts, temperature=1.0, seed=3, max_new_tokens=6)
     b = sampling.sample(model, tok, prompts, temperature=1.0, seed=3, max_new_tokens=6)
     c = sampling.sample(model, tok, prompts, temperature=1.0, seed=4, max_new_tokens=6)

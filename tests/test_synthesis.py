@@ -2,11 +2,10 @@ import random
 
 import pytest
 
-from slmlab import corpus
-from slmlab.corpus import format_document, make_problem, make_problems
-from slmlab.synthesis import (DOC_SEP, SynthesisConfig, build_prompts, filter_novel, parse_generation,
-                              pool_from_problems, propose, recompute_question, render_prompt,
-                              run_synthesis, verify_problem)
+from slmlab.problems import (format_document, make_problem, make_problems, parse_generation,
+                             recompute_question)
+from slmlab.synthesis import (DOC_SEP, SynthesisConfig, build_prompts, filter_novel, pool_from_problems,
+                              propose, render_prompt, run_synthesis, verify_problem)
 
 
 def _doc(p):
@@ -129,7 +128,7 @@ def test_verifier_rejects_with_reasons():
     a, rest = steps.split("=", 1)
     wrong = a + "=" + str(int(rest.split(".")[0]) + 1) + "." + rest.split(".", 1)[1]
     assert verify_problem({"question": q, "steps": wrong, "answer": ans}) == "wrong_arithmetic"
-    assert verify_problem({"question": q, "steps": steps, "answer": ans + 1}) == "answer_mismatch"
+    assert verify_problem({"question": q, "steps": steps, "answer": ans + 1}) == "wrong_final_answer"
     assert verify_problem({"question": "Write me a poem. Please? Now.", "steps": steps, "answer": ans}) == "question_unreadable"
     # correct steps, but for another question
     other = make_problem(random.Random(5), 2)
@@ -139,7 +138,7 @@ def test_verifier_rejects_with_reasons():
     # non-strict: free-form question, steps must read numbers from it
     free = {"question": "A farm has 12 cows and buys 5 more. How many?", "steps": "12+5=17.", "answer": 17}
     assert verify_problem(free, strict=False) == ""
-    assert verify_problem({**free, "steps": "12+6=18.", "answer": 18}, strict=False) == "steps_not_from_question"
+    assert verify_problem({**free, "steps": "12+6=18.", "answer": 18}, strict=False) == "misread_number"
 
 
 def test_verifier_rejects_impossible_operations():
@@ -232,7 +231,7 @@ def test_run_synthesis_counts_and_grows_pool(seed_pool):
     assert len(set(res["pool"]["key"])) == len(res["pool"])   # no two pool rows are the same problem
     for row in res["pool"].to_list():
         assert verify_problem(parse_generation(row["text"])) == ""
-    assert {x["reason"] for x in res["rejected"]} >= {"unparseable", "answer_mismatch"}
+    assert {x["reason"] for x in res["rejected"]} >= {"unparseable", "wrong_final_answer"}
 
 
 def test_run_synthesis_resumes_to_the_same_pool(tmp_path, seed_pool):
@@ -290,3 +289,26 @@ def test_config_bad_input():
         SynthesisConfig(style="poem")
     with pytest.raises(ValueError, match="worked steps"):
         pool_from_problems([{"question": "q", "steps": "", "answer": 1}])
+
+
+def test_same_seed_same_pool_as_before_the_grammar_moved():
+    """Fingerprints computed before the grammar moved into slmlab.problems (same procedure; reasons
+    then named answer_mismatch / steps_not_from_question, now wrong_final_answer / misread_number)."""
+    import hashlib
+    import json
+
+    def fingerprint(x):
+        return hashlib.sha256(json.dumps(x, sort_keys=True).encode()).hexdigest()[:16]
+
+    seed_pool = pool_from_problems(make_problems(30, seed=5))
+    assert fingerprint(seed_pool.to_list()) == "b8d75fb217ac28ed"
+    ev = make_problems(40, seed=0, split="eval")
+    want = {True: ("93f4375379c90640", "b4173eafb970cdd8"), False: ("31265d38db837354", "149f93e9b8b2c995")}
+    for strict, (pool_fp, history_fp) in want.items():
+        cfg = SynthesisConfig(rounds=3, prompts_per_round=24, style="document", seed=3, strict=strict,
+                              templates=("zero_shot", "few_shot", "attribute"))
+        res = run_synthesis(None, None, seed_pool, cfg, encoder=False, progress=False, generate_fn=fake_generator,
+                            exclude=ev)
+        assert fingerprint(res["pool"].to_list()) == pool_fp
+        history = [{**r, "reasons": dict(sorted(r["reasons"].items()))} for r in res["history"]]
+        assert fingerprint(history) == history_fp

@@ -6,12 +6,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from slmlab import corpus, models, training
+from slmlab import problems, models, training
 
 
 @pytest.fixture(scope="module")
 def setup():
-    data = corpus.make_splits(400, 16, seed=0)
+    data = problems.make_splits(400, 16, seed=0)
     texts = list(data["train"]["text"])
     tok = models.train_tokenizer(texts, vocab_size=400)
     cfg = models.tiny_llama_config(tok, hidden_size=32, n_layers=2, n_heads=2, max_positions=64)
@@ -109,8 +109,8 @@ def test_bad_input(setup):
 
 SCRIPT = textwrap.dedent("""
     import sys, torch
-    from slmlab import corpus, models, training
-    texts = list(corpus.make_problems(200, seed=0)["text"])
+    from slmlab import problems, models, training
+    texts = list(problems.make_problems(200, seed=0)["text"])
     tok = models.train_tokenizer(texts, vocab_size=400)
     cfg = models.tiny_llama_config(tok, hidden_size=32, n_layers=1, n_heads=2, max_positions=64)
     model = models.build_model(cfg, seed=0)
