@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from slmlab import gvendi, models
-from slmlab.corpus import ProblemConfig, make_problems
+from slmlab.problems import ProblemConfig, make_problems
 
 PROMPTS = ["Question: Mia has 3 apples. She buys 2 more apples. How many apples now?\nAnswer: ",
            "Question: Leo has 12 cards.\nAnswer: ",
