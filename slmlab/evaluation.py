@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import torch
-
 from .problems import parse_answer
 from .sampling import sample
+from .scoring import continuation_logprobs
 
 __all__ = ["answer_accuracy", "token_loss", "answer_logprob"]
 
@@ -38,36 +37,6 @@ def answer_accuracy(model, tokenizer, problems, with_steps: bool = True, max_new
             "completions": outs, "correct": correct}
 
 
-@torch.no_grad()
-def _sequence_token_logprobs(model, tokenizer, prefixes, continuations, batch_size=64):
-    """Sum and count of log p(continuation tokens | prefix) for each pair, under teacher forcing."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} must be a positive int")
-    n_ctx = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    device = next(model.parameters()).device
-    results = []
-    for i in range(0, len(prefixes), batch_size):
-        pre = tokenizer(list(prefixes[i:i + batch_size]), add_special_tokens=True)["input_ids"]
-        cont = tokenizer(list(continuations[i:i + batch_size]), add_special_tokens=False)["input_ids"]
-        seqs = [p + c for p, c in zip(pre, cont)]
-        width = max(map(len, seqs))
-        if isinstance(n_ctx, int) and width > n_ctx:
-            raise ValueError(f"a sequence of {width} tokens exceeds the model's context of {n_ctx} tokens; "
-                             "shorten the texts (their scores past the context would be meaningless)")
-        ids = torch.full((len(seqs), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        target = torch.zeros_like(ids, dtype=torch.bool)
-        for j, (p, s) in enumerate(zip(pre, seqs)):
-            ids[j, :len(s)] = torch.tensor(s)   # right padding: positions need no shift
-            mask[j, :len(s)] = 1
-            target[j, len(p):len(s)] = True
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:].to(device).unsqueeze(-1)).squeeze(-1)
-        tmask = target[:, 1:].to(device)
-        results.extend(zip((logp * tmask).sum(1).tolist(), tmask.sum(1).tolist()))
-    return results
-
-
 def token_loss(model, tokenizer, texts, batch_size: int = 64) -> float:
     """Mean next-token cross-entropy (nats/token) over all tokens of ``texts`` after ``<s>``."""
     if isinstance(texts, str):
@@ -77,8 +46,7 @@ def token_loss(model, tokenizer, texts, batch_size: int = 64) -> float:
         raise ValueError("texts is empty")
     if not all(isinstance(t, str) for t in texts):
         raise ValueError("texts must contain only strings")
-    res = _sequence_token_logprobs(model, tokenizer, [""] * len(texts), texts, batch_size)
-    return -sum(s for s, _ in res) / sum(n for _, n in res)
+    return -continuation_logprobs(model, tokenizer, [""] * len(texts), texts, batch_size).mean_per_token()
 
 
 def answer_logprob(model, tokenizer, problems, with_steps: bool = True, batch_size: int = 64) -> float:
@@ -91,5 +59,5 @@ def answer_logprob(model, tokenizer, problems, with_steps: bool = True, batch_si
         prefixes = [f"{r['prompt']}<think>{r['steps']}</think> " for r in rows]
     else:
         prefixes = [r["prompt"] for r in rows]
-    res = _sequence_token_logprobs(model, tokenizer, prefixes, [str(r["answer"]) for r in rows], batch_size)
-    return sum(s for s, _ in res) / sum(n for _, n in res)
+    return continuation_logprobs(model, tokenizer, prefixes, [str(r["answer"]) for r in rows],
+                                 batch_size).mean_per_token()

@@ -19,6 +19,9 @@ import torch
 from transformers import (GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria,
                           StoppingCriteriaList)
 
+from .scoring import continuation_logprobs
+from .scoring import selected_token_logprobs as _token_logprobs
+
 __all__ = ["ThoughtFormat", "ThoughtBatch", "answer_positions", "uniform_positions", "sample_thoughts",
            "build_thought_batch", "score_thoughts", "baseline_logprob"]
 
@@ -212,16 +215,6 @@ def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int
                         group_size, int(cmask.sum() + mask.sum()), cids.numel() + ids.numel())
 
 
-def _token_logprobs(logits, ids, select, temperature=1.0):
-    """log p(ids[j] | ids[<j]) at the positions ``select`` (N, T) bool, from logits (N, T, V); only
-    the selected rows of the vocabulary softmax are formed, which keeps big vocabularies cheap."""
-    sel = select[:, 1:]
-    lg = logits[:, :-1][sel].float() / temperature  # (M, V)
-    tok = ids[:, 1:][sel]                           # (M,)
-    logz = torch.logsumexp(lg, -1)
-    return lg.gather(-1, tok[:, None]).squeeze(-1) - logz, lg, logz
-
-
 def _cache_kw(model) -> str:
     """transformers renames ``past_key_values`` to ``cache`` (5.x); pass whichever this model takes."""
     forward = type(getattr(model, "module", model)).forward
@@ -274,20 +267,8 @@ def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None):
 
 @torch.no_grad()
 def baseline_logprob(ema_model, positions, fmt: ThoughtFormat, reward_tokens=None, amp=None) -> torch.Tensor:
-    """S_ema (B,): Σ log p_φ(target | context) with no thought, teacher-forced."""
-    device = next(ema_model.parameters()).device
-    seqs, cut = [], []
-    for p in positions:
-        tgt = list(p["target_ids"])[:reward_tokens] if reward_tokens else list(p["target_ids"])
-        seqs.append(list(p["context_ids"]) + tgt)
-        cut.append((len(p["context_ids"]), len(seqs[-1])))
-    width = max(map(len, seqs))
-    ids = torch.full((len(seqs), width), fmt.pad_id, dtype=torch.long)
-    mask, ymask = torch.zeros_like(ids), torch.zeros_like(ids, dtype=torch.bool)
-    for r, (s, (a, b)) in enumerate(zip(seqs, cut)):
-        ids[r, :len(s)], mask[r, :len(s)], ymask[r, a:b] = torch.tensor(s), 1, True
-    ids, mask, ymask = ids.to(device), mask.to(device), ymask.to(device)
-    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-        logits = ema_model(input_ids=ids, attention_mask=mask, use_cache=False).logits  # (B, T, V)
-    lp, _, _ = _token_logprobs(logits, ids, ymask)
-    return torch.zeros(len(seqs), device=device).index_add_(0, ymask[:, 1:].nonzero()[:, 0], lp)
+    """S_ema (B,): Σ log p_φ(target | context) with no thought, teacher-forced in one batch
+    (:func:`slmlab.scoring.continuation_logprobs`; it pads on the right, so ``fmt.pad_id`` is never read)."""
+    targets = [list(p["target_ids"])[:reward_tokens] if reward_tokens else list(p["target_ids"]) for p in positions]
+    return continuation_logprobs(ema_model, None, [list(p["context_ids"]) for p in positions], targets,
+                                 batch_size=max(1, len(positions)), amp=amp).sums

@@ -1,0 +1,123 @@
+"""Teacher-forced scoring: log p(continuation | prefix) under a causal LM, batched.
+
+One forward pass per batch reads every continuation token's log-probability at once: the prefix and
+the continuation are concatenated, and the logits at position j-1 score token j. Sequences are
+right-padded, so real tokens keep positions 0..L-1 and no pad is ever attended to by a real token
+(causal attention): the result does not depend on the batch, the batch size or the tokenizer's
+padding side, up to float rounding. Only the rows of the softmax that are read are formed, which
+keeps big vocabularies cheap.
+
+Used by :mod:`slmlab.evaluation` (token loss, answer log-probability), the RLP baseline in
+:mod:`slmlab.thoughts` (log p of the target with no thought) and the notebooks.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["ContinuationScores", "continuation_logprobs", "selected_token_logprobs"]
+
+
+def selected_token_logprobs(logits: torch.Tensor, ids: torch.Tensor, select: torch.Tensor,
+                            temperature: float = 1.0):
+    """log p(ids[:, j] | ids[:, <j]) at the positions ``select`` (N, T) bool marks, from ``logits``
+    (N, T, V) of the same sequences, at ``temperature``. Returns ``(logp (M,), logits rows (M, V),
+    log-partition (M,))`` in float32, in row-major order of the selected positions; position 0 has
+    nothing before it and is never scored."""
+    sel = select[:, 1:]
+    lg = logits[:, :-1][sel].float() / temperature  # (M, V)
+    tok = ids[:, 1:][sel]                           # (M,)
+    logz = torch.logsumexp(lg, -1)
+    return lg.gather(-1, tok[:, None]).squeeze(-1) - logz, lg, logz
+
+
+@dataclass
+class ContinuationScores:
+    """Per sequence: ``sums`` (N,) Σ log p(continuation tokens | prefix), ``counts`` (N,) how many
+    continuation tokens were scored, ``token_logprobs`` one (count,) tensor each. On the model's device."""
+
+    sums: torch.Tensor
+    counts: torch.Tensor
+    token_logprobs: list
+
+    def mean_per_token(self) -> float:
+        """Σ log p over all continuation tokens / their number (a loss is minus this)."""
+        total = int(self.counts.sum())
+        if total == 0:
+            raise ValueError("no continuation token was scored (every continuation is empty)")
+        return float(self.sums.sum()) / total
+
+
+def _as_ids(name: str, items, tokenizer, special: bool) -> list[list[int]]:
+    """Token ids of ``items``: strings are tokenized (``special``: with the tokenizer's ``<s>``),
+    lists of ints are taken as they are."""
+    if all(isinstance(x, str) for x in items):
+        if tokenizer is None:
+            raise ValueError(f"{name} are strings: pass the tokenizer, or pass token-id lists")
+        return [list(x) for x in tokenizer(list(items), add_special_tokens=special)["input_ids"]]
+    out = []
+    for i, x in enumerate(items):
+        if isinstance(x, torch.Tensor):
+            x = x.tolist()
+        try:
+            if isinstance(x, (str, bytes)) or any(isinstance(t, bool) for t in x):
+                raise TypeError
+            out.append([operator.index(t) for t in x])
+        except TypeError:
+            raise TypeError(f"{name}[{i}] must be a string or a list of token ids (ints), got {x!r:.60}; "
+                            f"{name} must be all strings or all token-id lists") from None
+    return out
+
+
+@torch.no_grad()
+def continuation_logprobs(model, tokenizer, prefixes, continuations, batch_size: int = 64,
+                          amp: torch.dtype | None = None) -> ContinuationScores:
+    """Teacher-forced log-probabilities of ``continuations[i]`` after ``prefixes[i]``.
+
+    Both are lists of strings (prefixes are tokenized with the tokenizer's special tokens, i.e.
+    ``<s>`` first, continuations without; the ids are concatenated, never the texts) or lists of
+    token-id lists (``tokenizer`` may then be None). ``batch_size`` sequences per forward pass;
+    ``amp``: autocast dtype of the forward pass (None: the model's own). Returns
+    :class:`ContinuationScores`."""
+    prefixes, continuations = list(prefixes), list(continuations)
+    if len(prefixes) != len(continuations):
+        raise ValueError(f"prefixes and continuations must have the same length, got {len(prefixes)} "
+                         f"and {len(continuations)}")
+    if not prefixes:
+        raise ValueError("prefixes is empty: pass at least one prefix/continuation pair")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be a positive int")
+    pre = _as_ids("prefixes", prefixes, tokenizer, True)
+    cont = _as_ids("continuations", continuations, tokenizer, False)
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    for i, (p, c) in enumerate(zip(pre, cont)):
+        if not p:
+            raise ValueError(f"prefixes[{i}] has no tokens: the first continuation token needs a token "
+                             "before it (string prefixes get the tokenizer's <s>)")
+        if limit is not None and len(p) + len(c) > limit:
+            raise ValueError(f"prefixes[{i}] + continuations[{i}] is {len(p) + len(c)} tokens, longer than the "
+                             f"model's context (model.config.max_position_embeddings={limit})")
+    device = next(model.parameters()).device
+    pad = getattr(tokenizer, "pad_token_id", None)
+    pad = 0 if pad is None else pad   # right padding: a pad is never read by a real token
+    sums, counts, per_token = [], [], []
+    for start in range(0, len(pre), batch_size):
+        seqs = [p + c for p, c in zip(pre[start:start + batch_size], cont[start:start + batch_size])]
+        width = max(map(len, seqs))
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        target = torch.zeros_like(ids, dtype=torch.bool)
+        for r, s in enumerate(seqs):
+            ids[r, :len(s)], mask[r, :len(s)] = torch.tensor(s, dtype=torch.long), 1
+            target[r, len(pre[start + r]):len(s)] = True
+        ids, mask, target = ids.to(device), mask.to(device), target.to(device)
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits  # (B, T, V)
+        lp, _, _ = selected_token_logprobs(logits, ids, target)
+        n = target[:, 1:].sum(1)
+        sums.append(torch.zeros(len(seqs), device=device).index_add_(0, target[:, 1:].nonzero()[:, 0], lp))
+        counts.append(n)
+        per_token.extend(lp.split(n.tolist()))
+    return ContinuationScores(torch.cat(sums), torch.cat(counts), list(per_token))
