@@ -35,9 +35,9 @@ import time
 
 def _one(n: int, dim: int, batch_size: int) -> dict:
     import torch
-    from slmlab import corpus, gvendi, load_model
+    from slmlab import gvendi, load_model, problems
     model, tok = load_model()
-    ds = corpus.make_problems(n, 0, cfg=corpus.HARDER)
+    ds = problems.make_problems(n, 0, cfg=problems.HARDER)
     sols = [t[len(p):] for t, p in zip(ds["text"], ds["prompt"])]
     params = gvendi.default_parameters(model)
     t0 = time.perf_counter()
@@ -53,9 +53,9 @@ def _one(n: int, dim: int, batch_size: int) -> dict:
 def _peer(n: int, dim: int) -> dict:
     """The batch-size-1 loop: forward, loss.backward(), flatten, project, per example."""
     import torch
-    from slmlab import corpus, gvendi, load_model
+    from slmlab import gvendi, load_model, problems
     model, tok = load_model()
-    ds = corpus.make_problems(n, 0, cfg=corpus.HARDER)
+    ds = problems.make_problems(n, 0, cfg=problems.HARDER)
     sols = [t[len(p):] for t, p in zip(ds["text"], ds["prompt"])]
     params = gvendi.default_parameters(model)
     named = dict(model.named_parameters())

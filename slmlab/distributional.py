@@ -29,7 +29,7 @@ from math import comb
 
 import numpy as np
 
-from .corpus import open_ended_prompts
+from .open_ended import open_ended_prompts
 
 __all__ = ["Task", "FAMILIES", "SPLITS", "check_distribution", "make_tasks", "find_task", "sample_answers",
            "sample_target"]

@@ -35,7 +35,8 @@ from typing import Callable
 import numpy as np
 from sklearn.cluster import KMeans
 
-from .corpus import ANSWER_PREFIX, SYMBOL, ProblemConfig, _split_of, format_document, make_problem, problem_key
+from .problems import (ANSWER_PREFIX, SYMBOL, ProblemConfig, format_document, make_problem, problem_key,
+                       split_of)
 
 __all__ = ["spherical_kmeans", "sparse_clusters", "nearest_cluster", "problem_row", "variant_generator",
            "RoundLog", "prismatic_synthesis"]
@@ -125,7 +126,7 @@ def variant_generator(cfg: ProblemConfig, mutate: float = 0.3, eval_share: float
                             max_factor=cfg.max_factor)
         for _ in range(max_tries):
             p = make_problem(rng, n, sub)
-            if _split_of(problem_key(p), eval_share) == "train" or eval_share == 0.0:
+            if split_of(problem_key(p), eval_share) == "train" or eval_share == 0.0:
                 return problem_row(p)
         raise ValueError(f"no train-split problem in {max_tries} draws for n_steps={n}, ops={sub.ops}")
     return generate

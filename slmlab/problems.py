@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datasets import Dataset
 
 __all__ = ["ProblemConfig", "HARDER", "FAILURES", "make_problem", "make_problems", "make_splits",
-           "problem_key", "format_prompt", "format_document", "parse_answer", "parse_steps", "check_steps",
+           "problem_key", "split_of", "format_prompt", "format_document", "parse_answer", "parse_steps", "check_steps",
            "question_numbers", "parse_document", "parse_generation", "recompute_question", "verify",
            "apply_operation", "ANSWER_PREFIX", "THINK_OPEN", "THINK_CLOSE", "NAMES", "OBJECTS", "SYMBOL",
            "TEMPLATES"]
@@ -190,7 +190,8 @@ def problem_key(p: dict) -> str:
     return f"{p['start']}|{','.join(p['ops'])}|{','.join(map(str, p['operands']))}"
 
 
-def _split_of(key: str, eval_share: float) -> str:
+def split_of(key: str, eval_share: float) -> str:
+    """"eval" for the ``eval_share`` of problem keys a stable hash puts there, else "train"."""
     h = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
     return "eval" if h < eval_share else "train"
 
@@ -227,7 +228,7 @@ def make_problems(n: int, seed: int, split: str = "train", cfg: ProblemConfig = 
         level = live[len(rows) % len(live)]
         p = make_problem(rng, level, cfg)
         key = problem_key(p)
-        if key in seen or _split_of(key, eval_share) != split:
+        if key in seen or split_of(key, eval_share) != split:
             misses[level] += key in seen
             since_last += 1
             continue

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from slmlab import prismatic
-from slmlab.corpus import HARDER, _split_of, make_problem
+from slmlab.problems import HARDER, make_problem, split_of
 
 
 def _features(rows):
@@ -84,5 +84,5 @@ def test_variant_generator_keeps_attributes_without_mutation():
         c = gen(seed_row, rng)
         assert c["n_steps"] == 3 and set(c["ops"]) <= set(seed_row["ops"])
         assert c["text"] == c["prompt"] + c["solution"]
-        assert _split_of(c["key"], 0.1) == "train"   # never a held-out problem
+        assert split_of(c["key"], 0.1) == "train"   # never a held-out problem
     assert Counter(gen(seed_row, rng)["key"] for _ in range(10)).most_common(1)[0][1] < 10
