@@ -1,5 +1,6 @@
 """Command line: ``python -m slmlab run ...`` executes the collection; ``train-embedded`` rebuilds
-the embedded default model."""
+the embedded default model; ``minutes`` writes measured times into the README and notebook headers;
+``frontpage`` rewrites a report's index.html."""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,32 @@ def main(argv=None) -> int:
     train.add_argument("--out", default=None, help="model folder (default: the embedded one)")
     train.add_argument("--work-dir", default="runs/embedded", help="checkpoints; re-running resumes")
     train.add_argument("--device", default="cpu", help="cpu (the documented recipe) or cuda")
+    mins = sub.add_parser("minutes", help="write the README table's minutes and each notebook's time line "
+                                          "from summary.json files")
+    mins.add_argument("summaries", nargs="+", help="summary.json of runs, one per profile "
+                                                  "(e.g. results/summary-default.json)")
+    mins.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file disagrees")
+    front = sub.add_parser("frontpage", help="rewrite index.html of a report folder from its summary.json")
+    front.add_argument("report", nargs="?", default="report")
     args = parser.parse_args(argv)
+    if args.command == "minutes":
+        from .minutes import apply
+        try:
+            differ = apply(args.summaries, check=args.check)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        for path in differ:
+            print(f"{'disagrees' if args.check else 'rewrote'}: {path}")
+        return 1 if (args.check and differ) else 0
+    if args.command == "frontpage":
+        from .runner import write_front_page
+        try:
+            print(write_front_page(args.report))
+        except FileNotFoundError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "run":
         from .runner import run_collection
         try:

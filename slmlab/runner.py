@@ -95,6 +95,16 @@ def write_front_page(out) -> Path:
     return out / "index.html"
 
 
+def _machine() -> dict:
+    """What the times in summary.json were measured on: the CPUs the run may use, the GPU if any, and
+    the 1-minute load average at the start (a shared machine runs everything slower)."""
+    import torch
+    from .runtime import usable_cpus
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"cpus": usable_cpus(), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "load_average": None if load is None else round(load, 1)}
+
+
 def run_collection(profile: str = "default", only: str | None = None, out="report", seed: int = 0,
                    device: str = "auto", model: str | None = None, folder: Path = NOTEBOOK_DIR) -> dict:
     """Execute the notebooks; write executed notebooks, HTML pages, ``index.html`` and
@@ -109,7 +119,7 @@ def run_collection(profile: str = "default", only: str | None = None, out="repor
     if model is None:  # the collection runs offline unless the user asked for a hub model
         env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     params = {"profile": profile, "seed": seed, "device": device, "model": model}
-    summary = {"profile": profile, "seed": seed, "total_seconds": 0.0, "notebooks": {}}
+    summary = {"profile": profile, "seed": seed, "machine": _machine(), "total_seconds": 0.0, "notebooks": {}}
     mathjax_url = ship_mathjax(out)  # the pages typeset their math without a network
     start = time.time()
     failure = None
