@@ -1,6 +1,7 @@
 """Command line: ``python -m slmlab run ...`` executes the collection; ``train-embedded`` rebuilds
 the embedded default model; ``minutes`` writes measured times into the README and notebook headers;
-``frontpage`` rewrites a report's index.html."""
+``exercises`` writes the exercise version of each notebook; ``frontpage`` rewrites a report's
+index.html."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,10 @@ def main(argv=None) -> int:
     mins.add_argument("summaries", nargs="+", help="summary.json of runs, one per profile "
                                                   "(e.g. results/summary-default.json)")
     mins.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file disagrees")
+    ex = sub.add_parser("exercises", help="write the exercise version of each notebook (solution cells "
+                                         "replaced by the task)")
+    ex.add_argument("--out", default="exercises", help="output folder (default: exercises/)")
+    ex.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 00,01")
     front = sub.add_parser("frontpage", help="rewrite index.html of a report folder from its summary.json")
     front.add_argument("report", nargs="?", default="report")
     args = parser.parse_args(argv)
@@ -40,6 +45,15 @@ def main(argv=None) -> int:
         for path in differ:
             print(f"{'disagrees' if args.check else 'rewrote'}: {path}")
         return 1 if (args.check and differ) else 0
+    if args.command == "exercises":
+        from .exercises import write_exercises
+        try:
+            for path in write_exercises(args.out, only=args.only):
+                print(path)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "frontpage":
         from .runner import write_front_page
         try:

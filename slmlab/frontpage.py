@@ -174,9 +174,13 @@ def finding(name: str, metrics: dict) -> list[str]:
 
 
 def key_figure(figures: list[tuple[dict, list[str]]]) -> dict | None:
-    """The figure of a cell tagged ``key-figure``; else the notebook's last figure (its experiment)."""
+    """The figure of a cell tagged ``key-figure``; else the notebook's last figure outside the
+    exercise solutions (the lesson's experiment comes last)."""
     tagged = [fig for fig, tags in figures if "key-figure" in tags]
-    return (tagged or [fig for fig, _ in figures] or [None])[0 if tagged else -1]
+    if tagged:
+        return tagged[0]
+    lesson = [fig for fig, tags in figures if "solution" not in tags]
+    return lesson[-1] if lesson else None
 
 
 def _title(executed: Path) -> str | None:

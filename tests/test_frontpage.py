@@ -59,6 +59,7 @@ def test_key_figure_prefers_the_tagged_cell_else_the_last():
     a, b, c = {"data": [1]}, {"data": [2]}, {"data": [3]}
     assert frontpage.key_figure([(a, []), (b, ["key-figure"]), (c, [])]) is b
     assert frontpage.key_figure([(a, []), (c, [])]) is c
+    assert frontpage.key_figure([(a, []), (c, ["solution"])]) is a  # an exercise's figure is not the lesson's
     assert frontpage.key_figure([]) is None
 
 
