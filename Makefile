@@ -18,8 +18,11 @@ $(VENV)/.installed: pyproject.toml scripts/install_torch.sh
 report: setup
 	$(BIN)/python -m slmlab run --profile $(PROFILE) --out $(OUT)
 
+# The tests, then every notebook under nbval at the smoke profile (lax: a cell's committed output is
+# compared only where the cell is tagged nbval-check-output). Artifacts go to a fresh folder, not notebooks/.
 test: setup
-	$(BIN)/python -m pytest
+	SLMLAB_PROFILE=smoke SLMLAB_ARTIFACTS="$$(mktemp -d)" HF_DATASETS_DISABLE_PROGRESS_BARS=1 TQDM_DISABLE=1 \
+	  $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
 
 clean:
 	rm -rf $(VENV) report runs .pytest_cache

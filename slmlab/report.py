@@ -1,7 +1,7 @@
 """Record a notebook's headline numbers for the runner's ``summary.json``.
 
 The runner tells each notebook's kernel where to write through ``SLMLAB_METRICS_FILE``; run by
-hand, numbers go to ``runs/metrics/<notebook>.json``. Values must be JSON-serialisable plain data
+hand, numbers go to ``metrics/<notebook>.json`` under ``$SLMLAB_ARTIFACTS`` (default ``runs/``). Values must be JSON-serialisable plain data
 (numbers, strings, lists, dicts); numpy and torch scalars are converted.
 """
 from __future__ import annotations
@@ -16,8 +16,10 @@ __all__ = ["record", "read_metrics", "metrics_path", "atomic_write_text"]
 
 
 def metrics_path(notebook: str) -> Path:
+    """``$SLMLAB_METRICS_FILE`` (the runner's), else ``metrics/<notebook>.json`` in the artifacts folder
+    (``$SLMLAB_ARTIFACTS`` or ./runs, as :func:`slmlab.runtime.artifacts_dir`)."""
     env = os.environ.get("SLMLAB_METRICS_FILE")
-    return Path(env) if env else Path("runs") / "metrics" / f"{notebook}.json"
+    return Path(env) if env else Path(os.environ.get("SLMLAB_ARTIFACTS", "runs")) / "metrics" / f"{notebook}.json"
 
 
 def atomic_write_text(path, text: str) -> None:

@@ -29,6 +29,10 @@ def test_record_rejects_what_json_cannot_hold(tmp_path, monkeypatch):
 
 def test_default_location(tmp_path, monkeypatch):
     monkeypatch.delenv("SLMLAB_METRICS_FILE", raising=False)
+    monkeypatch.delenv("SLMLAB_ARTIFACTS", raising=False)
     monkeypatch.chdir(tmp_path)
     report.record("07_y", {"x": 1})
     assert json.loads((tmp_path / "runs" / "metrics" / "07_y.json").read_text()) == {"x": 1}
+    monkeypatch.setenv("SLMLAB_ARTIFACTS", str(tmp_path / "elsewhere"))  # nbval's runs keep notebooks/ clean
+    report.record("07_y", {"x": 2})
+    assert json.loads((tmp_path / "elsewhere" / "metrics" / "07_y.json").read_text()) == {"x": 2}
