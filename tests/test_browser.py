@@ -1,0 +1,122 @@
+"""A real browser: JupyterLab on localhost, notebook 00 opened in headless Chromium (Debian's
+``chromium`` and ``chromium-driver``, driven by Selenium pointed at them: no browser download), all
+cells run at the smoke profile; a plotly figure and an ipywidgets control must render and no cell may
+show an error. A screenshot is saved (``SLMLAB_SCREENSHOT`` names where; the README shows the one in
+docs/)."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = "00_welcome_tiny_lm.ipynb"
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+# CI installs both (.ci/run); elsewhere the test is skipped when they are missing, never in CI.
+pytestmark = [pytest.mark.notebooks, pytest.mark.skipif(
+    not (CHROMIUM and DRIVER) and not os.environ.get("CI"), reason="Debian's chromium/chromium-driver not installed")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    work = tmp_path / "lab"
+    work.mkdir()
+    shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)  # the run saves outputs into its own copy
+    port, token = _free_port(), "slmlab-browser-test"
+    labconfig = tmp_path / "config" / "labconfig"
+    labconfig.mkdir(parents=True)  # no "news?" pop-up over the screenshot
+    (labconfig / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    env = dict(os.environ, SLMLAB_PROFILE="smoke", SLMLAB_ARTIFACTS=str(tmp_path / "artifacts"),
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
+         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
+         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+         "jupyterlab.NeverCheckForUpdate"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        pytest.fail(f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+    if proc.poll() is not None:
+        pytest.fail(f"JupyterLab exited: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+    yield f"{url}/lab/tree/{NOTEBOOK}?token={token}"
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def _wait(driver, script: str, seconds: float, what: str):
+    end = time.time() + seconds
+    while time.time() < end:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+def test_notebook_00_runs_in_jupyterlab_in_chromium(lab, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1400,2000"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    try:
+        driver.get(lab)
+        _wait(driver, "return window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell') !== null",
+              300, "the notebook to open")
+        _wait(driver, "const w = window.jupyterapp.shell.currentWidget;"
+                      "return w && w.sessionContext && w.sessionContext.session && "
+                      "w.sessionContext.session.kernel && w.sessionContext.session.kernel.status === 'idle'",
+              300, "the kernel to start")
+        driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        # done when every code cell has an execution count and the kernel is idle again
+        _wait(driver, "const w = window.jupyterapp.shell.currentWidget;"
+                      "const cells = w.content.widgets.filter(c => c.model.type === 'code');"
+                      "return w.sessionContext.session.kernel.status === 'idle' && "
+                      "cells.every(c => c.model.executionCount !== null)",
+              1200, "every cell to run")
+        errors = driver.execute_script(
+            "return Array.from(document.querySelectorAll("
+            "'.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]')).map(e => e.innerText)")
+        plots = driver.execute_script("return document.querySelectorAll('.js-plotly-plot .main-svg').length")
+        controls = driver.execute_script("return document.querySelectorAll('.widget-slider, .jupyter-widgets "
+                                         "input, .widget-dropdown').length")
+        driver.execute_script("document.querySelector('.jp-Notebook .jp-Cell .jp-mod-rendered, "
+                              ".js-plotly-plot').scrollIntoView()")
+        time.sleep(2)
+        shot = Path(os.environ.get("SLMLAB_SCREENSHOT", tmp_path / "notebook-00.png"))
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(shot))
+    finally:
+        driver.quit()
+    assert not errors, f"cells showed errors or warnings: {json.dumps(errors)[:3000]}"
+    assert plots >= 1, "no plotly figure rendered"
+    assert controls >= 1, "no ipywidgets control rendered"
