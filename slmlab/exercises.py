@@ -1,10 +1,10 @@
 """Exercise versions of the notebooks, generated so they cannot drift from the solutions.
 
 Solutions are written once, in the notebook itself, in code cells tagged ``solution`` under
-``## Exercises``. Each solution cell opens with comment lines that state its task, the first naming
-its tier (``# Easy …``, ``# Medium …``, ``# Hard …``). The exercise version keeps every other cell
-as it is and replaces each solution cell by a stub: the task comments and a line asking for the
-reader's code. (scikit-learn-mooc builds its exercise notebooks from the solution ones the same way.)
+``## Exercises``. A solution cell's task is its opening comment lines (``# Easy — …``), or else the
+markdown cell just above it (``**Easy.** …``); either way it names its tier first (easy, medium,
+hard). The exercise version keeps every other cell as it is and replaces each solution cell by a
+stub: the task (or a pointer to it) and a line asking for the reader's code. (scikit-learn-mooc builds its exercise notebooks from the solution ones the same way.)
 
     python -m slmlab exercises --out exercises/
 """
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 from .report import atomic_write_text
 from .runner import NOTEBOOK_DIR, find_notebooks
 
-__all__ = ["SOLUTION_TAG", "TIERS", "task_of", "solution_cells", "exercise_version", "write_exercises"]
+__all__ = ["SOLUTION_TAG", "TIERS", "task_of", "tier_of", "solution_cells", "solution_tasks", "exercise_version",
+           "write_exercises"]
 
 SOLUTION_TAG = "solution"
 TIERS = ("easy", "medium", "hard")
@@ -28,8 +30,7 @@ def _source(cell) -> str:
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
-def task_of(cell) -> str:
-    """The comment lines a solution cell opens with: its task, tier first."""
+def _leading_comments(cell) -> str:
     lines = []
     for line in _source(cell).splitlines():
         if not line.startswith("#"):
@@ -38,24 +39,49 @@ def task_of(cell) -> str:
     return "\n".join(lines)
 
 
+def task_of(cells: list[dict], index: int) -> tuple[str, bool]:
+    """The task of the solution cell ``cells[index]`` and whether the cell states it itself: its opening
+    comment lines, else the markdown cell just above it (``**Easy.** …``)."""
+    own = _leading_comments(cells[index])
+    if own:
+        return own, True
+    if index > 0 and cells[index - 1]["cell_type"] == "markdown":
+        return _source(cells[index - 1]).strip(), False
+    return "", False
+
+
+def tier_of(task: str) -> str | None:
+    """easy, medium or hard: the task's first word (markdown and comment marks ignored)."""
+    words = re.findall(r"[a-z]+", task.lower())
+    return words[0] if words and words[0] in TIERS else None
+
+
 def solution_cells(nb: dict) -> list[dict]:
     return [c for c in nb["cells"] if c["cell_type"] == "code" and SOLUTION_TAG in c.get("metadata", {}).get("tags", [])]
 
 
-def _tier(cell) -> str | None:
-    first = task_of(cell).lstrip("# ").lower()
-    return next((t for t in TIERS if first.startswith(t)), None)
+def solution_tasks(nb: dict, name: str = "notebook") -> list[tuple[int, str, bool]]:
+    """``(cell index, task, stated in the cell)`` for every solution cell; ValueError when a solution's
+    task or tier cannot be found."""
+    out = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or SOLUTION_TAG not in cell.get("metadata", {}).get("tags", []):
+            continue
+        task, own = task_of(nb["cells"], i)
+        if not task or tier_of(task) is None:
+            raise ValueError(f"{name}: the cell tagged {SOLUTION_TAG!r} at index {i} needs its task, naming its tier "
+                             f"({', '.join(TIERS)}) first, in its opening comment lines or in the markdown cell "
+                             f"just above it; got {_source(cell)[:80]!r}")
+        out.append((i, task, own))
+    return out
 
 
 def exercise_version(nb: dict, name: str = "notebook") -> dict:
     """A copy of ``nb`` with every solution cell replaced by its stub (the task, no code)."""
     out = copy.deepcopy(nb)
-    for cell in solution_cells(out):
-        task = task_of(cell)
-        if not task or _tier(cell) is None:
-            raise ValueError(f"{name}: a cell tagged {SOLUTION_TAG!r} must open with comment lines stating its "
-                             f"task, the first naming its tier ({', '.join(TIERS)}); got {_source(cell)[:80]!r}")
-        cell["source"] = f"{task}\n{STUB_LINE}\n"
+    for i, task, own in solution_tasks(out, name):
+        cell = out["cells"][i]
+        cell["source"] = f"{task if own else '# Exercise: the task is in the cell above.'}\n{STUB_LINE}\n"
         cell["outputs"], cell["execution_count"] = [], None
         tags = [t for t in cell["metadata"].get("tags", []) if t != SOLUTION_TAG]
         cell["metadata"]["tags"] = tags + ["exercise"]

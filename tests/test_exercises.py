@@ -9,20 +9,19 @@ from slmlab import exercises, runner
 
 BOOKS = runner.find_notebooks()
 # Notebooks whose exercises have solutions; a notebook joins when its solutions land.
-WITH_SOLUTIONS = {"00", "01", "02", "04"}
+WITH_SOLUTIONS = {"00", "01", "02", "04", "05"}
 
 
 @pytest.mark.parametrize("path", BOOKS, ids=lambda p: p.stem)
 def test_solutions_cover_every_tier(path):
-    cells = exercises.solution_cells(json.loads(path.read_text()))
-    if path.name[:2] not in WITH_SOLUTIONS and not cells:
+    nb = json.loads(path.read_text())
+    tasks = exercises.solution_tasks(nb, path.stem)  # raises when a task or its tier is missing
+    if path.name[:2] not in WITH_SOLUTIONS and not tasks:
         pytest.skip("no solutions yet")
-    tiers = [exercises._tier(c) for c in cells]
-    assert None not in tiers, "every solution cell opens with its tier: # Easy / # Medium / # Hard"
+    tiers = [exercises.tier_of(task) for _, task, _ in tasks]
     assert set(tiers) == set(exercises.TIERS), f"tiers present: {tiers}"
-    md = [i for i, c in enumerate(json.loads(path.read_text())["cells"]) if "## Exercises" in "".join(c["source"])]
-    first = json.loads(path.read_text())["cells"].index(cells[0])
-    assert md and first > md[-1], "solutions sit under ## Exercises"
+    md = [i for i, c in enumerate(nb["cells"]) if "## Exercises" in "".join(c["source"])]
+    assert md and tasks[0][0] > md[-1], "solutions sit under ## Exercises"
 
 
 def test_exercise_version_keeps_the_task_and_drops_the_code():
@@ -37,15 +36,20 @@ def test_exercise_version_keeps_the_task_and_drops_the_code():
     assert "x = 1 + 2" not in stub and all(line.startswith("#") for line in stub.splitlines())
     assert out["cells"][1]["metadata"]["tags"] == ["exercise"]
     assert "".join(out["cells"][2]["source"]) == "y = 3"
-    bad = json.loads(nbformat.writes(nb))
-    bad["cells"][1]["source"] = "x = 1  # no task stated"
-    with pytest.raises(ValueError, match="must open with comment lines stating its task"):
-        exercises.exercise_version(bad)
+    above = json.loads(nbformat.writes(nb))  # the task in the markdown cell above
+    above["cells"][0]["source"] = "**Medium.** Add two numbers."
+    above["cells"][1]["source"] = "x = 1 + 2"
+    assert exercises.tier_of(exercises.task_of(above["cells"], 1)[0]) == "medium"
+    stub = "".join(exercises.exercise_version(above)["cells"][1]["source"])
+    assert "x = 1" not in stub and "task is in the cell above" in stub
+    above["cells"][0]["source"] = "Add two numbers."  # no tier named
+    with pytest.raises(ValueError, match="naming its tier"):
+        exercises.exercise_version(above)
 
 
 @pytest.mark.notebooks
 def test_generated_exercise_notebooks_execute_at_smoke(tmp_path):
-    only = ",".join(sorted(n for n in WITH_SOLUTIONS))
+    only = ",".join(p.name[:2] for p in BOOKS if exercises.solution_cells(json.loads(p.read_text())))
     written = exercises.write_exercises(tmp_path / "ex", only=only)
     assert written and all(not exercises.solution_cells(json.loads(p.read_text())) for p in written)
     summary = runner.run_collection("smoke", out=tmp_path / "report", folder=tmp_path / "ex")
