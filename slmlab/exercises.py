@@ -1,10 +1,11 @@
 """Exercise versions of the notebooks, generated so they cannot drift from the solutions.
 
-Solutions are written once, in the notebook itself, in code cells tagged ``solution`` under
-``## Exercises``. A solution cell's task is its opening comment lines (``# Easy — …``), or else the
-markdown cell just above it (``**Easy.** …``); either way it names its tier first (easy, medium,
-hard). The exercise version keeps every other cell as it is and replaces each solution cell by a
-stub: the task (or a pointer to it) and a line asking for the reader's code. (scikit-learn-mooc builds its exercise notebooks from the solution ones the same way.)
+Solutions are written once, in the notebook itself, in cells tagged ``solution`` under
+``## Exercises`` (code, or markdown for an answer in words). A solution's task is its opening comment
+lines (``# Easy — …``), or else the markdown cell just above it (``**Easy.** …``); either way it names
+its tier first (easy, medium, hard). The exercise version keeps every other cell as it is and
+replaces each solution cell by a stub: the task (or a pointer to it) and a line asking for the
+reader's own. (scikit-learn-mooc builds its exercise notebooks from the solution ones the same way.)
 
     python -m slmlab exercises --out exercises/
 """
@@ -24,6 +25,7 @@ __all__ = ["SOLUTION_TAG", "TIERS", "task_of", "tier_of", "solution_cells", "sol
 SOLUTION_TAG = "solution"
 TIERS = ("easy", "medium", "hard")
 STUB_LINE = "# Your solution here: write it, run it, then compare with the solution notebook."
+MARKDOWN_STUB = "*Your answer here* (the solution notebook has one to compare with)."
 
 
 def _source(cell) -> str:
@@ -56,8 +58,13 @@ def tier_of(task: str) -> str | None:
     return words[0] if words and words[0] in TIERS else None
 
 
+def _is_solution(cell) -> bool:
+    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
 def solution_cells(nb: dict) -> list[dict]:
-    return [c for c in nb["cells"] if c["cell_type"] == "code" and SOLUTION_TAG in c.get("metadata", {}).get("tags", [])]
+    """Cells tagged ``solution``: code, or markdown for an answer in words."""
+    return [c for c in nb["cells"] if _is_solution(c)]
 
 
 def solution_tasks(nb: dict, name: str = "notebook") -> list[tuple[int, str, bool]]:
@@ -65,7 +72,7 @@ def solution_tasks(nb: dict, name: str = "notebook") -> list[tuple[int, str, boo
     task or tier cannot be found."""
     out = []
     for i, cell in enumerate(nb["cells"]):
-        if cell["cell_type"] != "code" or SOLUTION_TAG not in cell.get("metadata", {}).get("tags", []):
+        if not _is_solution(cell):
             continue
         task, own = task_of(nb["cells"], i)
         if not task or tier_of(task) is None:
@@ -81,8 +88,11 @@ def exercise_version(nb: dict, name: str = "notebook") -> dict:
     out = copy.deepcopy(nb)
     for i, task, own in solution_tasks(out, name):
         cell = out["cells"][i]
-        cell["source"] = f"{task if own else '# Exercise: the task is in the cell above.'}\n{STUB_LINE}\n"
-        cell["outputs"], cell["execution_count"] = [], None
+        if cell["cell_type"] == "markdown":  # an answer in words
+            cell["source"] = MARKDOWN_STUB
+        else:
+            cell["source"] = f"{task if own else '# Exercise: the task is in the cell above.'}\n{STUB_LINE}\n"
+            cell["outputs"], cell["execution_count"] = [], None
         tags = [t for t in cell["metadata"].get("tags", []) if t != SOLUTION_TAG]
         cell["metadata"]["tags"] = tags + ["exercise"]
     return out

@@ -9,7 +9,7 @@ from slmlab import exercises, runner
 
 BOOKS = runner.find_notebooks()
 # Notebooks whose exercises have solutions; a notebook joins when its solutions land.
-WITH_SOLUTIONS = {"00", "01", "02", "04", "05"}
+WITH_SOLUTIONS = {"00", "01", "02", "03", "04", "05", "06"}
 
 
 @pytest.mark.parametrize("path", BOOKS, ids=lambda p: p.stem)
@@ -35,6 +35,10 @@ def test_exercise_version_keeps_the_task_and_drops_the_code():
     assert stub.startswith("# Easy — add two numbers.\n# (a second line of the task)\n")
     assert "x = 1 + 2" not in stub and all(line.startswith("#") for line in stub.splitlines())
     assert out["cells"][1]["metadata"]["tags"] == ["exercise"]
+    words = json.loads(nbformat.writes(nb))  # an answer in words, in a markdown cell
+    words["cells"][1] = {"cell_type": "markdown", "metadata": {"tags": ["solution"]}, "source": "*Solution.* 3."}
+    words["cells"][0]["source"] = "**Easy.** Add 1 and 2."
+    assert "3." not in "".join(exercises.exercise_version(words)["cells"][1]["source"])
     assert "".join(out["cells"][2]["source"]) == "y = 3"
     above = json.loads(nbformat.writes(nb))  # the task in the markdown cell above
     above["cells"][0]["source"] = "**Medium.** Add two numbers."
