@@ -1,9 +1,13 @@
-"""Execute the whole collection once, at the smoke profile, through the runner (as CI's main job would)."""
+"""Execute the whole collection once, at the smoke profile, through the runner (as CI's main job would).
+
+The runner executes the *exercise versions* (solution cells replaced by their task, as
+``python -m slmlab exercises`` writes them), so this one run also proves they execute; the notebooks
+as committed, solutions included, are executed by ``pytest --nbval-lax notebooks`` (``make test``)."""
 import json
 
 import pytest
 
-from slmlab import runner
+from slmlab import exercises, runner
 
 # Headline numbers each notebook must record (the names its issue gives).
 EXPECTED = {
@@ -28,7 +32,10 @@ PER_MODEL = {"intra_similarity", "inter_similarity", "vendi", "distinct_2", "sel
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    summary = runner.run_collection("smoke", out=out)
+    written = exercises.write_exercises(tmp_path_factory.mktemp("exercises"))
+    assert [p.stem for p in written] == [p.stem for p in runner.find_notebooks()]
+    assert not any(exercises.solution_cells(json.loads(p.read_text())) for p in written)
+    summary = runner.run_collection("smoke", out=out, folder=written[0].parent)
     return out, summary
 
 
