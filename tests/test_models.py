@@ -3,7 +3,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import slmlab
-from slmlab import models
+from slmlab import models, sampling
 
 
 def test_tokenizer_splits_digits_and_keeps_thought_tokens(small_corpus):
@@ -20,7 +20,12 @@ def test_build_is_seeded_and_sized(small_corpus):
     a, b, c = models.build_model(cfg, 0), models.build_model(cfg, 0), models.build_model(cfg, 1)
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
     assert not torch.equal(a.model.layers[0].mlp.up_proj.weight, c.model.layers[0].mlp.up_proj.weight)
-    assert models.count_parameters(a) < sum(p.numel() for p in a.parameters()) + 1
+    # exact size from the config: tied embedding (once), per layer q/k/v/o + gated MLP + two norms, final norm
+    h, inter, layers = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
+    assert a.lm_head.weight is a.model.embed_tokens.weight
+    assert models.count_parameters(a) == len(tok) * h + layers * (4 * h * h + 3 * h * inter + 2 * h) + h
+    a.lm_head.weight = torch.nn.Parameter(a.lm_head.weight.detach().clone())  # untied: counted twice
+    assert models.count_parameters(a) == len(tok) * h * 2 + layers * (4 * h * h + 3 * h * inter + 2 * h) + h
     with pytest.raises(ValueError, match="divisible"):
         models.tiny_llama_config(tok, hidden_size=30, n_heads=4)
 
@@ -65,5 +70,5 @@ def test_load_model_takes_other_architectures(tmp_path, family, tiny):
     m.save_pretrained(tmp_path); tok.save_pretrained(tmp_path)
     loaded, _ = slmlab.load_model(tmp_path)
     assert type(loaded).__name__ == type(m).__name__
-    out = slmlab.sampling.sample(loaded, tok, ["Question: hi"], max_new_tokens=3, temperature=1.0)
+    out = sampling.sample(loaded, tok, ["Question: hi"], max_new_tokens=3, temperature=1.0)
     assert isinstance(out[0], str)

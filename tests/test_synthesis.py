@@ -8,10 +8,6 @@ from slmlab.synthesis import (DOC_SEP, SynthesisConfig, build_prompts, filter_no
                               propose, render_prompt, run_synthesis, verify_problem)
 
 
-def _doc(p):
-    return format_document(p)
-
-
 @pytest.fixture(scope="module")
 def seed_pool():
     return pool_from_problems(make_problems(30, seed=5))
@@ -93,10 +89,10 @@ def test_build_prompts_fits_token_budget():
 # ---- parsing -----------------------------------------------------------------------------------
 def test_parse_generation_well_formed():
     p = make_problem(random.Random(3), 3)
-    got = parse_generation(_doc(p) + "</s>trailing")
+    got = parse_generation(format_document(p) + "</s>trailing")
     assert got == {"question": p["question"], "steps": p["steps"], "answer": p["answer"]}
     # A chat model's answer with chatter around the document
-    got = parse_generation("Sure! Here it is:\n\n" + _doc(p) + "\n\nHope this helps.")
+    got = parse_generation("Sure! Here it is:\n\n" + format_document(p) + "\n\nHope this helps.")
     assert got["answer"] == p["answer"]
     assert parse_generation("Question: Ann has 3 cups. How many cups now?\nAnswer: 3")["steps"] is None
 
@@ -245,8 +241,7 @@ def test_run_synthesis_resumes_to_the_same_pool(tmp_path, seed_pool):
                             **{**kw, "generate_fn": lambda p, s: calls.append(s) or fake_generator(p, s)})
     assert len(calls) == 2                      # rounds 2 and 3 only
     assert resumed["pool"].to_list() == full["pool"].to_list()
-    strip = lambda h: [{k: v for k, v in r.items()} for r in h]
-    assert strip(resumed["history"]) == strip(full["history"])
+    assert resumed["history"] == full["history"]   # the loop logs no wall-clock times: all of it must match
     with pytest.raises(ValueError, match="other settings"):
         run_synthesis(None, None, seed_pool, SynthesisConfig(rounds=4, prompts_per_round=18, style="document",
                                                              seed=1, temperature=0.5), out_dir=tmp_path, **kw)
