@@ -91,6 +91,31 @@ def _is_offline() -> bool:
                for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
+def _check_model_folder(path: Path) -> None:
+    """A local model folder must hold a config, a tokenizer and readable safetensors weights; say which
+    is missing or damaged here rather than let a library fail later with a message about something else."""
+    if not (path / "config.json").is_file():
+        what = "is empty" if not any(path.iterdir()) else "has no config.json"
+        raise FileNotFoundError(f"model folder {str(path)!r} {what}; a model folder holds config.json, the "
+                                "tokenizer files and model.safetensors (as save_pretrained writes them)")
+    if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.json")):
+        raise FileNotFoundError(f"model folder {str(path)!r} has no tokenizer (tokenizer.json or "
+                                "tokenizer_config.json); save it with tokenizer.save_pretrained(folder)")
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights:
+        other = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
+        hint = f" (found {other}: only safetensors are loaded, never pickles)" if other else ""
+        raise FileNotFoundError(f"model folder {str(path)!r} has no *.safetensors weights{hint}")
+    from safetensors import safe_open
+    for w in weights:
+        try:
+            with safe_open(str(w), "pt") as fh:  # reads the header, checks it covers the whole file
+                fh.keys()
+        except Exception as err:
+            raise ValueError(f"weights file {str(w)!r} is damaged ({type(err).__name__}: {err}); "
+                             "re-save or re-download the model") from err
+
+
 def load_model(name_or_path: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                dtype: torch.dtype | None = None):
     """Return ``(model, tokenizer)``, model in eval mode on ``device``.
@@ -112,6 +137,8 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str | torc
     if looks_local and not path.is_dir():
         raise FileNotFoundError(f"model folder {str(path)!r} does not exist; pass an existing folder, "
                                 "a hub id, or None for the embedded default")
+    if looks_local:
+        _check_model_folder(path)
     kwargs = dict(use_safetensors=True, trust_remote_code=False)
     if dtype is not None:
         kwargs["dtype"] = dtype
