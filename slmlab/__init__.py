@@ -2,10 +2,32 @@
 
 Importing it is light and needs no Jupyter kernel; each module holds one idea (see DESIGN in the
 README): runtime and report at the bottom, problems and models above, then training, evaluation,
-and one module per technique."""
-from .runtime import artifacts_dir, fit_threads, pick_device, pick_dtype, runtime_versions, seed_everything
-from .models import EMBEDDED_MODEL, load_model
+and one module per technique.
+
+The names below load their module (torch, transformers) on first use, so ``import slmlab`` and the
+command line's error messages stay fast; ``from slmlab import load_model`` works as usual."""
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["artifacts_dir", "fit_threads", "runtime_versions", "pick_device", "pick_dtype", "seed_everything",
-           "EMBEDDED_MODEL", "load_model", "__version__"]
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "artifacts_dir": "runtime", "fit_threads": "runtime", "pick_device": "runtime", "pick_dtype": "runtime",
+    "runtime_versions": "runtime", "seed_everything": "runtime",
+    "EMBEDDED_MODEL": "models", "load_model": "models",
+}
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # next time a plain attribute
+        return value
+    raise AttributeError(f"module 'slmlab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])

@@ -20,7 +20,9 @@ def main(argv=None) -> int:
     run.add_argument("--model", default=None, help="a local folder or hub id instead of the embedded model")
     train = sub.add_parser("train-embedded", help="train the embedded default model from scratch")
     train.add_argument("--steps", type=int, default=None)
-    train.add_argument("--out", default=None, help="model folder (default: the embedded one)")
+    train.add_argument("--out", default="runs/slmlab-tiny",
+                       help="model folder (default: runs/slmlab-tiny); the word 'embedded' replaces the model "
+                            "shipped inside the package")
     train.add_argument("--work-dir", default="runs/embedded", help="checkpoints; re-running resumes")
     train.add_argument("--device", default="cpu", help="cpu (the documented recipe) or cuda")
     mins = sub.add_parser("minutes", help="write the README table's minutes and each notebook's time line "
@@ -67,15 +69,20 @@ def main(argv=None) -> int:
         try:
             run_collection(profile=args.profile, only=args.only, out=args.out, seed=args.seed,
                            device=args.device, model=args.model)
-        except (ValueError, RuntimeError) as err:
+        except (ValueError, RuntimeError, OSError) as err:  # one line naming the problem, no traceback
             print(f"error: {err}", file=sys.stderr)
             return 1
         return 0
     from pathlib import Path
     from .embedded_recipe import EMBEDDED_MODEL, Recipe, train_embedded
-    recipe = Recipe() if args.steps is None else Recipe(steps=args.steps)
-    card = train_embedded(recipe, Path(args.out) if args.out else EMBEDDED_MODEL, Path(args.work_dir),
-                          device=args.device)
+    out = EMBEDDED_MODEL if args.out == "embedded" else Path(args.out)
+    try:
+        recipe = Recipe() if args.steps is None else Recipe(steps=args.steps)
+        card = train_embedded(recipe, out, Path(args.work_dir), device=args.device)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"model written to {out}")
     print({k: v for k, v in card.items() if k != "recipe"})
     return 0
 

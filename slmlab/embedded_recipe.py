@@ -42,11 +42,19 @@ class Recipe:
     warmup_steps: int = 100
 
 
-def train_embedded(recipe: Recipe = Recipe(), out: Path = EMBEDDED_MODEL,
+def train_embedded(recipe: Recipe = Recipe(), out: Path = Path("runs/slmlab-tiny"),
                    work_dir: Path = Path("runs/embedded"), device: str = "cpu") -> dict:
     """Train the default model from scratch and write it, with ``model_card.json`` and ``README.md``,
-    to ``out``. Resumes from checkpoints in ``work_dir``. The recipe is sized for a 2-core CPU;
+    to ``out`` (pass ``slmlab.EMBEDDED_MODEL`` to replace the shipped one). Resumes from checkpoints
+    in ``work_dir``. The recipe is sized for a 2-core CPU;
     ``device="cuda"`` runs the same recipe faster (bf16 autocast either way)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "config.json").exists())):
+        raise ValueError(f"out={str(out)!r} exists and is not a model folder; it would be replaced: name a new "
+                         "folder (or a model folder to overwrite)")
+    cfg = TrainConfig(steps=recipe.steps, batch_size=recipe.batch_size, block_size=recipe.block_size,
+                      lr=recipe.lr, warmup_steps=recipe.warmup_steps, eval_every=500,
+                      checkpoint_every=250, seed=recipe.seed)  # checked before minutes of data making
     t0 = time.time()
     seed_everything(recipe.seed)
     data = make_splits(recipe.n_train, recipe.n_eval, recipe.seed, ProblemConfig(), recipe.direct_share)
@@ -55,9 +63,6 @@ def train_embedded(recipe: Recipe = Recipe(), out: Path = EMBEDDED_MODEL,
     tokenizer = train_tokenizer(train_texts[:20_000] + train_texts[len(data["train"]):], recipe.vocab_size)
     model = build_model(tiny_llama_config(tokenizer, recipe.hidden_size, recipe.n_layers, recipe.n_heads),
                         seed=recipe.seed).to(pick_device(device))
-    cfg = TrainConfig(steps=recipe.steps, batch_size=recipe.batch_size, block_size=recipe.block_size,
-                      lr=recipe.lr, warmup_steps=recipe.warmup_steps, eval_every=500,
-                      checkpoint_every=250, seed=recipe.seed)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     run = pretrain(model, tokenizer, train_texts, cfg, eval_texts=list(data["eval"]["text"]), out_dir=work_dir)
@@ -121,7 +126,7 @@ as single tokens), trained from scratch on slmlab's generated arithmetic word pr
 ({r['n_train']:,} problems of 1-4 steps, {r['direct_share']:.0%} written answer-only, plus
 {r['open_ended_share']:.0%} open-ended answers). License: Apache-2.0, like the repository.
 
-Rebuild: `python -m slmlab train-embedded` (seed {r['seed']}; about 30 minutes on a free 2-core CPU).
+Rebuild: `python -m slmlab train-embedded --out embedded` (seed {r['seed']}; about 30 minutes on a free 2-core CPU).
 This copy was trained on {card['trained_on']} in {card['train_minutes']} minutes.
 
 | figure | value |

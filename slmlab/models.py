@@ -129,7 +129,7 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str | torc
         if not (EMBEDDED_MODEL / "config.json").exists():
             raise FileNotFoundError(
                 f"the embedded model is missing at {EMBEDDED_MODEL}; rebuild it with "
-                "`python -m slmlab train-embedded`")
+                "`python -m slmlab train-embedded --out embedded`")
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise ValueError(f"name_or_path={name_or_path!r} must be None, a folder path or a hub id string")
     path = Path(name_or_path).expanduser()

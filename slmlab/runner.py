@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from .profiles import PROFILE_NAMES
 
 __all__ = ["run_collection", "find_notebooks", "write_front_page", "NOTEBOOK_DIR"]
 
+# The notebooks live beside the package in a checkout (an editable install); a plain `pip install`
+# copies only the package, so then the runner looks in ./notebooks (run it from a checkout).
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 # Plotly under papermill would store only its JSON mimetype, which the HTML pages cannot draw;
 # "notebook" adds an HTML rendering with plotly.js inlined once per executed notebook.
@@ -29,9 +30,23 @@ PLOTLY_RENDERER = "plotly_mimetype+notebook"
 CELL_TIMEOUT = {"smoke": 300, "default": 1800, "gpu": 7200}
 
 
-def find_notebooks(only: str | None = None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
-    """Notebooks ``NN_*.ipynb`` in order; ``only="00,03"`` keeps those numbers."""
-    books = sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb"))
+def _notebook_folder(folder) -> Path:
+    if folder is not None:
+        return Path(folder)
+    for candidate in (NOTEBOOK_DIR, Path.cwd() / "notebooks"):
+        if candidate.is_dir():
+            return candidate
+    raise ValueError(f"no notebooks folder: slmlab was installed without its notebooks (looked in {NOTEBOOK_DIR} "
+                     f"and {Path.cwd() / 'notebooks'}); run from a checkout of the repository, which has notebooks/")
+
+
+def find_notebooks(only: str | None = None, folder: Path | None = None) -> list[Path]:
+    """Notebooks ``NN_*.ipynb`` in order; ``only="00,03"`` keeps those numbers. ``folder`` defaults to
+    the checkout's notebooks/ (beside the package, else in the current directory)."""
+    folder = _notebook_folder(folder)
+    if not folder.is_dir():
+        raise ValueError(f"notebooks folder {str(folder)!r} does not exist")
+    books = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
     if only:
         wanted = {w.strip().zfill(2) for w in str(only).split(",") if w.strip()}
         unknown = wanted - {p.name[:2] for p in books}
@@ -48,6 +63,7 @@ def _execute_one(src: str, dst: str, params_json: str, status_file: str) -> None
     """Child-process entry: run one notebook, then write status (error, peak RSS) as JSON."""
     import papermill as pm
     status = {"ok": True}
+    sampled = _PeakSampler() if _resource() is None else None
     try:
         params = json.loads(params_json)
         pm.execute_notebook(src, dst, parameters=params, cwd=str(Path(src).parent), progress_bar=False,
@@ -58,10 +74,53 @@ def _execute_one(src: str, dst: str, params_json: str, status_file: str) -> None
                   "error": f"{err.ename}: {err.evalue}"}
     except Exception as err:  # kernel died, bad notebook: still report which notebook
         status = {"ok": False, "cell": None, "error": f"{type(err).__name__}: {err}"}
+    status["peak_rss_mb"] = _children_peak_rss_mb(sampled)
+    Path(status_file).write_text(json.dumps(status))
+
+
+def _resource():
+    """The POSIX ``resource`` module, or None (Windows has none)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    return resource
+
+
+class _PeakSampler:
+    """Where ``getrusage`` is missing (Windows), the kernel's peak RSS is sampled with psutil: the
+    largest sum over this process's children seen every 0.2 s (a short spike may be missed)."""
+
+    def __init__(self, every: float = 0.2):
+        import threading
+
+        import psutil
+        self.peak, self._stop = 0, threading.Event()
+        me = psutil.Process()
+
+        def poll():
+            while not self._stop.wait(every):
+                total = 0
+                for child in me.children(recursive=True):
+                    try:
+                        total += child.memory_info().rss
+                    except psutil.Error:
+                        pass  # exited between listing and reading
+                self.peak = max(self.peak, total)
+        threading.Thread(target=poll, daemon=True).start()
+
+    def stop(self) -> int:
+        self._stop.set()
+        return self.peak
+
+
+def _children_peak_rss_mb(sampled: _PeakSampler | None) -> float:
+    resource = _resource()
+    if resource is None:
+        return round(sampled.stop() / 2**20, 1)
     # ru_maxrss of waited-for children: the kernel (KiB on Linux, bytes on macOS)
     kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    status["peak_rss_mb"] = round(kib / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
-    Path(status_file).write_text(json.dumps(status))
+    return round(kib / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def _source_cell_number(executed: str, index: int) -> int:
@@ -105,15 +164,45 @@ def _machine() -> dict:
             "load_average": None if load is None else round(load, 1)}
 
 
+def _writable_folder(out) -> Path:
+    """``out`` resolved and created, or ValueError naming why it cannot hold the report."""
+    out = Path(out).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file, not a folder; name a folder for the report")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".slmlab-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"--out {str(out)!r} cannot be written ({err.strerror or err}); name a folder you "
+                         "can write to") from err
+    return out
+
+
+def _check_model(model: str) -> None:
+    """A local model folder is checked before any notebook starts (a hub id is left to the notebooks)."""
+    path = Path(model).expanduser()
+    if path.exists() or str(model).startswith((".", "/", "~")) or str(model).count("/") > 1:
+        if not path.is_dir():
+            raise ValueError(f"--model {model!r}: no such folder (give a model folder or a hub id)")
+        from .models import _check_model_folder  # imports torch: only when a folder is given
+        try:
+            _check_model_folder(path)
+        except (FileNotFoundError, ValueError) as err:
+            raise ValueError(f"--model: {err}") from err
+
+
 def run_collection(profile: str = "default", only: str | None = None, out="report", seed: int = 0,
-                   device: str = "auto", model: str | None = None, folder: Path = NOTEBOOK_DIR) -> dict:
+                   device: str = "auto", model: str | None = None, folder: Path | None = None) -> dict:
     """Execute the notebooks; write executed notebooks, HTML pages, ``index.html`` and
     ``summary.json`` to ``out``. Raises RuntimeError naming the notebook and cell on failure."""
     if profile not in PROFILE_NAMES:
         raise ValueError(f"profile={profile!r} is not a known profile; choose one of {list(PROFILE_NAMES)}")
     books = find_notebooks(only, folder)
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        _check_model(model)
+    out = _writable_folder(out)
     env = dict(os.environ, PLOTLY_RENDERER=PLOTLY_RENDERER, SLMLAB_ARTIFACTS=str(out / "artifacts"),
                PYTHONUNBUFFERED="1")
     if model is None:  # the collection runs offline unless the user asked for a hub model

@@ -2,9 +2,16 @@
 
 A row calls ``callable(*args)`` (keyword arguments ride in a ``functools.partial``) and expects the
 exception type and a fragment of its message that names the argument or the allowed values. The
-placeholders MODEL and TOK stand for the embedded model and its tokenizer, loaded once.
+placeholders MODEL and TOK stand for the embedded model and its tokenizer, loaded once;
+``Place("name")`` stands for a prepared path (a file where a folder is expected, broken model
+folders: see the ``places`` fixture). A command-line row expects an int exit code instead: the
+command must return it and print exactly one line to stderr, with the fragment and no traceback.
 """
+import json
 import random
+import shutil
+import subprocess
+import sys
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -12,8 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slmlab import (curation, diversity, ema, embeddings, evaluation, experiment, models, profiles, raw_corpus,
-                    report, runtime, sampling, synthesis, thoughts)
+import slmlab
+from slmlab import (checkpoint, curation, diversity, ema, embeddings, evaluation, experiment, models, profiles,
+                    raw_corpus, report, rlp, runner, runtime, sampling, synthesis, thoughts, training)
+from slmlab.__main__ import main as cli
+from slmlab.rlp import RLPConfig
+from slmlab.training import TrainConfig
 
 NAN, INF = float("nan"), float("inf")
 MODEL, TOK = object(), object()   # replaced by the embedded model and tokenizer at run time
@@ -47,6 +58,20 @@ LIST_JSON = _file("list.json", "[1, 2]")
 def P(fn, **kw):
     """A partial that reads well in the table."""
     return partial(fn, **kw)
+
+
+class Place(str):
+    """A path prepared by the ``places`` fixture, named in a row before the fixture exists."""
+
+
+def cli_subprocess(*argv):
+    """The real ``python -m slmlab``: returns (exit code, stderr)."""
+    proc = subprocess.run([sys.executable, "-m", "slmlab", *argv], capture_output=True, text=True, timeout=300)
+    return proc.returncode, proc.stderr
+
+
+def _write_nothing(folder):
+    (folder / "x.json").write_text("{}")
 
 
 CASES = [
@@ -244,11 +269,144 @@ CASES = [
     (P(evaluation.token_loss, batch_size=0), (MODEL, TOK, ["a"]), ValueError, "batch_size=0"),
     (evaluation.answer_logprob, (MODEL, TOK, [{"prompt": "x"}]), ValueError, "lack column"),
     (evaluation.answer_logprob, (MODEL, TOK, [{"prompt": "x", "answer": 3}]), ValueError, "steps"),
+    # ---------------------------------------------------------------- the command line (exit code 1, one line)
+    (cli, (["run", "--profile", "smoke", "--out", Place("file")],), 1, "is a file, not a folder"),
+    (cli, (["run", "--profile", "smoke", "--out", Place("under_file")],), 1, "cannot be written"),
+    (cli, (["run", "--profile", "turbo"],), 1, "profile='turbo' is not a known profile"),
+    (cli, (["run", "--profile", "smoke", "--only", "99"],), 1, "no notebook numbered ['99']"),
+    (cli, (["run", "--profile", "smoke", "--only", "00,98"],), 1, "no notebook numbered ['98']"),
+    (cli, (["run", "--profile", "smoke", "--model", Place("empty_dir")],), 1, "is empty"),
+    (cli, (["run", "--profile", "smoke", "--model", Place("corrupt_model")],), 1, "model.safetensors' is damaged"),
+    (cli, (["run", "--profile", "smoke", "--model", Place("cut_model")],), 1, "model.safetensors' is damaged"),
+    (cli, (["run", "--profile", "smoke", "--model", Place("no_config")],), 1, "has no config.json"),
+    (cli, (["run", "--profile", "smoke", "--model", Place("pickle_model")],), 1, "only safetensors are loaded"),
+    (cli, (["run", "--profile", "smoke", "--model", Place("missing")],), 1, "no such folder"),
+    (cli, (["run", "--profile", "smoke", "--device", "tpu"],), 1, "device='tpu' is not one of"),
+    (cli, (["run", "--profile", "smoke", "--seed", "-3"],), 1, "seed=-3 must be an int >= 0"),
+    (cli, (["train-embedded", "--out", Place("file")],), 1, "is not a model folder"),
+    (cli, (["train-embedded", "--out", Place("not_a_model")],), 1, "is not a model folder"),
+    (cli, (["train-embedded", "--steps", "5", "--out", Place("new_dir")],), 1, "warmup_steps=100 must be <= steps=5"),
+    (cli_subprocess, ("run", "--profile", "smoke", "--out", Place("file")), 1, "is a file, not a folder"),
+    # ---------------------------------------------------------------- loading a model folder
+    (models.load_model, (Place("empty_dir"),), FileNotFoundError, "is empty"),
+    (models.load_model, (Place("no_config"),), FileNotFoundError, "has no config.json"),
+    (models.load_model, (Place("no_tokenizer"),), FileNotFoundError, "has no tokenizer"),
+    (models.load_model, (Place("pickle_model"),), FileNotFoundError, "only safetensors are loaded"),
+    (models.load_model, (Place("corrupt_model"),), ValueError, "model.safetensors' is damaged"),
+    (models.load_model, (Place("cut_model"),), ValueError, "model.safetensors' is damaged"),
+    (models.load_model, (Place("file"),), FileNotFoundError, "does not exist"),
+    # ---------------------------------------------------------------- the runner
+    (runner.find_notebooks, ("99",), ValueError, "no notebook numbered"),
+    (P(runner.find_notebooks, folder=Place("missing")), (), ValueError, "does not exist"),
+    (P(runner.find_notebooks, folder=Place("empty_dir")), (), ValueError, "no notebooks found"),
+    (runner.run_collection, ("fast",), ValueError, "not a known profile"),
+    (P(runner.run_collection, out=Place("file")), ("smoke",), ValueError, "is a file"),
+    (P(runner.run_collection, seed=1.5), ("smoke",), ValueError, "seed=1.5"),
+    # ---------------------------------------------------------------- pretraining settings
+    (P(TrainConfig, grad_clip=-1.0), (), ValueError, "grad_clip=-1.0 must be a finite number >= 0.0"),
+    (P(TrainConfig, grad_clip=NAN), (), ValueError, "grad_clip=nan"),
+    (P(TrainConfig, grad_clip=INF), (), ValueError, "grad_clip=inf"),
+    (P(TrainConfig, grad_clip="1"), (), TypeError, "grad_clip='1' must be a number"),
+    (P(TrainConfig, lr=0.0), (), ValueError, "lr=0.0 must be a finite number > 0.0"),
+    (P(TrainConfig, lr=-3e-3), (), ValueError, "lr=-0.003"),
+    (P(TrainConfig, lr=NAN), (), ValueError, "lr=nan"),
+    (P(TrainConfig, lr=INF), (), ValueError, "lr=inf"),
+    (P(TrainConfig, lr=True), (), TypeError, "lr=True must be a number"),
+    (P(TrainConfig, warmup_steps=301), (), ValueError, "warmup_steps=301 must be <= steps=300"),
+    (P(TrainConfig, warmup_steps=-1), (), ValueError, "warmup_steps=-1 must be an int >= 0"),
+    (P(TrainConfig, warmup_steps=2.5), (), ValueError, "warmup_steps=2.5 must be an int"),
+    (P(TrainConfig, keep_checkpoints=0), (), ValueError, "keep_checkpoints=0 must be an int >= 1"),
+    (P(TrainConfig, keep_checkpoints=-2), (), ValueError, "keep_checkpoints=-2"),
+    (P(TrainConfig, keep_checkpoints=1.5), (), ValueError, "keep_checkpoints=1.5"),
+    (P(TrainConfig, min_lr_ratio=1.5), (), ValueError, "min_lr_ratio=1.5 must be a finite number >= 0.0 and <= 1.0"),
+    (P(TrainConfig, min_lr_ratio=NAN), (), ValueError, "min_lr_ratio=nan"),
+    (P(TrainConfig, weight_decay=-0.1), (), ValueError, "weight_decay=-0.1"),
+    (P(TrainConfig, betas=(1.0, 0.95)), (), ValueError, "betas=(1.0, 0.95) must be two numbers in [0, 1)"),
+    (P(TrainConfig, betas=(0.9,)), (), ValueError, "betas=(0.9,)"),
+    (P(TrainConfig, betas=(NAN, 0.9)), (), ValueError, "betas=(nan, 0.9)"),
+    (P(TrainConfig, eval_every=-1), (), ValueError, "eval_every=-1"),
+    (P(TrainConfig, checkpoint_every=-5), (), ValueError, "checkpoint_every=-5"),
+    (P(TrainConfig, steps=0), (), ValueError, "steps=0 must be a positive int"),
+    (P(TrainConfig, steps=10.0), (), ValueError, "steps=10.0 must be a positive int"),
+    (P(TrainConfig, batch_size=0), (), ValueError, "batch_size=0"),
+    (P(TrainConfig, block_size=-8), (), ValueError, "block_size=-8"),
+    (P(TrainConfig, seed=-1), (), ValueError, "seed=-1"),
+    (P(TrainConfig, mixed_precision="fp8"), (), ValueError, "mixed_precision='fp8' must be 'auto', 'bf16' or 'no'"),
+    # the folder is checked first, before the model is looked at: None stands in for the model here
+    (P(training.pretrain, out_dir=Place("file")), (None, None, ["text"]), ValueError, "is a file"),
+    # ---------------------------------------------------------------- RLP settings
+    (P(RLPConfig, grad_clip=-1.0), (), ValueError, "grad_clip=-1.0"),
+    (P(RLPConfig, grad_clip=NAN), (), ValueError, "grad_clip=nan"),
+    (P(RLPConfig, lr=NAN), (), ValueError, "lr=nan"),
+    (P(RLPConfig, lr=0), (), ValueError, "lr=0 must be a finite number > 0.0"),
+    (P(RLPConfig, adam_eps=0.0), (), ValueError, "adam_eps=0.0"),
+    (P(RLPConfig, kl_beta=-0.1), (), ValueError, "kl_beta=-0.1"),
+    (P(RLPConfig, kl_beta=NAN), (), ValueError, "kl_beta=nan"),
+    (P(RLPConfig, clip_low=-0.2), (), ValueError, "clip_low=-0.2"),
+    (P(RLPConfig, clip_high=NAN), (), ValueError, "clip_high=nan"),
+    (P(RLPConfig, weight_decay=INF), (), ValueError, "weight_decay=inf"),
+    (P(RLPConfig, betas=(0.9, 1.2)), (), ValueError, "betas=(0.9, 1.2)"),
+    (P(RLPConfig, temperature=NAN), (), ValueError, "temperature=nan"),
+    (P(RLPConfig, temperature=0), (), ValueError, "temperature=0"),
+    (P(RLPConfig, ema_decay=NAN), (), ValueError, "ema_decay=nan"),
+    (P(RLPConfig, ema_decay=1.5), (), ValueError, "ema_decay=1.5"),
+    (P(RLPConfig, warmup_steps=-1), (), ValueError, "warmup_steps=-1"),
+    (P(RLPConfig, keep_checkpoints=0), (), ValueError, "keep_checkpoints=0"),
+    (P(RLPConfig, checkpoint_every=-1), (), ValueError, "checkpoint_every=-1"),
+    (P(RLPConfig, group_size=1), (), ValueError, "group_size=1 must be an int >= 2"),
+    (P(RLPConfig, steps=0), (), ValueError, "steps=0"),
+    (P(rlp.train_rlp, out_dir=Place("file")), (None, None, [{"context_ids": [1]}]), ValueError, "is a file"),
+    # ---------------------------------------------------------------- checkpoints
+    (P(checkpoint.save, keep=0), (Place("new_dir"), 1, _write_nothing), ValueError, "keep_checkpoints=0"),
+    (checkpoint.save, (Place("new_dir"), -1, _write_nothing), ValueError, "index=-1"),
+    (checkpoint.save, (Place("file"), 1, _write_nothing), ValueError, "is a file; checkpoints need a folder"),
+    (checkpoint.check_out_dir, (3,), TypeError, "out_dir=3 must be a folder path"),
+    (checkpoint.check_same_settings, ({"lr": 0.1, "seed": 0}, {"lr": 0.2, "seed": 0}), ValueError,
+     "other settings (lr: saved 0.1, now 0.2)"),
+    (checkpoint.check_same_settings, ({"lr": 0.1}, {"lr": 0.1, "seed": 3}), ValueError,
+     "seed: saved '<absent>', now 3"),
 ]
 
 
-def _resolve(args, tiny):
-    return tuple(tiny[0] if a is MODEL else tiny[1] if a is TOK else a for a in args)
+@pytest.fixture(scope="module")
+def places(tmp_path_factory):
+    """The paths rows name: files where folders are expected, broken model folders."""
+    root = tmp_path_factory.mktemp("bad_input")
+    p = {name: root / name for name in ("file", "empty_dir", "corrupt_model", "cut_model", "no_config",
+                                        "no_tokenizer", "pickle_model", "not_a_model", "missing", "new_dir")}
+    p["file"].write_text("a file, not a folder")
+    p["under_file"] = p["file"] / "report"          # cannot be created: its parent is a file
+    p["empty_dir"].mkdir()
+    for name in ("corrupt_model", "cut_model", "no_tokenizer"):
+        shutil.copytree(slmlab.EMBEDDED_MODEL, p[name])
+    weights = p["corrupt_model"] / "model.safetensors"
+    weights.write_bytes(b"\xff" * 64 + weights.read_bytes()[64:])  # the header length is garbage
+    weights = p["cut_model"] / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a download cut short
+    for f in p["no_tokenizer"].glob("tokenizer*"):
+        f.unlink()
+    p["no_config"].mkdir()
+    (p["no_config"] / "model.safetensors").write_bytes(b"")
+    p["pickle_model"].mkdir()
+    (p["pickle_model"] / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    (p["pickle_model"] / "tokenizer.json").write_text("{}")
+    (p["pickle_model"] / "pytorch_model.bin").write_bytes(b"pickle")
+    p["not_a_model"].mkdir()
+    (p["not_a_model"] / "notes.txt").write_text("my notes")
+    return p
+
+
+def _resolve(value, tiny, places):
+    """MODEL, TOK and Place(...) replaced, inside lists and partials too."""
+    if value is MODEL or value is TOK:
+        return tiny()[0] if value is MODEL else tiny()[1]
+    if isinstance(value, Place):
+        return str(places()[value])
+    if isinstance(value, list):
+        return [_resolve(v, tiny, places) for v in value]
+    if isinstance(value, partial):
+        return partial(value.func, *value.args, **{k: _resolve(v, tiny, places) for k, v in value.keywords.items()})
+    return value
 
 
 def _name(fn) -> str:
@@ -258,9 +416,21 @@ def _name(fn) -> str:
 
 @pytest.mark.parametrize("fn,args,exc,fragment",
                          [pytest.param(*c, id=f"{i:03d}-{_name(c[0])}") for i, c in enumerate(CASES)])
-def test_bad_call_is_refused_clearly(fn, args, exc, fragment, request):
-    if any(a is MODEL or a is TOK for a in args):
-        args = _resolve(args, request.getfixturevalue("tiny"))
+def test_bad_call_is_refused_clearly(fn, args, exc, fragment, request, capsys, monkeypatch, tmp_path):
+    tiny = lambda: request.getfixturevalue("tiny")
+    places = lambda: request.getfixturevalue("places")
+    fn, args = _resolve(fn, tiny, places), tuple(_resolve(a, tiny, places) for a in args)
+    monkeypatch.chdir(tmp_path)  # whatever a row would write lands in a scratch folder
+    if isinstance(exc, int):  # a command line: its exit code and one line on stderr
+        if fn is cli:
+            code, err = fn(*args), capsys.readouterr().err
+        else:
+            code, err = fn(*args)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == exc, err
+        assert "Traceback" not in err and len(lines) == 1, f"not one line: {err!r}"
+        assert fragment in lines[0], f"{lines[0]!r} lacks {fragment!r}"
+        return
     with pytest.raises(exc) as info:
         fn(*args)
     assert fragment in str(info.value), f"{exc.__name__} raised, but its message {str(info.value)!r} lacks {fragment!r}"
@@ -268,4 +438,6 @@ def test_bad_call_is_refused_clearly(fn, args, exc, fragment, request):
 
 def test_the_table_is_large_enough():
     assert len(CASES) >= 100
-    assert all(len(c) == 4 and isinstance(c[1], tuple) and issubclass(c[2], Exception) for c in CASES)
+    assert all(len(c) == 4 and isinstance(c[1], tuple)
+               and (isinstance(c[2], int) or issubclass(c[2], Exception)) for c in CASES)
+

@@ -46,3 +46,54 @@ def test_run_writes_report_and_stops_at_the_failing_cell(tmp_path):
 def test_unknown_profile(tmp_path):
     with pytest.raises(ValueError, match="profile='fast'"):
         runner.run_collection("fast", out=tmp_path)
+
+
+def test_no_posix_only_import_at_module_level():
+    """``import slmlab`` and the runner must work on Windows: POSIX-only modules are imported inside
+    the function that needs them, with a fallback."""
+    import ast
+    from pathlib import Path
+    posix_only = {"resource", "fcntl", "pwd", "grp", "termios", "posix", "pty", "tty", "crypt"}
+    offenders = []
+    for path in sorted(Path(runner.__file__).parent.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:  # top level only
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in posix_only]
+    assert not offenders
+
+
+def test_peak_rss_is_sampled_where_getrusage_is_missing(monkeypatch):
+    """As on Windows (no ``resource``): the kernel's peak RSS comes from sampling children with psutil."""
+    import subprocess
+    import sys
+    monkeypatch.setattr(runner, "_resource", lambda: None)
+    sampler = runner._PeakSampler(every=0.05)
+    subprocess.run([sys.executable, "-c", "x = bytearray(300 * 2**20); import time; time.sleep(1.0)"],
+                   check=True, timeout=120)
+    assert 250 < runner._children_peak_rss_mb(sampler) < 2000  # the child's 300 MB
+
+
+@pytest.mark.slow
+def test_a_plain_pip_install_imports_and_says_where_the_notebooks_are(tmp_path):
+    """``pip install .`` (not editable) ships the package and the embedded model, not the notebooks."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    import shutil
+    repo, src = Path(runner.__file__).resolve().parent.parent, tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "slmlab"):  # a copy: the build writes build/ beside it
+        (shutil.copytree if (repo / name).is_dir() else shutil.copy)(repo / name, src / name)
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", str(src), "--target", str(target), "--no-deps", "-q"],
+                   check=True, timeout=600, capture_output=True)
+    env = {"PYTHONPATH": str(target), "PATH": "", "HF_HUB_OFFLINE": "1"}
+    code = ("import slmlab; from pathlib import Path; assert Path(slmlab.__file__).is_relative_to(Path(r'%s'));"
+            "assert (slmlab.EMBEDDED_MODEL / 'model.safetensors').exists(); print('ok')") % target
+    ok = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert ok.stdout.strip() == "ok", ok.stderr
+    cli = subprocess.run([sys.executable, "-m", "slmlab", "run", "--profile", "smoke", "--out", str(tmp_path / "r")],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert cli.returncode == 1 and cli.stderr.strip().count("\n") == 0
+    assert "installed without its notebooks" in cli.stderr and "checkout" in cli.stderr
