@@ -28,7 +28,7 @@ import shutil
 import warnings
 from pathlib import Path
 
-__all__ = ["MARKER", "DamagedCheckpoint", "save", "checkpoints", "latest", "load_latest",
+__all__ = ["MARKER", "DamagedCheckpoint", "check_out_dir", "save", "checkpoints", "latest", "load_latest",
            "check_same_settings", "check_keep", "read_tensors", "read_torch", "read_json", "load_tensors"]
 
 MARKER = "slmlab_checkpoint.json"
@@ -48,6 +48,16 @@ def check_keep(keep) -> None:
     if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 1):
         raise ValueError(f"keep_checkpoints={keep!r} must be an int >= 1 (or None: keep all); "
                          "0 would delete the checkpoint just written")
+
+
+def check_out_dir(out_dir) -> Path:
+    """``out_dir`` as a Path; ValueError if it names a file (checked before a run, not at its first save)."""
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir={out_dir!r} must be a folder path (str or Path)")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"out_dir={str(out_dir)!r} is a file; checkpoints need a folder")
+    return out_dir
 
 
 def _sha256(path: Path) -> str:
@@ -79,7 +89,7 @@ def save(out_dir, index: int, write, *, prefix: str = "checkpoint", width: int =
     check_keep(keep)
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise ValueError(f"index={index!r} must be an int >= 0")
-    out_dir = Path(out_dir)
+    out_dir = check_out_dir(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = f"{prefix}-{index:0{width}d}"
     final, tmp, old = out_dir / name, out_dir / f".tmp-{name}", out_dir / f".old-{name}"

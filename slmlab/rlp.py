@@ -377,6 +377,7 @@ def train_rlp(model, tokenizer, positions, cfg: RLPConfig = RLPConfig(), out_dir
     ``callback(metrics)`` is called on the main process after every step."""
     if not positions:
         raise ValueError("positions is empty; build them with answer_positions or uniform_positions")
+    out_dir = checkpoint.check_out_dir(out_dir) if out_dir is not None else None
     accel = Accelerator(cpu=next(model.parameters()).device.type == "cpu")
     if cfg.batch_positions % accel.num_processes:
         raise ValueError(f"batch_positions={cfg.batch_positions} must divide over {accel.num_processes} processes")
@@ -388,7 +389,6 @@ def train_rlp(model, tokenizer, positions, cfg: RLPConfig = RLPConfig(), out_dir
                                   betas=cfg.betas, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
     start, history = 0, []
-    out_dir = Path(out_dir) if out_dir is not None else None
     found = checkpoint.load_latest(out_dir, lambda f: _read(f, accel.device, ref is not None), config=asdict(cfg),
                                    free=_RESUME_FREE) if out_dir is not None and resume else None
     if found is not None:

@@ -199,7 +199,12 @@ def run_collection(profile: str = "default", only: str | None = None, out="repor
     ``summary.json`` to ``out``. Raises RuntimeError naming the notebook and cell on failure."""
     if profile not in PROFILE_NAMES:
         raise ValueError(f"profile={profile!r} is not a known profile; choose one of {list(PROFILE_NAMES)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be an int >= 0")
     books = find_notebooks(only, folder)
+    if device != "auto":
+        from .runtime import pick_device  # imports torch: only when a device is named
+        pick_device(device)
     if model is not None:
         _check_model(model)
     out = _writable_folder(out)

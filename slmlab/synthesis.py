@@ -415,7 +415,7 @@ def run_synthesis(model, tokenizer, seed_pool, cfg: SynthesisConfig = SynthesisC
         else pool_from_problems(seed_pool)
     pool = pool.select_columns(list(POOL_COLUMNS))
     history, rejected, start = [], [], 1
-    out_dir = Path(out_dir) if out_dir is not None else None
+    out_dir = checkpoint.check_out_dir(out_dir) if out_dir is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         found = checkpoint.load_latest(out_dir, _read_round, prefix="round", config=cfg.to_dict(),

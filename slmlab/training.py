@@ -195,6 +195,7 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
     blocks) is a tensor of the blocks' shape whose -100 entries take no loss: the fine-tuning path,
     where only answer tokens are learned (see :mod:`slmlab.spectrum`).
     """
+    out_dir = checkpoint.check_out_dir(out_dir) if out_dir is not None else None  # before any work
     accel = Accelerator(cpu=next(model.parameters()).device.type == "cpu")
     device = accel.device
     blocks = texts if isinstance(texts, torch.Tensor) else pack_documents(tokenizer, texts, cfg.block_size)
@@ -217,7 +218,6 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
     start = 0
-    out_dir = Path(out_dir) if out_dir is not None else None
     found = checkpoint.load_latest(out_dir, lambda f: _read_checkpoint(f, device), config=asdict(cfg),
                                    free=_RESUME_FREE) if out_dir is not None and resume else None
     if found is not None:
