@@ -17,7 +17,10 @@ def _cells(path: Path) -> list[dict]:
 
 
 def _code(path: Path) -> str:
-    return "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
+    """The notebook's code cells as Python: IPython magics and shell lines (``%pip``, ``!ls``) become ``pass``."""
+    lines = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code").split("\n")
+    return "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
+                     else line for line in lines)
 
 
 def _parameters(path: Path) -> dict:
@@ -26,14 +29,17 @@ def _parameters(path: Path) -> dict:
     out = {}
     for node in ast.parse("".join(cell["source"])).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            out[node.targets[0].id] = ast.literal_eval(node.value)
+            try:
+                out[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:   # an expression, e.g. os.environ.get("SLMLAB_PROFILE", "default")
+                out[node.targets[0].id] = ast.unparse(node.value)
     return out
 
 
 def _sizes_calls(path: Path) -> list[ast.Call]:
     """Calls ``profiles.sizes("NN_name", ...)`` / ``sizes("NN_name", ...)`` in the notebook's code."""
     calls = []
-    for node in ast.walk(ast.parse(_code(path).replace("\n%", "\n#").replace("\n!", "\n#"))):
+    for node in ast.walk(ast.parse(_code(path))):
         if isinstance(node, ast.Call):
             fn = node.func
             name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", None)
