@@ -37,55 +37,54 @@ def main(argv=None) -> int:
     front = sub.add_parser("frontpage", help="rewrite index.html of a report folder from its summary.json")
     front.add_argument("report", nargs="?", default="report")
     args = parser.parse_args(argv)
-    if args.command == "minutes":
-        from .minutes import apply
-        try:
-            differ = apply(args.summaries, check=args.check)
-        except (ValueError, FileNotFoundError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        for path in differ:
-            print(f"{'disagrees' if args.check else 'rewrote'}: {path}")
-        return 1 if (args.check and differ) else 0
-    if args.command == "exercises":
-        from .exercises import write_exercises
-        try:
-            for path in write_exercises(args.out, only=args.only):
-                print(path)
-        except ValueError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        return 0
-    if args.command == "frontpage":
-        from .runner import write_front_page
-        try:
-            print(write_front_page(args.report))
-        except FileNotFoundError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        return 0
-    if args.command == "run":
-        from .runner import run_collection
-        try:
-            run_collection(profile=args.profile, only=args.only, out=args.out, seed=args.seed,
-                           device=args.device, model=args.model)
-        except (ValueError, RuntimeError, OSError) as err:  # one line naming the problem, no traceback
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        return 0
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, RuntimeError, OSError) as err:  # one line naming the problem, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+def _minutes(args) -> int:
+    from .minutes import apply
+    differ = apply(args.summaries, check=args.check)
+    for path in differ:
+        print(f"{'disagrees' if args.check else 'rewrote'}: {path}")
+    return 1 if (args.check and differ) else 0
+
+
+def _exercises(args) -> int:
+    from .exercises import write_exercises
+    for path in write_exercises(args.out, only=args.only):
+        print(path)
+    return 0
+
+
+def _frontpage(args) -> int:
+    from .runner import write_front_page
+    print(write_front_page(args.report))
+    return 0
+
+
+def _run(args) -> int:
+    from .runner import run_collection
+    run_collection(profile=args.profile, only=args.only, out=args.out, seed=args.seed,
+                   device=args.device, model=args.model)
+    return 0
+
+
+def _train_embedded(args) -> int:
     from pathlib import Path
     from .embedded_recipe import EMBEDDED_MODEL, Recipe, train_embedded
     out = EMBEDDED_MODEL if args.out == "embedded" else Path(args.out)
-    try:
-        recipe = Recipe() if args.steps is None else Recipe(steps=args.steps)
-        card = train_embedded(recipe, out, Path(args.work_dir), device=args.device)
-    except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    recipe = Recipe() if args.steps is None else Recipe(steps=args.steps)
+    card = train_embedded(recipe, out, Path(args.work_dir), device=args.device)
     print(f"model written to {out}")
     print({k: v for k, v in card.items() if k != "recipe"})
     return 0
 
+
+COMMANDS = {"run": _run, "train-embedded": _train_embedded, "minutes": _minutes,
+            "exercises": _exercises, "frontpage": _frontpage}
 
 if __name__ == "__main__":
     sys.exit(main())
