@@ -25,7 +25,7 @@ from collections import Counter
 
 import numpy as np
 
-__all__ = ["vendi_score", "vendi_score_kernel", "eigenvalue_entropy", "distinct_n", "self_bleu",
+__all__ = ["unit_rows", "vendi_score", "vendi_score_kernel", "eigenvalue_entropy", "distinct_n", "self_bleu",
            "mean_pairwise_similarity", "answer_entropy", "intra_model_similarity",
            "inter_model_similarity", "cross_model_neighbour_share", "shuffled_prompt_baseline"]
 
@@ -158,10 +158,13 @@ def self_bleu(texts, max_ngram_order: int = 4) -> float:
     return float(np.mean(scores) / 100.0)
 
 
-def _unit_rows(embeddings, name: str = "embeddings", min_rows: int = 1) -> np.ndarray:
+def unit_rows(embeddings, name: str = "embeddings", min_rows: int = 1) -> np.ndarray:
+    """Rows scaled to unit length (cosine geometry), refusing what has no direction: NaN/inf or zero rows."""
     X = np.asarray(embeddings, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] == 0:
         raise ValueError(f"{name} must be a 2-D array (n samples x d), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it needs at least {min_rows} row(s)")
     if X.shape[0] < min_rows:
         raise ValueError(f"{name} needs at least {min_rows} rows, got {X.shape[0]}")
     if not np.isfinite(X).all():
@@ -174,7 +177,7 @@ def _unit_rows(embeddings, name: str = "embeddings", min_rows: int = 1) -> np.nd
 
 def mean_pairwise_similarity(embeddings) -> float:
     """Mean cosine similarity over the n(n-1)/2 distinct pairs of rows (1 for identical samples)."""
-    X = _unit_rows(embeddings, min_rows=2)
+    X = unit_rows(embeddings, min_rows=2)
     n = len(X)
     total = X.sum(0)
     # sum over i != j of x_i . x_j = |sum x|^2 - sum |x_i|^2, so no n x n matrix is needed
@@ -201,7 +204,7 @@ def _groups(embeddings_by_prompt, name: str, min_rows: int) -> list[np.ndarray]:
     groups = list(embeddings_by_prompt) if embeddings_by_prompt is not None else []
     if not groups:
         raise ValueError(f"{name} is empty: pass one (samples x d) array per prompt")
-    out = [_unit_rows(g, f"{name}[{i}]", min_rows) for i, g in enumerate(groups)]
+    out = [unit_rows(g, f"{name}[{i}]", min_rows) for i, g in enumerate(groups)]
     for i, g in enumerate(out):
         if g.shape[1] != out[0].shape[1]:
             raise ValueError(f"{name}[{i}] has dimension {g.shape[1]} but {name}[0] has {out[0].shape[1]}; "
@@ -234,7 +237,7 @@ def cross_model_neighbour_share(embeddings, model_labels, k: int = 5, by_model: 
     responses); compute it over the responses to one prompt. With m equally represented models whose
     answers are indistinguishable, expect about (m - 1) / m * n / (n - 1); a model whose answers
     stay apart from the others scores near 0."""
-    X = _unit_rows(embeddings, min_rows=2)
+    X = unit_rows(embeddings, min_rows=2)
     labels = list(model_labels)
     if len(labels) != len(X):
         raise ValueError(f"model_labels has {len(labels)} entries but embeddings has {len(X)} rows")

@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 from sklearn.cluster import KMeans
 
+from .diversity import unit_rows
 from .problems import (ANSWER_PREFIX, SYMBOL, ProblemConfig, format_document, make_problem, problem_key,
                        split_of)
 
@@ -42,24 +43,10 @@ __all__ = ["spherical_kmeans", "sparse_clusters", "nearest_cluster", "problem_ro
            "RoundLog", "prismatic_synthesis"]
 
 
-def _unit(features, name: str = "features") -> np.ndarray:
-    X = np.asarray(features, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] == 0:
-        raise ValueError(f"{name} must be a 2-D array (n examples x d), got shape {X.shape}")
-    if len(X) == 0:
-        raise ValueError(f"{name} is empty: the dataset has no examples")
-    if not np.isfinite(X).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    if (norms == 0).any():
-        raise ValueError(f"{name} has an all-zero row; its direction is undefined")
-    return X / norms
-
-
 def spherical_kmeans(features, k: int, seed: int = 0, n_iter: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """Cosine k-means: k-means on L2-normalised rows, centroids renormalised, every row assigned to
     the centroid of highest cosine. Returns ``(labels (n,), centroids (k, d) unit rows)``."""
-    X = _unit(features)
+    X = unit_rows(features, "features")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k={k!r} must be a positive int")
     if len(X) < k:
@@ -72,7 +59,7 @@ def spherical_kmeans(features, k: int, seed: int = 0, n_iter: int = 20) -> tuple
 
 def nearest_cluster(features, centroids) -> np.ndarray:
     """Index of the centroid with the highest cosine similarity to each row."""
-    X, C = _unit(features), _unit(centroids, "centroids")
+    X, C = unit_rows(features), unit_rows(centroids, "centroids")
     if X.shape[1] != C.shape[1]:
         raise ValueError(f"features have dimension {X.shape[1]} but centroids {C.shape[1]}")
     return np.argmax(X @ C.T, axis=1)
@@ -156,7 +143,7 @@ def prismatic_synthesis(pool: list[dict], pool_features, featurize: Callable[[li
     redrawn, so every round featurises exactly ``per_round`` new problems."""
     if not pool:
         raise ValueError("pool is empty: the loop needs seed examples to cluster and to seed the generator")
-    feats = _unit(pool_features, "pool_features")
+    feats = unit_rows(pool_features, "pool_features")
     if len(feats) != len(pool):
         raise ValueError(f"pool has {len(pool)} rows but pool_features has {len(feats)}")
     for name, v in (("rounds", rounds), ("per_round", per_round)):
@@ -188,14 +175,14 @@ def prismatic_synthesis(pool: list[dict], pool_features, featurize: Callable[[li
             raise ValueError(f"round {r}: the generator gave only {len(candidates)} new problems in "
                              f"{20 * per_round} tries; lower per_round or widen the generator")
         if targeted:
-            cand_feats = _unit(featurize(candidates), "featurize(candidates)") if candidates else np.zeros((0, feats.shape[1]))
+            cand_feats = unit_rows(featurize(candidates), "featurize(candidates)") if candidates else np.zeros((0, feats.shape[1]))
             keep = np.isin(nearest_cluster(cand_feats, centroids), sparse) if candidates else np.zeros(0, bool)
             kept = [c for c, ok in zip(candidates, keep) if ok]
             kept_feats = cand_feats[keep]
         else:
             n_keep = len(candidates) if keep_counts is None else min(int(keep_counts[r]), len(candidates))
             kept = rng.sample(candidates, n_keep)
-            kept_feats = _unit(featurize(kept), "featurize(kept)") if kept else np.zeros((0, feats.shape[1]))
+            kept_feats = unit_rows(featurize(kept), "featurize(kept)") if kept else np.zeros((0, feats.shape[1]))
         rows.extend(kept)
         keys.update(c["key"] for c in kept)
         feats = np.concatenate([feats, kept_feats])
