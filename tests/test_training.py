@@ -34,12 +34,19 @@ def test_loss_goes_down_and_history_is_logged(setup):
     assert [h["step"] for h in run["history"] if "eval_loss" in h] == [6, 12, 18, 24, 30]
 
 
-def test_interrupted_run_resumes_to_the_same_weights(setup, tmp_path):
+def _uninterrupted_and_stopped(setup, out_dir, checkpoint_every):
+    """An uninterrupted run, and the same run stopped after step 7 with checkpoints every few steps."""
     tok, cfg, texts, _ = setup
     full = models.build_model(cfg, seed=0)
     training.pretrain(full, tok, texts, _cfg())
     part = models.build_model(cfg, seed=0)
-    training.pretrain(part, tok, texts, _cfg(checkpoint_every=5), out_dir=tmp_path, stop_after=7)
+    training.pretrain(part, tok, texts, _cfg(checkpoint_every=checkpoint_every), out_dir=out_dir, stop_after=7)
+    return full, part
+
+
+def test_interrupted_run_resumes_to_the_same_weights(setup, tmp_path):
+    tok, cfg, texts, _ = setup
+    full, _ = _uninterrupted_and_stopped(setup, tmp_path, checkpoint_every=5)
     ckpt = training.latest_checkpoint(tmp_path)
     assert ckpt.name == "checkpoint-5" and (ckpt / "model.safetensors").exists()
     resumed = models.build_model(cfg, seed=123)  # different init: everything must come from the checkpoint
@@ -53,10 +60,7 @@ def test_interrupted_run_resumes_to_the_same_weights(setup, tmp_path):
 
 def test_resume_skips_a_damaged_newest_checkpoint_and_a_folder_it_did_not_write(setup, tmp_path):
     tok, cfg, texts, _ = setup
-    full = models.build_model(cfg, seed=0)
-    training.pretrain(full, tok, texts, _cfg())
-    part = models.build_model(cfg, seed=0)
-    training.pretrain(part, tok, texts, _cfg(checkpoint_every=3), out_dir=tmp_path, stop_after=7)
+    full, part = _uninterrupted_and_stopped(setup, tmp_path, checkpoint_every=3)
     part.save_pretrained(tmp_path / "checkpoint-best")  # a hand-saved copy beside the checkpoints
     weights = tmp_path / "checkpoint-6" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])  # the newest checkpoint, damaged (a disk filled up)
