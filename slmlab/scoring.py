@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["ContinuationScores", "continuation_logprobs", "selected_token_logprobs"]
+__all__ = ["ContinuationScores", "continuation_logprobs", "masked_token_logprobs", "selected_token_logprobs"]
 
 
 def selected_token_logprobs(logits: torch.Tensor, ids: torch.Tensor, select: torch.Tensor,
@@ -72,6 +72,40 @@ def _as_ids(name: str, items, tokenizer, special: bool) -> list[list[int]]:
 
 
 @torch.no_grad()
+def masked_token_logprobs(model, sequences, masks, batch_size: int = 64, amp: torch.dtype | None = None,
+                          pad: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Teacher-forced log-probabilities of the tokens of each sequence that its mask marks, and
+    whether each is the model's top token: one ``(logp (M_i,), hit (M_i,) bool)`` per sequence, on
+    the model's device. ``sequences`` are token-id lists; ``masks[i][j]`` True scores token j of sequence i
+    (token 0 has nothing before it and is never scored). The marked tokens need not be contiguous
+    (several answers in one document). ``pad`` fills the right padding (never read by a real token)."""
+    if len(sequences) != len(masks):
+        raise ValueError(f"sequences and masks must have the same length, got {len(sequences)} and {len(masks)}")
+    for i, (s, m) in enumerate(zip(sequences, masks)):
+        if len(s) != len(m):
+            raise ValueError(f"sequences[{i}] has {len(s)} tokens but masks[{i}] has {len(m)} entries")
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(sequences), batch_size):
+        seqs, marks = sequences[start:start + batch_size], masks[start:start + batch_size]
+        width = max(map(len, seqs))
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        att = torch.zeros_like(ids)
+        target = torch.zeros_like(ids, dtype=torch.bool)
+        for r, (s, m) in enumerate(zip(seqs, marks)):
+            ids[r, :len(s)], att[r, :len(s)] = torch.tensor(s, dtype=torch.long), 1
+            target[r, :len(s)] = torch.tensor(m, dtype=torch.bool)
+        ids, att, target = ids.to(device), att.to(device), target.to(device)
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            logits = model(input_ids=ids, attention_mask=att, use_cache=False).logits  # (B, T, V)
+        lp, rows, _ = selected_token_logprobs(logits, ids, target)
+        hit = rows.argmax(-1) == ids[:, 1:][target[:, 1:]]
+        n = target[:, 1:].sum(1).tolist()
+        out.extend(zip(lp.split(n), hit.split(n)))
+    return out
+
+
+@torch.no_grad()
 def continuation_logprobs(model, tokenizer, prefixes, continuations, batch_size: int = 64,
                           amp: torch.dtype | None = None) -> ContinuationScores:
     """Teacher-forced log-probabilities of ``continuations[i]`` after ``prefixes[i]``.
@@ -101,23 +135,9 @@ def continuation_logprobs(model, tokenizer, prefixes, continuations, batch_size:
                              f"model's context (model.config.max_position_embeddings={limit})")
     device = next(model.parameters()).device
     pad = getattr(tokenizer, "pad_token_id", None)
-    pad = 0 if pad is None else pad   # right padding: a pad is never read by a real token
-    sums, counts, per_token = [], [], []
-    for start in range(0, len(pre), batch_size):
-        seqs = [p + c for p, c in zip(pre[start:start + batch_size], cont[start:start + batch_size])]
-        width = max(map(len, seqs))
-        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        target = torch.zeros_like(ids, dtype=torch.bool)
-        for r, s in enumerate(seqs):
-            ids[r, :len(s)], mask[r, :len(s)] = torch.tensor(s, dtype=torch.long), 1
-            target[r, len(pre[start + r]):len(s)] = True
-        ids, mask, target = ids.to(device), mask.to(device), target.to(device)
-        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits  # (B, T, V)
-        lp, _, _ = selected_token_logprobs(logits, ids, target)
-        n = target[:, 1:].sum(1)
-        sums.append(torch.zeros(len(seqs), device=device).index_add_(0, target[:, 1:].nonzero()[:, 0], lp))
-        counts.append(n)
-        per_token.extend(lp.split(n.tolist()))
-    return ContinuationScores(torch.cat(sums), torch.cat(counts), list(per_token))
+    scored = masked_token_logprobs(model, [p + c for p, c in zip(pre, cont)],
+                                   [[False] * len(p) + [True] * len(c) for p, c in zip(pre, cont)],
+                                   batch_size, amp, 0 if pad is None else pad)
+    per_token = [lp for lp, _ in scored]
+    return ContinuationScores(torch.stack([lp.sum() for lp in per_token]) if per_token else torch.zeros(0),
+                              torch.tensor([len(lp) for lp in per_token], device=device), per_token)

@@ -37,6 +37,7 @@ import torch
 from . import training
 from .distributional import Task, check_distribution, sample_target
 from .sampling import sample
+from .scoring import masked_token_logprobs
 
 __all__ = ["FORMATS", "spectrum_segments", "sft_segments", "in_context_prompt", "encode_segments",
            "pack_masked", "episodes", "format_episode", "training_blocks", "train_format",
@@ -271,31 +272,15 @@ def sample_outputs(model, tokenizer, fmt: str, task: Task, n: int, seed: int, co
     return [o.strip() for o in outs]
 
 
-@torch.no_grad()
 def _loss_token_logprobs(model, encoded, batch_size: int = 64):
-    """For each encoded document, the log-probability of every loss token and whether it is the
-    argmax (teacher forcing): a list of ``(logp array, hit array)``."""
-    device = next(model.parameters()).device
+    """For each encoded document ``(ids, loss mask)``, the log-probability of every loss token and
+    whether it is the argmax (teacher forcing): a list of ``(logp array, hit array)``."""
     # A document longer than the model's window keeps its last tokens (the loss tokens are last):
     # the model sees as many earlier examples as fit, as it would when prompted.
     window = getattr(model.config, "max_position_embeddings", None) or 10 ** 9
-    encoded = [(ids[-window:], mask[-window:]) for ids, mask in encoded]
-    out = []
-    for i in range(0, len(encoded), batch_size):
-        chunk = encoded[i: i + batch_size]
-        width = max(len(ids) for ids, _ in chunk)
-        ids = torch.zeros((len(chunk), width), dtype=torch.long)
-        att = torch.zeros_like(ids)
-        for j, (doc, _) in enumerate(chunk):
-            ids[j, :len(doc)] = torch.tensor(doc)   # right padding: positions need no shift
-            att[j, :len(doc)] = 1
-        logits = model(input_ids=ids.to(device), attention_mask=att.to(device)).logits.float()[:, :-1]  # (B, T-1, V)
-        logp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:].to(device).unsqueeze(-1)).squeeze(-1)  # (B, T-1)
-        hit = logits.argmax(-1).cpu() == ids[:, 1:]
-        for j, (_, mask) in enumerate(chunk):
-            sel = torch.tensor(mask[1:] + [False] * (width - len(mask)))
-            out.append((logp[j].cpu()[sel].numpy(), hit[j][sel].numpy()))
-    return out
+    scored = masked_token_logprobs(model, [ids[-window:] for ids, _ in encoded],
+                                   [mask[-window:] for _, mask in encoded], batch_size)
+    return [(lp.cpu().numpy(), hit.cpu().numpy()) for lp, hit in scored]
 
 
 def answer_probabilities(model, tokenizer, fmt: str, queries, batch_size: int = 64) -> list[dict]:

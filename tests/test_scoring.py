@@ -3,7 +3,7 @@ the batch size or the tokenizer's padding side; refuses what it cannot score."""
 import pytest
 import torch
 
-from slmlab.scoring import ContinuationScores, continuation_logprobs
+from slmlab.scoring import ContinuationScores, continuation_logprobs, masked_token_logprobs
 
 PREFIXES = ["Question: Mia has 3 apples. She buys 4 more apples. How many apples now?\nAnswer: ",
             "Question: Name a fruit.\nAnswer: ",
@@ -81,3 +81,34 @@ def test_strings_need_the_tokenizer(tiny):
     model, _ = tiny
     with pytest.raises(ValueError, match="pass the tokenizer"):
         continuation_logprobs(model, None, ["a"], ["b"])
+
+
+def test_masked_tokens_need_not_be_contiguous(tiny):
+    """Two answers in one document: the masked scorer reads each answer's tokens after everything
+    before it, as a plain forward pass does, and marks which are the model's top token."""
+    model, tok = tiny
+    first = tok(PREFIXES[0], add_special_tokens=True)["input_ids"]
+    a = tok(CONTINUATIONS[0], add_special_tokens=False)["input_ids"]
+    second = tok("\nQuestion: Name a fruit.\nAnswer: ", add_special_tokens=False)["input_ids"]
+    b = tok("banana", add_special_tokens=False)["input_ids"]
+    ids = first + a + second + b
+    mask = [False] * len(first) + [True] * len(a) + [False] * len(second) + [True] * len(b)
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids])).logits[0].float()
+    logp = torch.log_softmax(logits, -1)
+    want = torch.stack([logp[j - 1, ids[j]] for j in range(1, len(ids)) if mask[j]])
+    want_hit = torch.tensor([bool(logits[j - 1].argmax() == ids[j]) for j in range(1, len(ids)) if mask[j]])
+    for batch_size in (1, 2):
+        (got, hit), (short, _) = masked_token_logprobs(model, [ids, first + a], [mask, mask[:len(first + a)]],
+                                                       batch_size=batch_size)
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+        assert torch.equal(hit, want_hit)
+        torch.testing.assert_close(short, want[:len(a)], atol=1e-5, rtol=0)
+
+
+def test_masks_must_match_their_sequences(tiny):
+    model, _ = tiny
+    with pytest.raises(ValueError, match="masks"):
+        masked_token_logprobs(model, [[1, 2, 3]], [[False, True]])
+    with pytest.raises(ValueError, match="same length"):
+        masked_token_logprobs(model, [[1, 2, 3]], [])
