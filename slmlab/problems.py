@@ -36,7 +36,7 @@ from datasets import Dataset
 __all__ = ["ProblemConfig", "HARDER", "FAILURES", "make_problem", "make_problems", "make_splits",
            "problem_key", "split_of", "format_prompt", "format_document", "parse_answer", "parse_steps", "check_steps",
            "question_numbers", "parse_document", "parse_generation", "recompute_question", "verify",
-           "apply_operation", "ANSWER_PREFIX", "THINK_OPEN", "THINK_CLOSE", "NAMES", "OBJECTS", "SYMBOL",
+           "apply_operation", "write_question", "ANSWER_PREFIX", "THINK_OPEN", "THINK_CLOSE", "NAMES", "OBJECTS", "SYMBOL",
            "TEMPLATES"]
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -152,7 +152,6 @@ def make_problem(rng: random.Random, n_steps: int, cfg: ProblemConfig = ProblemC
         raise ValueError(f"rng must be a random.Random, got {type(rng).__name__}")
     _positive_int("n_steps", n_steps)
     name, obj = rng.choice(NAMES), rng.choice(OBJECTS)
-    pron = "she" if name in _SHE else "he"
     for _ in range(MAX_ATTEMPTS):
         x0 = rng.randint(2, cfg.max_value)
         x, ops, operands, steps = x0, [], [], []
@@ -175,13 +174,29 @@ def make_problem(rng: random.Random, n_steps: int, cfg: ProblemConfig = ProblemC
         raise ValueError(f"n_steps={n_steps}: no chain of {n_steps} operations fits cfg (ops={cfg.ops}, "
                          f"max_value={cfg.max_value}, max_result={cfg.max_result}, max_factor={cfg.max_factor}) "
                          f"in {MAX_ATTEMPTS} draws; widen the ranges, add ops or ask for fewer steps")
-    fill = dict(n=name, p=pron.capitalize(), q=pron, o=obj, o_one=obj[:-1])
-    sentences = [rng.choice(TEMPLATES["start"]).format(a=x0, **fill)]
-    for op, b in zip(ops, operands):
-        sentences.append(rng.choice(TEMPLATES[op]).format(b=b, **fill))
-    sentences.append(rng.choice(TEMPLATES["question"]).format(**fill))
-    return {"question": " ".join(sentences), "steps": " ".join(s + "." for s in steps),
+    return {"question": write_question(x0, ops, operands, name, obj, rng.choice), "steps": " ".join(s + "." for s in steps),
             "answer": x, "n_steps": n_steps, "start": x0, "ops": ops, "operands": operands}
+
+
+def write_question(start: int, ops, operands, name: str, obj: str, pick=lambda options: options[0]) -> str:
+    """The question of the chain ``start`` then ``ops``/``operands``, told about ``name`` and ``obj``
+    in this language's sentences: ``pick(options)`` chooses each sentence's template (``rng.choice``
+    for a random wording, the default always the first). Same chain, other wording: same exercise."""
+    if name not in NAMES:
+        raise ValueError(f"name={name!r} is not one of the language's names {NAMES}")
+    if obj not in OBJECTS:
+        raise ValueError(f"obj={obj!r} is not one of the language's objects {OBJECTS}")
+    ops, operands = list(ops), list(operands)
+    if len(ops) != len(operands):
+        raise ValueError(f"ops and operands must have the same length, got {len(ops)} and {len(operands)}")
+    if unknown := [op for op in ops if op not in SYMBOL]:
+        raise ValueError(f"ops {unknown} are not operations of the language; use {list(SYMBOL)}")
+    pron = "she" if name in _SHE else "he"
+    fill = dict(n=name, p=pron.capitalize(), q=pron, o=obj, o_one=obj[:-1])
+    sentences = [pick(TEMPLATES["start"]).format(a=start, **fill)]
+    sentences += [pick(TEMPLATES[op]).format(b=b, **fill) for op, b in zip(ops, operands)]
+    sentences.append(pick(TEMPLATES["question"]).format(**fill))
+    return " ".join(sentences)
 
 
 def problem_key(p: dict) -> str:

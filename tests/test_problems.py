@@ -186,3 +186,25 @@ def test_verify_names_each_failure_from_the_one_vocabulary():
     assert problems.verify({**free, "steps": "12+6=18.", "answer": 18}, strict=False) == "misread_number"
     assert set(cases) | {"misread_number"} == set(problems.FAILURES)
     assert problems.verify({"question": q, "steps": steps, "answer": ans}) == ""
+
+
+def test_write_question_rewords_an_exercise_the_verifier_still_reads():
+    """A problem's own question is write_question of its chain; another wording of the same chain
+    recomputes to the same answer, and the strict verifier accepts it with the original steps."""
+    rng = random.Random(3)
+    for _ in range(30):
+        p = problems.make_problem(rng, rng.randint(1, 4))
+        again = problems.write_question(p["start"], p["ops"], p["operands"], "Leo", "cards", rng.choice)
+        assert problems.recompute_question(again)["answer"] == p["answer"]
+        assert problems.verify({**p, "question": again}) == ""
+    first = problems.write_question(5, ["add"], [3], "Mia", "apples")
+    assert first == "Mia has 5 apples. She buys 3 more apples. How many apples does Mia have now?"
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(name="Bob"), "name="), (dict(obj="cars"), "obj="), (dict(ops=["pow"], operands=[2]), "pow"),
+    (dict(ops=["add", "sub"], operands=[1]), "same length")])
+def test_write_question_refuses_what_the_language_cannot_say(kwargs, fragment):
+    args = dict(start=5, ops=["add"], operands=[3], name="Mia", obj="apples") | kwargs
+    with pytest.raises(ValueError, match=fragment):
+        problems.write_question(**args)
