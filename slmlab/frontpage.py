@@ -132,7 +132,8 @@ def _collapse(m: dict) -> list[str]:
               f"{base['shuffled_baseline']['intra_similarity']:.3f}." if base and "shuffled_baseline" in base else ".")]
     for name, verdict in m.get("verdicts", {}).items():
         entropy = _comparison(m, f"comparisons.{name}.answer_entropy")
-        out.append(f"{name.capitalize()} {verdict.lower()} diversity relative to base"
+        ref = m.get("references", {}).get(name, "base")
+        out.append(f"{name.capitalize()} {verdict.lower()} diversity relative to {ref}"
                    + (f" ({in_words(entropy)})." if entropy else "."))
     return out
 

@@ -72,13 +72,13 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "04_mode_collapse": {
         # n_samples: answers per prompt, model and temperature; temperatures: swept (models compared at
-        # 1.0, or the middle one); ft_steps: fine-tuning steps per variant; rlp_steps: RLP steps;
+        # 1.0, or the middle one); ft_steps: fine-tuning steps per variant;
         # n_redraw: extra sampling draws per compared model (the spread a verdict is read against);
         # synth_prompts: prompts of the one-round loop run when notebook 02's pool is missing
-        "smoke": dict(n_samples=4, temperatures=(0.7, 1.5), ft_steps=3, rlp_steps=1, n_redraw=1, synth_prompts=8),
-        "default": dict(n_samples=16, temperatures=(0.7, 1.0, 1.5), ft_steps=60, rlp_steps=8, n_redraw=3,
+        "smoke": dict(n_samples=4, temperatures=(0.7, 1.5), ft_steps=3, n_redraw=1, synth_prompts=8),
+        "default": dict(n_samples=16, temperatures=(0.7, 1.0, 1.5), ft_steps=60, n_redraw=3,
                         synth_prompts=64),
-        "gpu": dict(n_samples=32, temperatures=(0.5, 0.7, 1.0, 1.5, 2.0), ft_steps=200, rlp_steps=40, n_redraw=3,
+        "gpu": dict(n_samples=32, temperatures=(0.5, 0.7, 1.0, 1.5, 2.0), ft_steps=200, n_redraw=3,
                     synth_prompts=256),
     },
 }

@@ -46,10 +46,14 @@ def test_every_lesson_reads_plausible_metrics():
         "04": {"temperature": 1.0, "models": {"base": {"intra_similarity": 0.5, "shuffled_baseline":
                                                        {"intra_similarity": 0.3}},
                                               "sharpened": {"intra_similarity": 0.8}},
-               "verdicts": {"sharpened": "REDUCES"}},
+               "verdicts": {"sharpened": "REDUCES", "rlp": "does not clearly change"},
+               "references": {"rlp": "cpt_start"}},
     }
     expect = {"00": "90% at 1 step to 10% at 4 steps", "02": "40% to 60%", "03": "-0.100 to +0.200",
               "04": "most repetitive is sharpened"}
+    words_04 = " ".join(frontpage.finding("04_x", metrics["04"]))
+    assert "Sharpened reduces diversity relative to base" in words_04  # no reference recorded: base
+    assert "Rlp does not clearly change diversity relative to cpt_start" in words_04
     for nb, m in metrics.items():
         words = " ".join(frontpage.finding(nb + "_x", m))
         assert expect[nb] in words, (nb, words)

@@ -54,7 +54,9 @@ def test_every_notebook_runs_at_smoke(smoke_run):
     assert set(rlp["design_a"]) == {"cpt_2f", "cpt_f_rlp_f", "cpt_f"} and set(rlp["design_b"]) == {"cpt_2f", "cpt_f_rlp_f"}
     assert all({"accuracy", "accuracy_spread"} <= set(arm) for d in ("design_a", "design_b") for arm in rlp[d].values())
     models = summary["notebooks"]["04_mode_collapse"]["metrics"]["models"]
-    assert {"base", "sharpened", "rlp", "raw_pile", "curated_pile"} <= set(models)
+    assert {"base", "sharpened", "cpt_start", "rlp", "raw_pile", "curated_pile"} <= set(models)
+    refs = summary["notebooks"]["04_mode_collapse"]["metrics"]["references"]
+    assert refs == {"sharpened": "base", "cpt_start": "base", "rlp": "cpt_start"}  # RLP judged against its start
     assert all(PER_MODEL <= set(m) for m in models.values())
     assert json.loads((out / "summary.json").read_text()) == summary
 
