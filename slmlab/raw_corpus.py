@@ -14,8 +14,9 @@ problem is both ``contaminated`` and a duplicate). The kinds, and how each is ma
 - ``wrong_solution``: worked steps with an arithmetic slip, a wrong final answer, or a misread number
   (``edit`` names which, in :data:`slmlab.problems.FAILURES`' words: ``wrong_arithmetic``,
   ``wrong_final_answer``, ``misread_number``);
-- ``contaminated``: copies and light paraphrases (renamed person) of *eval* problems, worked or
-  answer-only.
+- ``contaminated``: copies of *eval* problems, several per leaked problem, in the forms benchmark
+  copies take on the web (:mod:`slmlab.leaks`): verbatim question and answer, the worked solution,
+  the pair inside page boilerplate, a forum quote, a paraphrase with the same numbers and answer.
 
 Copies always come after their original in the pile, so "keep the first" is the right answer.
 """
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass
 
 from datasets import Dataset
 
+from .leaks import LEAK_KINDS, check_leak_kinds, leak_copy
 from .problems import (NAMES, OBJECTS, ProblemConfig, apply_operation, format_document, make_problems,
                        parse_steps, question_numbers)
 
@@ -181,11 +183,13 @@ def _wrong_solution(rng: random.Random, row: dict) -> tuple[str, str]:
 
 def make_raw_corpus(n_docs: int, seed: int, eval_problems: Dataset, rates: DefectRates = DefectRates(),
                     leak_share: float = 0.5, direct_share: float = 0.2,
-                    cfg: ProblemConfig = ProblemConfig()) -> Dataset:
+                    cfg: ProblemConfig = ProblemConfig(), leak_kinds: tuple = LEAK_KINDS) -> Dataset:
     """``n_docs`` documents with defects at ``rates``, in a seeded order.
 
     ``eval_problems`` (from :func:`slmlab.problems.make_problems` with split "eval") supplies the
-    contamination: ``leak_share`` of its rows leak, each several times. Columns: ``doc_id`` (position),
+    contamination: ``leak_share`` of its rows leak, each several times (``rates.contaminated`` of the
+    pile shared out over them in turn), every copy in a form drawn from ``leak_kinds``
+    (:data:`slmlab.leaks.LEAK_KINDS`; the ``edit`` column names it). Columns: ``doc_id`` (position),
     ``text``, ``defect``, ``defects`` (all labels), ``edit`` (how it was made), ``source`` (doc_id of
     the original for copies, eval row for contamination, else -1)."""
     if not isinstance(n_docs, int) or isinstance(n_docs, bool) or n_docs < 10:
@@ -194,6 +198,7 @@ def make_raw_corpus(n_docs: int, seed: int, eval_problems: Dataset, rates: Defec
         raise ValueError(f"rates must be a DefectRates, got {type(rates).__name__}")
     if not 0.0 <= leak_share <= 1.0:
         raise ValueError(f"leak_share={leak_share!r} must lie in [0, 1]")
+    leak_kinds = check_leak_kinds(leak_kinds)
     counts = {k: round(v * n_docs) for k, v in asdict(rates).items()}
     if counts["contaminated"] and (eval_problems is None or len(eval_problems) == 0 or leak_share == 0):
         raise ValueError("eval_problems must be a non-empty eval split (and leak_share > 0) when "
@@ -231,24 +236,25 @@ def make_raw_corpus(n_docs: int, seed: int, eval_problems: Dataset, rates: Defec
     if counts["contaminated"]:
         n_leak = max(1, round(leak_share * len(eval_problems)))
         leaked = rng.sample(range(len(eval_problems)), n_leak)
-        first: dict[int, list] = {}
+        first: dict[int, float] = {}
         for i in range(counts["contaminated"]):
             e = leaked[i % n_leak]
-            row = eval_problems[e]
-            # Leaks come as worked solutions or as bare question/answer pairs (as benchmarks do).
-            text = row["text"] if rng.random() < 0.5 else format_document(row, with_steps=False)
-            paraphrase = i >= n_leak and rng.random() < 0.5
-            text = _rename(rng, text) if paraphrase else text
-            if e not in first:
-                item = [rng.random(), text, "contaminated", ["contaminated"], "copy", ("eval", e)]
-                first[e] = item
-            else:  # a later copy of a leaked problem is also a duplicate of the first one
-                dup = "near_duplicate" if text != first[e][1] else "exact_duplicate"
-                item = [rng.uniform(first[e][0], 1.0), text, "contaminated", ["contaminated", dup],
-                        "paraphrase" if paraphrase else "copy", ("eval", e)]
-            items.append(item)
+            # Leaks come in the forms benchmark copies take on the web (slmlab.leaks), drawn at random.
+            kind = rng.choice(leak_kinds)
+            text = leak_copy(eval_problems[e], kind, rng)
+            key = first.setdefault(e, rng.random()) if e not in first else rng.uniform(first[e], 1.0)
+            items.append([key, text, "contaminated", ["contaminated"], kind, ("eval", e)])
 
     items.sort(key=lambda it: it[0])
+    # In pile order, a later copy of a leaked problem is also a duplicate (the same exercise again):
+    # exact when an earlier copy has the same text, near otherwise.
+    leak_texts: dict[int, set] = {}
+    for it in items:
+        if it[2] == "contaminated":
+            seen = leak_texts.setdefault(it[5][1], set())
+            if seen:
+                it[3] = ["contaminated", "exact_duplicate" if it[1] in seen else "near_duplicate"]
+            seen.add(it[1])
     position = {id(it): i for i, it in enumerate(items)}
     rows = []
     for i, (_, text, defect, defects, edit, src) in enumerate(items):

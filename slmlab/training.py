@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from . import checkpoint
 
-__all__ = ["TrainConfig", "pack_documents", "pretrain", "latest_checkpoint", "autocast_dtype"]
+__all__ = ["TrainConfig", "pack_documents", "document_exposures", "pretrain", "latest_checkpoint", "autocast_dtype"]
 
 
 @dataclass
@@ -102,9 +102,8 @@ def _cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def pack_documents(tokenizer, texts, block_size: int) -> torch.Tensor:
-    """Tokenize ``texts`` (each becomes ``<s> text </s>``), concatenate, and cut into blocks of
-    ``block_size`` tokens; the ragged tail is dropped. Returns a (n_blocks, block_size) LongTensor."""
+def _document_tokens(tokenizer, texts) -> list[list[int]]:
+    """Each text as ``<s> text </s>`` token ids, checked: what :func:`pack_documents` concatenates."""
     texts = list(texts)
     if not texts:
         raise ValueError("texts is empty: nothing to train on")
@@ -112,15 +111,40 @@ def pack_documents(tokenizer, texts, block_size: int) -> torch.Tensor:
         raise ValueError("texts must contain only strings")
     ids = tokenizer(texts, add_special_tokens=True)["input_ids"]
     eos, bos = tokenizer.eos_token_id, tokenizer.bos_token_id
-    flat = []
+    out = []
     for row in ids:
         if bos is not None and (not row or row[0] != bos):
             row = [bos] + row
-        flat.extend(row + [eos])
+        out.append(row + [eos])
+    return out
+
+
+def pack_documents(tokenizer, texts, block_size: int) -> torch.Tensor:
+    """Tokenize ``texts`` (each becomes ``<s> text </s>``), concatenate, and cut into blocks of
+    ``block_size`` tokens; the ragged tail is dropped. Returns a (n_blocks, block_size) LongTensor."""
+    flat = [t for row in _document_tokens(tokenizer, texts) for t in row]
     n_blocks = len(flat) // block_size
     if n_blocks == 0:
         raise ValueError(f"texts hold {len(flat)} tokens, fewer than one block of {block_size}")
     return torch.tensor(flat[: n_blocks * block_size], dtype=torch.long).view(n_blocks, block_size)
+
+
+def document_exposures(tokenizer, texts, cfg: "TrainConfig") -> list[int]:
+    """How many times :func:`pretrain` with ``cfg`` trains on each of ``texts``: the number of
+    batches, over ``cfg.steps`` steps, that hold the block with the document's last token (its
+    answer, for a question/answer document). 0 for a document in the dropped ragged tail. Counted
+    from the same packing and the same seeded block order as training, not estimated."""
+    lengths = [len(row) for row in _document_tokens(tokenizer, texts)]
+    n_blocks = sum(lengths) // cfg.block_size
+    if n_blocks == 0:
+        raise ValueError(f"texts hold {sum(lengths)} tokens, fewer than one block of {cfg.block_size}")
+    trained = torch.zeros(n_blocks, dtype=torch.long)
+    for step in range(cfg.steps):
+        trained += torch.bincount(_batch_indices(n_blocks, cfg.batch_size, step, cfg.seed), minlength=n_blocks)
+    # The last token before </s> of document i sits at position end_i - 2 of the concatenation.
+    last = torch.cumsum(torch.tensor(lengths), 0) - 2
+    block = last // cfg.block_size
+    return [int(trained[b]) if b < n_blocks else 0 for b in block.tolist()]
 
 
 def _batch_indices(n_blocks: int, batch_size: int, step: int, seed: int) -> torch.Tensor:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import slmlab
-from slmlab import (checkpoint, curation, diversity, ema, embeddings, evaluation, experiment, models, profiles,
+from slmlab import (checkpoint, curation, diversity, ema, embeddings, evaluation, experiment, leaks, models, profiles,
                     raw_corpus, report, rlp, runner, runtime, sampling, synthesis, thoughts, training)
 from slmlab.__main__ import main as cli
 from slmlab.rlp import RLPConfig
@@ -229,6 +229,11 @@ CASES = [
     (P(raw_corpus.DefectRates, spam=NAN), (), ValueError, "DefectRates.spam=nan"),
     (P(raw_corpus.DefectRates, spam=0.5, wrong_solution=0.5), (), ValueError, "sum to"),
     (raw_corpus.make_quality_examples, (5, 0), ValueError, "n=5"),
+    (P(raw_corpus.make_raw_corpus, leak_kinds=("copy",)), (100, 0, None), ValueError, "leak_kinds=('copy',)"),
+    (P(raw_corpus.make_raw_corpus, leak_kinds=()), (100, 0, None), ValueError, "leak_kinds=()"),
+    (P(raw_corpus.make_raw_corpus, leak_kinds="page"), (100, 0, None), ValueError, "leak_kinds='page'"),
+    (leaks.leak_copy, (PROBLEM, "tweet", random.Random(0)), ValueError, "kind='tweet'"),
+    (leaks.paraphrase_question, ("Buy cheap apples now.", random.Random(0)), ValueError, "not in the problems grammar"),
     # ---------------------------------------------------------------- synthesis
     (P(synthesis.SynthesisConfig, k_shot=-1), (), ValueError, "k_shot=-1"),
     (P(synthesis.SynthesisConfig, temperature=NAN), (), ValueError, "temperature=nan"),
@@ -334,6 +339,9 @@ CASES = [
     (P(TrainConfig, mixed_precision="fp8"), (), ValueError, "mixed_precision='fp8' must be 'auto', 'bf16' or 'no'"),
     # the folder is checked first, before the model is looked at: None stands in for the model here
     (P(training.pretrain, out_dir=Place("file")), (None, None, ["text"]), ValueError, "is a file"),
+    (training.document_exposures, (TOK, [], training.TrainConfig()), ValueError, "texts is empty"),
+    (training.document_exposures, (TOK, ["hi"], training.TrainConfig(block_size=512)), ValueError,
+     "fewer than one block of 512"),
     # ---------------------------------------------------------------- RLP settings
     (P(RLPConfig, grad_clip=-1.0), (), ValueError, "grad_clip=-1.0"),
     (P(RLPConfig, grad_clip=NAN), (), ValueError, "grad_clip=nan"),

@@ -3,6 +3,9 @@ with num_proc=2 as with num_proc=1 and under datatrove's local executor."""
 from __future__ import annotations
 
 import collections
+import random
+import re
+import statistics
 
 import pytest
 from datasets import Dataset
@@ -14,7 +17,8 @@ from slmlab.curation import (STAGES, CurationConfig, content_hash_batch, curate,
                              lsh_match_probability, minhash_batch, minhash_near_duplicates,
                              normalise_batch, quality_batch, stage_precision_recall,
                              verifier_batch, verify_solution)
-from slmlab.problems import FAILURES, check_steps, make_problems, parse_answer
+from slmlab.leaks import LEAK_KINDS, leak_copy
+from slmlab.problems import FAILURES, check_steps, make_problems, parse_answer, parse_document
 from slmlab.raw_corpus import DefectRates, make_quality_examples, make_raw_corpus
 
 CLEAN = ("Question: Mia has 23 apples. She buys 15 more apples. Then she gives 8 apples away. "
@@ -66,6 +70,41 @@ def test_raw_corpus_bad_input(eval_split):
         make_raw_corpus(100, 0, None)
     with pytest.raises(ValueError, match="wrong_solution"):
         DefectRates(wrong_solution=1.5)
+
+
+def test_leaks_come_in_web_forms_and_keep_the_answer(eval_split):
+    rng = random.Random(0)
+    row = next(r for r in eval_split if r["n_steps"] == 3)
+    copies = {kind: leak_copy(row, kind, rng) for kind in LEAK_KINDS}
+    assert copies["verbatim"] == eval_reference_texts([row])[0]
+    assert copies["worked"] == row["text"]
+    assert copies["verbatim"] in copies["page"] and copies["page"].count("\n") >= 4
+    assert row["question"] in copies["forum"] and str(row["answer"]) in copies["forum"]
+    para = parse_document(copies["paraphrase"])
+    # a paraphrase: other sentences, the same numbers in the same order, the same answer
+    assert para["answer"] == row["answer"] and para["question"] != row["question"]
+    assert re.findall(r"\d+", para["question"]) == re.findall(r"\d+", row["question"])
+    assert not set(para["question"].split(". ")) & set(row["question"].split(". "))
+
+
+def test_raw_corpus_leaks_every_kind_and_decontamination_misses_only_paraphrases(eval_split):
+    pile = make_raw_corpus(1500, 0, eval_split, leak_share=0.1)
+    rows = [r for r in pile.to_list() if r["defect"] == "contaminated"]
+    assert {r["edit"] for r in rows} == set(LEAK_KINDS)
+    by_problem = collections.defaultdict(list)
+    for r in rows:  # a later copy is an exact duplicate exactly when its text was seen before
+        dup = [d for d in r["defects"] if d != "contaminated"]
+        assert dup == ([] if not by_problem[r["source"]] else
+                       ["exact_duplicate" if r["text"] in by_problem[r["source"]] else "near_duplicate"])
+        by_problem[r["source"]].append(r["text"])
+    assert len(by_problem) == round(0.1 * len(eval_split))
+    index = eval_ngram_index(eval_reference_texts(eval_split), 13)
+    caught = decontamination_batch({"text": [r["text"] for r in rows]}, index)["decontamination_reason"]
+    rate = {k: statistics.fmean(bool(c) for r, c in zip(rows, caught) if r["edit"] == k) for k in LEAK_KINDS}
+    assert rate["paraphrase"] == 0.0
+    assert all(rate[k] >= 0.8 for k in LEAK_KINDS if k != "paraphrase"), rate
+    only = make_raw_corpus(1500, 0, eval_split, leak_share=0.1, leak_kinds=("verbatim",))
+    assert {r["edit"] for r in only.to_list() if r["defect"] == "contaminated"} == {"verbatim"}
 
 
 # ---- stages one by one ----------------------------------------------------------------------

@@ -135,9 +135,12 @@ def test_same_seed_same_data_as_before_the_grammar_moved():
     assert _fingerprint(problems.make_problems(60, seed=1, cfg=cfg).to_list()) == "135ae42287045578"
     assert _fingerprint([problems.make_problem(random.Random(i), 1 + i % 4) for i in range(50)]) == "241de9bd648199f1"
     pile = make_raw_corpus(300, seed=0, eval_problems=problems.make_problems(40, seed=0, split="eval")).to_list()
-    assert _fingerprint([{k: v for k, v in r.items() if k != "edit"} for r in pile]) == "1fd674d88cf2364e"
+    # contaminated copies became web-like leak kinds (slmlab.leaks); the other documents are unchanged:
+    assert _fingerprint([{k: v for k, v in r.items() if k not in ("edit", "doc_id", "source")} for r in pile
+                         if r["defect"] != "contaminated"]) == "f66135f59afeca33"
+    assert _fingerprint([{k: v for k, v in r.items() if k != "edit"} for r in pile]) == "e9460aed3ba44db6"
     # the wrong-solution labels were arithmetic/final_answer/misread; they are now FAILURES' names
-    assert _fingerprint([r["edit"] for r in pile]) == "26124ea08f44dd03"
+    assert _fingerprint([r["edit"] for r in pile]) == "d7d2bcfc686a6d84"
     assert _fingerprint(make_quality_examples(60, 0)) == "c5ed0eadbfd3b7ed"
     assert _fingerprint(open_ended.open_ended_documents(100, 0)) == "50299e426b744c4d"
     assert _fingerprint(open_ended.open_ended_prompts().to_list()) == "e0afe68afefe17ce"

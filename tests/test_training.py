@@ -90,6 +90,22 @@ def test_resume_refuses_a_checkpoint_of_another_run(setup, tmp_path):
         training.pretrain(models.build_model(cfg), tok, texts, _cfg(checkpoint_every=5, lr=1e-4), out_dir=tmp_path)
 
 
+def test_document_exposures_count_the_batches_a_document_is_in(setup):
+    tok, _, texts, _ = setup
+    docs = texts[:60]
+    n_blocks = len(training.pack_documents(tok, docs, 32))
+    # every block read once per epoch: a document whose answer lies in a kept block is met once per
+    # epoch; the ragged tail (under one block, shorter than a document) is never read
+    for epochs in (1, 2):
+        seen = training.document_exposures(tok, docs, _cfg(steps=epochs * n_blocks, batch_size=1, block_size=32))
+        assert len(seen) == len(docs) and set(seen[:-1]) == {epochs} and seen[-1] in (0, epochs)
+    # half an epoch meets about half of the documents, and which ones depends on the seed
+    half = [training.document_exposures(tok, docs, _cfg(steps=n_blocks // 2, batch_size=1, block_size=32, seed=s))
+            for s in (0, 1)]
+    assert all(set(h) <= {0, 1} and 0.25 * len(docs) < sum(h) < 0.75 * len(docs) for h in half)
+    assert half[0] != half[1]
+
+
 def test_pack_documents(setup):
     tok, _, texts, _ = setup
     blocks = training.pack_documents(tok, texts[:20], 16)
