@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .problems import parse_answer
+from .problems import THINK_CLOSE, THINK_OPEN, parse_answer
 from .sampling import sample
 from .scoring import continuation_logprobs
 
-__all__ = ["answer_accuracy", "token_loss", "answer_logprob"]
+__all__ = ["answer_accuracy", "token_loss", "answer_logprob", "answer_loss"]
 
 
 def _check_problems(problems):
@@ -61,3 +61,18 @@ def answer_logprob(model, tokenizer, problems, with_steps: bool = True, batch_si
         prefixes = [r["prompt"] for r in rows]
     return continuation_logprobs(model, tokenizer, prefixes, [str(r["answer"]) for r in rows],
                                  batch_size).mean_per_token()
+
+
+def answer_loss(model, tokenizer, problems, batch_size: int = 64) -> float:
+    """Mean next-token loss (nats per token) of the worked answer ``<think>steps</think> answer``,
+    teacher-forced after the question's prompt: the part of a document that training on worked problems
+    teaches. Lower is better; it moves before greedy accuracy does, and it does not read the question's
+    own tokens (which a model that memorised a few problems would also predict)."""
+    rows = _check_problems(problems)
+    if "steps" not in rows[0]:
+        raise ValueError("problems lack column 'steps': the worked answer is <think>steps</think> answer")
+    if any(not r.get("steps") for r in rows):
+        raise ValueError("problems hold a row without worked steps (steps empty): answer_loss scores the worked answer")
+    continuations = [f"{THINK_OPEN}{r['steps']}{THINK_CLOSE} {r['answer']}" for r in rows]
+    return -continuation_logprobs(model, tokenizer, [r["prompt"] for r in rows], continuations,
+                                  batch_size).mean_per_token()

@@ -36,7 +36,7 @@ from datasets import Dataset
 __all__ = ["ProblemConfig", "HARDER", "FAILURES", "make_problem", "make_problems", "make_splits",
            "problem_key", "split_of", "format_prompt", "format_document", "parse_answer", "parse_steps", "check_steps",
            "question_numbers", "parse_document", "parse_generation", "recompute_question", "verify",
-           "apply_operation", "write_question", "ANSWER_PREFIX", "THINK_OPEN", "THINK_CLOSE", "NAMES", "OBJECTS", "SYMBOL",
+           "apply_operation", "write_question", "fits", "ANSWER_PREFIX", "THINK_OPEN", "THINK_CLOSE", "NAMES", "OBJECTS", "SYMBOL",
            "TEMPLATES"]
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -438,6 +438,29 @@ def recompute_question(question: str) -> dict | None:
     return {"start": values[0], "ops": ops, "operands": operands, "answer": x, "values": values,
             "name": name, "object": obj, "consistent": len(names) == 1 and len(objects) == 1,
             "possible": possible}
+
+
+def fits(question: str, cfg: ProblemConfig) -> bool:
+    """True when the problem written in ``question`` (a question of this language) is one
+    :func:`make_problem` could draw under ``cfg``: its number of steps and operations allowed, the
+    start and add/subtract operands in 1..max_value (start >= 2), multiply/divide factors in
+    2..max_factor, divisions exact, every intermediate result in 1..max_result. Tells whether a
+    generated problem belongs to a target distribution, and whether a problem stays inside the ranges
+    a model was trained on. ValueError when ``question`` is not written in this language."""
+    if not isinstance(cfg, ProblemConfig):
+        raise ValueError(f"cfg must be a ProblemConfig, got {type(cfg).__name__}")
+    s = recompute_question(question)
+    if s is None:
+        raise ValueError(f"question={question!r:.80} is not written in this grammar's sentences "
+                         "(recompute_question cannot read it)")
+    if not (cfg.min_steps <= len(s["ops"]) <= cfg.max_steps) or set(s["ops"]) - set(cfg.ops):
+        return False
+    if not (s["possible"] and 2 <= s["start"] <= cfg.max_value):
+        return False
+    for op, b in zip(s["ops"], s["operands"]):
+        if not (1 <= b <= cfg.max_value if op in ("add", "sub") else 2 <= b <= cfg.max_factor):
+            return False
+    return all(1 <= v <= cfg.max_result for v in s["values"][1:])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,7 +20,10 @@ temperature / top-p / min-p, seeded) -> parse -> verify (recompute the answer fr
 reject what does not parse) -> drop copies of the pool and of the eval split (exact problem key, then
 MinHash LSH with notebook 01's settings from :mod:`slmlab.curation`, and its eval 13-gram
 decontamination) -> add the rest -> save the pool with ``datasets``. A rerun resumes from the last
-saved round and gives the same pool as an uninterrupted run.
+saved round and gives the same pool as an uninterrupted run. With a ``target`` distribution
+(:class:`slmlab.problems.ProblemConfig`) attribute prompts draw their start, steps and operation from it
+and a correct problem outside it is dropped as ``outside_target``: the loop writes data *of* that
+distribution (notebook 02 uses it for problems harder than the generator's own).
 """
 from __future__ import annotations
 
@@ -78,6 +81,9 @@ class SynthesisConfig:
     max_prompt_tokens: int | None = None  # drop few-shot examples until a prompt fits (the embedded
     #                                  model trained on 256-token windows: prompt + new problem <= 256)
     minhash: MinHashParams = field(default_factory=MinHashParams)  # notebook 01's near-dup settings
+    target: grammar.ProblemConfig | None = None  # the distribution wanted (strict only): attribute
+    #                                  prompts draw start, steps and operation from it, and a valid
+    #                                  problem outside it is dropped ("outside_target"); None: any
     seed: int = 0
 
     def __post_init__(self):
@@ -108,6 +114,13 @@ class SynthesisConfig:
             raise ValueError(f"max_prompt_tokens={self.max_prompt_tokens!r} must be None or a positive int")
         if isinstance(self.minhash, dict):
             self.minhash = MinHashParams(**self.minhash)
+        if isinstance(self.target, dict):   # read back from a saved round's settings
+            self.target = grammar.ProblemConfig(**{**self.target, "ops": tuple(self.target.get("ops", ()))})
+        if self.target is not None and not isinstance(self.target, grammar.ProblemConfig):
+            raise ValueError(f"target={self.target!r} must be None or a slmlab.problems.ProblemConfig")
+        if self.target is not None and not self.strict:
+            raise ValueError("target needs strict=True: only a question in the grammar's sentences can be "
+                             "read back into the numbers that decide whether it fits the target")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -125,13 +138,19 @@ def prompt_style(tokenizer) -> str:
     return "chat" if getattr(tokenizer, "chat_template", None) else "instruction"
 
 
-def draw_attributes(rng: random.Random) -> dict:
+def draw_attributes(rng: random.Random, target: grammar.ProblemConfig | None = None) -> dict:
     """Random attributes for an ``attribute`` prompt: who, which object (the topic), how many at the
-    start, number of steps (the difficulty) and one operation the problem must use."""
-    n_steps = rng.randint(1, 4)
+    start, number of steps (the difficulty) and one operation the problem must use. With ``target``
+    (a :class:`slmlab.problems.ProblemConfig`) start, steps and operation are drawn from its ranges,
+    so the prompt steers the generator toward that distribution; without it, 1-4 steps from 2-50."""
+    if target is not None and not isinstance(target, grammar.ProblemConfig):
+        raise ValueError(f"target={target!r} must be None or a slmlab.problems.ProblemConfig")
+    lo, hi = (target.min_steps, target.max_steps) if target else (1, 4)
+    n_steps = rng.randint(lo, hi)
     return {"name": rng.choice(grammar.NAMES), "object": rng.choice(grammar.OBJECTS),
-            "start": rng.randint(2, 50), "n_steps": n_steps, "operation": rng.choice(sorted(grammar.SYMBOL)),
-            "difficulty": {1: "easy", 2: "medium", 3: "medium", 4: "hard"}[n_steps],
+            "start": rng.randint(2, target.max_value if target else 50), "n_steps": n_steps,
+            "operation": rng.choice(sorted(target.ops if target else grammar.SYMBOL)),
+            "difficulty": "easy" if n_steps == 1 else "medium" if n_steps <= 3 else "hard",
             "opening": rng.randrange(len(grammar.TEMPLATES["start"]))}
 
 
@@ -211,10 +230,12 @@ def _pick_examples(rows: list[dict], k: int, rng: random.Random, attributes: dic
 
 
 def build_prompts(pool_rows: list[dict], n: int, templates, k_shot: int, rng: random.Random,
-                  tokenizer=None, style: str = "auto", max_prompt_tokens: int | None = None) -> list[dict]:
+                  tokenizer=None, style: str = "auto", max_prompt_tokens: int | None = None,
+                  target: grammar.ProblemConfig | None = None) -> list[dict]:
     """``n`` requests cycling over ``templates``: each ``{"template", "attributes", "prompt",
     "opening", "examples": [keys]}``. With ``max_prompt_tokens`` (needs ``tokenizer``), examples are
-    dropped, first ones first, until the prompt fits."""
+    dropped, first ones first, until the prompt fits. ``target``: attribute prompts draw their
+    attributes from this distribution (see :func:`draw_attributes`)."""
     if max_prompt_tokens is not None and tokenizer is None:
         raise ValueError("max_prompt_tokens needs the tokenizer to count tokens")
     templates = (templates,) if isinstance(templates, str) else tuple(templates)
@@ -230,7 +251,7 @@ def build_prompts(pool_rows: list[dict], n: int, templates, k_shot: int, rng: ra
     out = []
     for i in range(n):
         template = templates[i % len(templates)]
-        attributes = draw_attributes(rng) if template == "attribute" else None
+        attributes = draw_attributes(rng, target) if template == "attribute" else None
         examples = [] if template == "zero_shot" else _pick_examples(pool_rows, k_shot, rng, attributes)
         req = render_prompt(template, examples, attributes, tokenizer, style)
         while max_prompt_tokens is not None and examples and \
@@ -298,7 +319,7 @@ def _resolved_style(cfg: SynthesisConfig, tokenizer) -> str:
 def propose(model, tokenizer, pool_rows: list[dict], cfg: SynthesisConfig, n: int | None = None,
             seed: int | None = None, templates=None, generate_fn=None) -> list[dict]:
     """Generate and check one batch of candidates: prompts from ``pool_rows`` -> generate -> parse
-    -> verify. Each candidate: ``{"template", "attributes", "prompt", "text" (the generated
+    -> verify (-> ``outside_target`` when ``cfg.target`` is set and a valid problem does not fit it). Each candidate: ``{"template", "attributes", "prompt", "text" (the generated
     document), "problem" (parsed, or None), "reason" ("" when valid), "row" (pool row when valid)}``.
 
     ``generate_fn(prompts, seed) -> completions`` replaces the model (any generator: an API, a
@@ -308,7 +329,7 @@ def propose(model, tokenizer, pool_rows: list[dict], cfg: SynthesisConfig, n: in
     rng = random.Random(f"{seed}-prompts")
     style = _resolved_style(cfg, tokenizer)
     requests = build_prompts(pool_rows, n, templates or cfg.templates, cfg.k_shot, rng, tokenizer, style,
-                             cfg.max_prompt_tokens if tokenizer is not None else None)
+                             cfg.max_prompt_tokens if tokenizer is not None else None, cfg.target)
     prompts = [r["prompt"] for r in requests]
     if generate_fn is not None:
         completions = list(generate_fn(prompts, seed))
@@ -323,6 +344,8 @@ def propose(model, tokenizer, pool_rows: list[dict], cfg: SynthesisConfig, n: in
         text = req["opening"] + (completion if isinstance(completion, str) else "")
         problem = parse_generation(text)
         reason = verify_problem(problem, cfg.strict)
+        if not reason and cfg.target is not None and not grammar.fits(problem["question"], cfg.target):
+            reason = "outside_target"   # correct, but not of the distribution wanted
         cand = {**req, "completion": completion, "text": text, "problem": problem, "reason": reason, "row": None}
         if not reason:
             cand["row"] = _problem_record(problem, cfg.strict)

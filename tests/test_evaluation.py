@@ -38,3 +38,19 @@ def test_bad_input(tiny):
         evaluation.answer_accuracy(model, tok, [{"prompt": "x"}])
     with pytest.raises(ValueError, match="empty"):
         evaluation.token_loss(model, tok, [])
+
+
+def test_answer_loss_scores_the_worked_answer_after_the_prompt(tiny):
+    model, tok = tiny
+    ev = problems.make_problems(24, seed=0, split="eval")
+    hard = problems.make_problems(24, seed=0, split="eval", cfg=problems.HARDER)
+    easy_loss, hard_loss = evaluation.answer_loss(model, tok, ev), evaluation.answer_loss(model, tok, hard)
+    assert 0 < easy_loss < hard_loss   # numbers outside the model's training ranges are harder to predict
+    # the prompt and the worked answer, tokenized apart, are the document's tokens: nothing is lost at the seam
+    r = ev[0]
+    whole = tok(r["text"])["input_ids"]
+    parts = tok(r["prompt"])["input_ids"] + tok(r["text"][len(r["prompt"]):], add_special_tokens=False)["input_ids"]
+    assert whole == parts
+    # a wrong final answer costs more than the right one
+    wrong = [{**x, "answer": x["answer"] + 1} for x in ev.to_list()]
+    assert evaluation.answer_loss(model, tok, wrong) > easy_loss

@@ -211,3 +211,20 @@ def test_write_question_refuses_what_the_language_cannot_say(kwargs, fragment):
     args = dict(start=5, ops=["add"], operands=[3], name="Mia", obj="apples") | kwargs
     with pytest.raises(ValueError, match=fragment):
         problems.write_question(**args)
+
+
+def test_fits_tells_a_problem_s_distribution():
+    small, hard = problems.ProblemConfig(), problems.HARDER
+    drawn = problems.make_problems(200, seed=3, cfg=hard)
+    assert all(problems.fits(q, hard) for q in drawn["question"])      # every draw fits its own config
+    inside = [problems.fits(q, small) for q in drawn["question"]]
+    assert 0 < sum(inside) < len(inside)                               # HARDER reaches past the small ranges
+    assert all(problems.fits(q, hard) for q in problems.make_problems(100, seed=3, cfg=small)["question"])
+    q = "Mia has 40 apples. She buys 30 more apples. How many apples now?"
+    assert problems.fits(q, problems.ProblemConfig(max_value=50, max_result=70))
+    assert not problems.fits(q, problems.ProblemConfig(max_value=50, max_result=69))   # result 70 too big
+    assert not problems.fits(q, problems.ProblemConfig(max_value=35, max_result=200))  # start 40 too big
+    assert not problems.fits(q, problems.ProblemConfig(min_steps=2))                   # one step only
+    assert not problems.fits(q, problems.ProblemConfig(ops=("sub", "mul", "div")))      # adds
+    m = "Mia has 4 apples. She multiplies the apples by 8. How many apples now?"
+    assert not problems.fits(m, problems.ProblemConfig()) and problems.fits(m, problems.ProblemConfig(max_factor=8))

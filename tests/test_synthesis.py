@@ -307,3 +307,52 @@ def test_same_seed_same_pool_as_before_the_grammar_moved():
         assert fingerprint(res["pool"].to_list()) == pool_fp
         history = [{**r, "reasons": dict(sorted(r["reasons"].items()))} for r in res["history"]]
         assert fingerprint(history) == history_fp
+
+
+# ---- a target distribution ---------------------------------------------------------------------
+def test_attributes_follow_the_target_and_default_draws_are_unchanged():
+    from slmlab.problems import HARDER, ProblemConfig
+    from slmlab.synthesis import draw_attributes
+    # without a target, the same draws as before the option existed (other notebooks' pools stay the same)
+    a, b = draw_attributes(random.Random(4)), draw_attributes(random.Random(4), None)
+    assert a == b and 2 <= a["start"] <= 50 and 1 <= a["n_steps"] <= 4
+    target = ProblemConfig(min_steps=3, max_steps=4, max_value=99, max_result=999, max_factor=9, ops=("add", "mul"))
+    drawn = [draw_attributes(random.Random(i), target) for i in range(300)]
+    assert {d["n_steps"] for d in drawn} == {3, 4} and {d["operation"] for d in drawn} == {"add", "mul"}
+    assert max(d["start"] for d in drawn) > 50 and all(2 <= d["start"] <= 99 for d in drawn)
+    assert {d["difficulty"] for d in drawn} == {"medium", "hard"}
+    reqs = build_prompts([], 40, ("attribute",), 0, random.Random(0), style="document", target=HARDER)
+    assert any(r["attributes"]["start"] > 50 for r in reqs)
+    assert all(f" {r['attributes']['start']} " in r["opening"] for r in reqs)   # the prompt writes that start
+
+
+def test_outside_target_problems_are_dropped(seed_pool):
+    from slmlab.problems import ProblemConfig, fits
+    small = ProblemConfig(max_steps=2, max_value=50, max_result=200, max_factor=6)
+
+    def writes(prompts, seed):   # one-step and four-step problems in turn; all correct
+        rng = random.Random(seed)
+        out = []
+        for i in range(len(prompts)):
+            p = make_problem(rng, 1 if i % 2 == 0 else 4)
+            out.append(" " + p["question"] + "\nAnswer: <think>" + p["steps"] + "</think> " + str(p["answer"]))
+        return out
+    cfg = SynthesisConfig(prompts_per_round=10, style="document", target=small, seed=2)
+    cands = propose(None, None, seed_pool.to_list(), cfg, generate_fn=writes)
+    assert [c["reason"] for c in cands] == ["", "outside_target"] * 5   # four steps: outside max_steps=2
+    assert all(fits(c["row"]["question"], small) for c in cands if not c["reason"])
+    assert all(c["row"] is None for c in cands if c["reason"])
+    untargeted = propose(None, None, seed_pool.to_list(), SynthesisConfig(prompts_per_round=10, style="document",
+                                                                          seed=2), generate_fn=writes)
+    assert all(not c["reason"] for c in untargeted)
+
+
+def test_a_target_round_trips_through_saved_settings(tmp_path, seed_pool):
+    from slmlab.problems import HARDER
+    cfg = SynthesisConfig(rounds=2, prompts_per_round=12, style="document", target=HARDER, seed=1)
+    assert SynthesisConfig(**cfg.to_dict()).target == HARDER   # as a resumed run reads it back
+    kw = dict(encoder=False, progress=False, generate_fn=fake_generator)
+    full = run_synthesis(None, None, seed_pool, cfg, **kw)
+    run_synthesis(None, None, seed_pool, cfg, out_dir=tmp_path, stop_after=1, **kw)
+    resumed = run_synthesis(None, None, seed_pool, cfg, out_dir=tmp_path, **kw)
+    assert resumed["pool"]["key"] == full["pool"]["key"]
