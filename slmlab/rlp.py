@@ -45,9 +45,10 @@ Where it departs from GRPO (as in TRL's ``GRPOTrainer``), following the paper:
 - No KL term by default (β = 0); ``kl_beta > 0`` adds GRPO's k3 estimator to a frozen copy of θ₀.
 - S_pred is read off the same forward pass that gives the policy log-probs for the update (θ is
   still θ_old then), so scoring costs no pass of its own; a GRPO reward function scores separately.
-- A position's context is run once for its G thoughts, both when sampling (one prefill, its KV
-  cache repeated G times) and when scoring (the G suffixes run on the context's cache, and the
-  gradient flows back through the cache), instead of once per thought as a GRPO trainer does.
+- A position's context is run once for its G thoughts, both when sampling (one prefill whose keys
+  the G rows read with shared-prefix attention, no copy per row) and when scoring (the G suffixes
+  run on the context's cache, and the gradient flows back through the cache), instead of once per
+  thought as a GRPO trainer does. Sampling stops running a position once its G thoughts are closed.
 - Policy log-probs are length-normalised per thought, then averaged over thoughts (GRPO's original
   per-sequence normalisation, not DAPO's per-token one).
 """

@@ -2,10 +2,11 @@
 
 A position is a pair of token-id lists (``context_ids``, ``target_ids``). A thought is inserted
 between them as ``{open}{thought}{close}{separator}``; :func:`sample_thoughts` draws G of them per
-position in one batched ``generate`` with a KV cache, and :func:`score_thoughts` reads, in one
+position in one batched decoding loop with a KV cache, and :func:`score_thoughts` reads, in one
 teacher-forced pass, both the log-probability of the target after each thought (the reward's first
 term) and the policy log-probabilities of the thought tokens (for the update). Each position's
-context is run once and shared by its G thoughts through the KV cache, in both.
+context is run once and shared by its G thoughts, in both: while sampling its keys are read once by
+all G rows (:mod:`slmlab.prefix_attention`), while scoring its KV cache is repeated G times.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import torch
 from transformers import (GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria,
                           StoppingCriteriaList)
 
+from .prefix_attention import OwnTokensCache, SharedPrefix, shared_prefix, supports_shared_prefix
 from .scoring import continuation_logprobs
 from .scoring import selected_token_logprobs as _token_logprobs
 
@@ -88,12 +90,22 @@ class _GumbelSampler(LogitsProcessor):
         self.max_tokens, self.chunk, self.noise = max_tokens, None, None
 
     def __call__(self, input_ids, scores):
-        step = input_ids.shape[1] - self.prompt_len
+        return self.perturb(input_ids.shape[1] - self.prompt_len, scores)
+
+    def keep(self, rows: list[int]) -> None:
+        """Go on with the rows ``rows`` only (indices into the current rows): a row's stream is its
+        own, so dropping the others changes none of the kept rows' noise."""
+        self.gens = [self.gens[r] for r in rows]
+        if self.noise is not None:
+            self.noise = self.noise[torch.tensor(rows, device=self.noise.device)]
+
+    def perturb(self, step, scores):
+        """Logits/T + Gumbel noise at decoding step ``step``, (rows, V) -> (rows, V)."""
         n, vocab = scores.shape
         if self.chunk is None:  # noise is drawn in chunks of steps; bounded memory for big vocabularies
             self.chunk = max(1, min(self.max_tokens, 2**24 // max(1, n * vocab)))
         if step % self.chunk == 0:
-            u = torch.stack([torch.rand((self.chunk, vocab), generator=g) for g in self.gens])  # (N, C, V)
+            u = torch.stack([torch.rand((self.chunk, vocab), generator=g) for g in self.gens])  # (n, C, V)
             self.noise = -torch.log(-torch.log(u.clamp_(1e-10, 1 - 1e-7))).to(scores.device)
         scores = scores.float() / self.t
         if self.banned:
@@ -117,10 +129,16 @@ class _StopAtClose(StoppingCriteria):
 @torch.no_grad()
 def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_thought_tokens: int,
                     temperature: float, seed: int, step: int = 0, position_ids=None,
-                    amp: torch.dtype | None = None) -> list[list[int]]:
-    """G thoughts per position in one batched ``generate`` with a KV cache. Returns B·G lists of
-    token ids (row b·G + g), each ending in the close delimiter if the model closed the thought
-    itself. ``position_ids`` are the positions' global indices, which seed their random streams."""
+                    amp: torch.dtype | None = None, shared: bool | None = None) -> list[list[int]]:
+    """G thoughts per position, decoded in one batch with a KV cache. Returns B·G lists of token ids
+    (row b·G + g), each ending in the close delimiter if the model closed the thought itself.
+    ``position_ids`` are the positions' global indices, which seed their random streams.
+
+    Each context is run once. By default (``shared=None``: where the model's attention allows it)
+    its G rows then decode on top of it with shared-prefix attention (:mod:`slmlab.prefix_attention`)
+    in a loop of our own that stops running a position once its G thoughts are closed;
+    ``shared=False`` repeats the context's cache G times and calls ``generate`` instead (the plain
+    path, kept as the reference: both give the same thoughts)."""
     if not positions:
         raise ValueError("positions is empty")
     position_ids = range(len(positions)) if position_ids is None else position_ids
@@ -135,22 +153,77 @@ def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_t
         mask[r, width - len(p):] = 1
     ids, mask = ids.to(device), mask.to(device)
     sampler = _GumbelSampler(seeds, temperature, width, fmt.banned_ids, fmt.close_ids[:1], max_thought_tokens)
-    gen_cfg = GenerationConfig(max_new_tokens=max_thought_tokens, do_sample=False, pad_token_id=fmt.pad_id,
-                               eos_token_id=None, use_cache=True)
+    shared = supports_shared_prefix(model) if shared is None else shared
     with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-        # Prefill each prompt once (B rows, all but its last token) and share the KV cache across its
-        # G thoughts: the prompt is most of the tokens, so this saves most of the prefill.
-        cache = None
-        if group_size > 1 and width > 1:
-            cache = _forward_context(model, ids[:, :-1], mask[:, :-1])
-            if hasattr(cache, "batch_repeat_interleave"):
-                cache.batch_repeat_interleave(group_size)  # (B, …) -> (B·G, …), row b·G + g
-            else:  # a model whose cache cannot be repeated: prefill every row instead
-                cache = None
-        out = model.generate(input_ids=ids.repeat_interleave(group_size, 0),
-                             attention_mask=mask.repeat_interleave(group_size, 0), **{_cache_kw(model): cache},
-                             generation_config=gen_cfg, logits_processor=LogitsProcessorList([sampler]),
-                             stopping_criteria=StoppingCriteriaList([_StopAtClose(fmt.close_ids)]))
+        if shared and width > 1:
+            return _decode_shared(model, ids, mask, fmt, group_size, max_thought_tokens, sampler)
+        return _decode_generate(model, ids, mask, fmt, group_size, max_thought_tokens, sampler)
+
+
+def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler) -> list[list[int]]:
+    """The contexts (all prompt tokens but the last) run once at (B, …); the B·G rows feed their
+    last prompt token, then their own samples, attending to their context through
+    :class:`~slmlab.prefix_attention.SharedPrefix` and to their own tokens through a cache allocated
+    once. A position leaves the batch when all its G rows have closed their thought."""
+    G, k = group_size, len(fmt.close_ids)
+    device = ids.device
+    prefix = SharedPrefix(_forward_context(model, ids[:, :-1], mask[:, :-1]), mask[:, :-1], G)
+    n_layers = len(prefix.keys)
+    own = OwnTokensCache(n_layers, max_tokens)
+    n = ids.shape[0] * G
+    close = torch.tensor(fmt.close_ids, device=device)
+    # each row's tokens after the open delimiter, behind the prompt's last k-1 tokens, so the stop test
+    # reads the same last k tokens as generate's would
+    hist = torch.full((n, k - 1 + max_tokens), fmt.pad_id, dtype=torch.long, device=device)
+    hist[:, :k - 1] = ids[:, ids.shape[1] - (k - 1):].repeat_interleave(G, 0)
+    length = torch.full((n,), max_tokens, dtype=torch.long)  # a row never closed runs to the cap
+    rows = torch.arange(n, device=device)       # the rows still decoding (global indices)
+    done = torch.zeros(n, dtype=torch.bool, device=device)
+    cur = ids[:, -1:].repeat_interleave(G, 0)   # (n, 1)
+    pos = (mask.sum(1, keepdim=True) - 1).repeat_interleave(G, 0)  # positions count real tokens only
+    with shared_prefix(model):
+        for t in range(max_tokens):
+            logits = model(input_ids=cur, position_ids=pos, use_cache=True, logits_to_keep=1, shared_prefix=prefix,
+                           **{_cache_kw(model): own}).logits[:, -1]  # (rows, V)
+            prefix.check(n_layers)
+            nxt = sampler.perturb(t, logits).argmax(-1)  # (rows,)
+            hist[rows, k - 1 + t] = nxt
+            closed = (hist[rows, t:t + k] == close).all(-1) & ~done
+            length[rows[closed].cpu()] = t + 1
+            done |= closed
+            if bool(done.all()):
+                break
+            finished = done.view(-1, G).all(1)  # (positions,)
+            if bool(finished.any()):  # drop positions whose G thoughts are all closed
+                keep_pos = (~finished).nonzero()[:, 0]
+                keep = (keep_pos[:, None] * G + torch.arange(G, device=device)).reshape(-1)
+                prefix.select(keep_pos)
+                own.batch_select_indices(keep)
+                sampler.keep(keep.tolist())
+                rows, done, nxt, pos = rows[keep], done[keep], nxt[keep], pos[keep]
+            cur, pos = nxt[:, None], pos + 1
+    out = hist[:, k - 1:].tolist()
+    return [row[:end] for row, end in zip(out, length.tolist())]
+
+
+def _decode_generate(model, ids, mask, fmt, group_size, max_tokens, sampler) -> list[list[int]]:
+    """The plain path: the contexts' cache repeated G times, then ``generate``."""
+    width = ids.shape[1]
+    gen_cfg = GenerationConfig(max_new_tokens=max_tokens, do_sample=False, pad_token_id=fmt.pad_id,
+                               eos_token_id=None, use_cache=True)
+    # Prefill each prompt once (B rows, all but its last token) and share the KV cache across its
+    # G thoughts: the prompt is most of the tokens, so this saves most of the prefill.
+    cache = None
+    if group_size > 1 and width > 1:
+        cache = _forward_context(model, ids[:, :-1], mask[:, :-1])
+        if hasattr(cache, "batch_repeat_interleave"):
+            cache.batch_repeat_interleave(group_size)  # (B, …) -> (B·G, …), row b·G + g
+        else:  # a model whose cache cannot be repeated: prefill every row instead
+            cache = None
+    out = model.generate(input_ids=ids.repeat_interleave(group_size, 0),
+                         attention_mask=mask.repeat_interleave(group_size, 0), **{_cache_kw(model): cache},
+                         generation_config=gen_cfg, logits_processor=LogitsProcessorList([sampler]),
+                         stopping_criteria=StoppingCriteriaList([_StopAtClose(fmt.close_ids)]))
     new = out[:, width:].tolist()  # (N, ≤L)
     k = len(fmt.close_ids)
     thoughts = []

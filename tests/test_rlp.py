@@ -421,3 +421,61 @@ def test_update_equals_gradient_of_the_naive_loss(trained):
         assert torch.allclose(q.detach(), want, atol=2e-6, rtol=1e-4), name
         moved += int(not torch.equal(q.detach(), p.detach()))
     assert moved > 0
+
+
+# ---------------------------------------------------------------- the fast path against the plain one
+# sample_thoughts decodes with shared-prefix attention (the context's keys read once by its G rows)
+# in a loop of its own that drops finished positions; the plain path repeats the context's cache G
+# times and calls generate. Same seed: the same thoughts, token for token, and the same step.
+
+def test_shared_prefix_decoding_gives_the_thoughts_of_generate(tiny, problems, trained):
+    model, tok = tiny
+    pos = answer_positions(tok, problems)
+    for cfg in (RLPConfig(), RLPConfig(think_open="<t>", think_close="</t>")):  # one- and four-token close
+        fmt = thought_format(tok, cfg)
+        for G, cap, temperature in ((3, 6, 0.7), (1, 6, 0.7), (4, 24, 1.5)):
+            plain = sample_thoughts(model, pos, fmt, G, cap, temperature, 5, 0, shared=False)
+            assert sample_thoughts(model, pos, fmt, G, cap, temperature, 5, 0, shared=True) == plain
+    model, tok = trained  # closes its thoughts at different lengths: positions leave the batch early
+    fmt = thought_format(tok, RLPConfig())
+    pos = answer_positions(tok, make_problems(8, 1, "eval", replace(HARDER, min_steps=3, max_steps=4)))
+    for amp in (None, torch.bfloat16):
+        plain = sample_thoughts(model, pos, fmt, 4, 48, 0.7, 3, 1, amp=amp, shared=False)
+        assert len({len(t) for t in plain}) > 3 and any(len(t) < 48 for t in plain)
+        assert sample_thoughts(model, pos, fmt, 4, 48, 0.7, 3, 1, amp=amp, shared=True) == plain
+
+
+def test_fast_step_equals_the_plain_step(trained, monkeypatch):
+    """One rlp_step by each path from the same weights: same thoughts, rewards and advantages within
+    float rounding (1e-5), same update within 1e-6."""
+    from slmlab import thoughts
+    runs = []
+    for shared in (True, False):
+        if not shared:
+            monkeypatch.setattr(thoughts, "supports_shared_prefix", lambda model: False)
+        policy, ema, pos, cfg, fmt = _setup(trained)
+        details, _ = _step(policy, ema, pos, cfg, fmt, lr=0.05)
+        runs.append((details, [p.detach().clone() for p in policy.parameters()]))
+    (fast, fast_params), (plain, plain_params) = runs
+    assert fast["thoughts"] == plain["thoughts"]
+    assert torch.allclose(fast["rewards"], plain["rewards"], atol=1e-5)
+    assert torch.allclose(fast["advantages"], plain["advantages"], atol=1e-5)
+    for p, q in zip(fast_params, plain_params):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "qwen2"])
+def test_shared_prefix_decoding_on_other_architectures(arch):
+    """GPT-2 (learned positions) and Qwen2 (grouped-query attention) decode the same thoughts both ways."""
+    from transformers import GPT2Config, GPT2LMHeadModel, Qwen2Config, Qwen2ForCausalLM
+    from slmlab.thoughts import ThoughtFormat
+    torch.manual_seed(0)
+    model = (GPT2LMHeadModel(GPT2Config(vocab_size=64, n_positions=128, n_embd=32, n_layer=2, n_head=2,
+                                        bos_token_id=0, eos_token_id=0)) if arch == "gpt2" else
+             Qwen2ForCausalLM(Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)))
+    fmt = ThoughtFormat(open_ids=(5,), close_ids=(6,), sep_ids=(7,), pad_id=0, banned_ids=(0, 5))
+    g = torch.Generator().manual_seed(1)
+    pos = [{"context_ids": torch.randint(8, 64, (n,), generator=g).tolist(), "target_ids": [9]} for n in (5, 9, 12)]
+    plain = sample_thoughts(model.eval(), pos, fmt, 4, 12, 1.5, 0, shared=False)
+    assert sample_thoughts(model, pos, fmt, 4, 12, 1.5, 0, shared=True) == plain
