@@ -181,10 +181,11 @@ def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler) -> li
     done = torch.zeros(n, dtype=torch.bool, device=device)
     cur = ids[:, -1:].repeat_interleave(G, 0)   # (n, 1)
     pos = (mask.sum(1, keepdim=True) - 1).repeat_interleave(G, 0)  # positions count real tokens only
+    cache_kw = {_cache_kw(model): own}  # (inspects the signature: once, not per token)
     with shared_prefix(model):
         for t in range(max_tokens):
             logits = model(input_ids=cur, position_ids=pos, use_cache=True, logits_to_keep=1, shared_prefix=prefix,
-                           **{_cache_kw(model): own}).logits[:, -1]  # (rows, V)
+                           **cache_kw).logits[:, -1]  # (rows, V)
             prefix.check(n_layers)
             nxt = sampler.perturb(t, logits).argmax(-1)  # (rows,)
             hist[rows, k - 1 + t] = nxt
