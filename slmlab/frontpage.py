@@ -84,8 +84,18 @@ def _curation(m: dict) -> list[str]:
         out.append(f"Trained for the same steps, curated {m['curated_accuracy']:.3g} ± "
                    f"{m.get('curated_accuracy_spread', 0):.2g} vs raw {m['raw_accuracy']:.3g} ± "
                    f"{m.get('raw_accuracy_spread', 0):.2g} accuracy (no verdict recorded).")
-    if "contaminated_gap" in m:
-        out.append(f"After training on the raw pile, leaked eval problems score {100 * m['contaminated_gap']:+.1f} "
+    gap = m.get("contaminated_gap")
+    if isinstance(gap, dict):  # leaked minus unseen direct accuracy, per training arm (and before training)
+        before = f" ({100 * gap['before']:+.1f} before training)" if "before" in gap else ""
+        out.append(f"Answering directly, leaked eval problems score {100 * gap['raw']['mean']:+.1f} ± "
+                   f"{100 * gap['raw']['sd']:.1f} points above unseen ones after training on the raw pile and "
+                   f"{100 * gap['decontaminated']['mean']:+.1f} ± {100 * gap['decontaminated']['sd']:.1f} after "
+                   f"13-gram decontamination{before}.")
+        cmp = _comparison(m, "comparisons.contamination_accuracy")
+        if cmp:
+            out.append(f"Raw vs decontaminated, {in_words(cmp)}.")
+    elif gap is not None:
+        out.append(f"After training on the raw pile, leaked eval problems score {100 * gap:+.1f} "
                    f"points above unseen ones (direct answers).")
     return out
 

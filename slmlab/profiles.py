@@ -32,15 +32,16 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "01_data_curation": {
         # n_docs: raw pile; n_eval: eval problems drawn; n_leaked: of them leaked into the pile;
+        # leak_rate: share of the pile that is copies of them (each run must meet each leak many times);
         # labelled: examples for the quality scorer; train_steps/batch/block: continued training per run;
         # n_unseen: unleaked eval problems scored; n_seeds: runs per arm; max_new_tokens: greedy cap;
         # run_datatrove: also run the stages as a datatrove pipeline
-        "smoke": dict(n_docs=400, n_eval=48, n_leaked=4, labelled=200, train_steps=3, batch=8, block=128,
-                      n_unseen=8, n_seeds=1, max_new_tokens=48, run_datatrove=False),
-        "default": dict(n_docs=20_000, n_eval=400, n_leaked=10, labelled=400, train_steps=60, batch=16, block=256,
-                        n_unseen=150, n_seeds=3, max_new_tokens=64, run_datatrove=True),
-        "gpu": dict(n_docs=200_000, n_eval=2_000, n_leaked=100, labelled=1_000, train_steps=600, batch=64, block=256,
-                    n_unseen=1_000, n_seeds=5, max_new_tokens=96, run_datatrove=True),
+        "smoke": dict(n_docs=400, n_eval=48, n_leaked=4, leak_rate=0.15, labelled=200, train_steps=3, batch=8,
+                      block=128, n_unseen=8, n_seeds=1, max_new_tokens=48, run_datatrove=False),
+        "default": dict(n_docs=20_000, n_eval=400, n_leaked=20, leak_rate=0.15, labelled=400, train_steps=60, batch=16,
+                        block=256, n_unseen=150, n_seeds=3, max_new_tokens=64, run_datatrove=True),
+        "gpu": dict(n_docs=200_000, n_eval=2_000, n_leaked=100, leak_rate=0.05, labelled=1_000, train_steps=600,
+                    batch=64, block=256, n_unseen=1_000, n_seeds=5, max_new_tokens=96, run_datatrove=True),
     },
     "02_synthetic_data": {
         # seed_pool: expert problems the loop starts from; rounds x prompts_per_round: the loop;

@@ -5,9 +5,14 @@ import json
 from slmlab import frontpage
 from slmlab.experiment import compare
 
-CURATION = {"kept_fraction": 0.62, "n_docs": 20000, "contaminated_gap": 0.25,
+CURATION = {"kept_fraction": 0.62, "n_docs": 20000,
+            "contaminated_gap": {"before": 0.01, "raw": {"mean": 0.25, "sd": 0.03},
+                                 "decontaminated": {"mean": 0.04, "sd": 0.02}},
             "comparisons": {"accuracy": compare([0.30, 0.32, 0.31], [0.20, 0.21, 0.19], names=("curated", "raw"),
-                                                metric="accuracy").to_dict()}}
+                                                metric="accuracy").to_dict(),
+                            "contamination_accuracy": compare([0.22, 0.25, 0.28], [0.02, 0.04, 0.06],
+                                                              names=("raw", "decontaminated"),
+                                                              metric="leaked minus unseen").to_dict()}}
 
 
 def test_comparisons_are_found_wherever_recorded():
@@ -20,7 +25,12 @@ def test_comparisons_are_found_wherever_recorded():
 
 def test_finding_is_computed_from_the_metrics():
     words = " ".join(frontpage.finding("01_data_curation", CURATION))
-    assert "62%" in words and "20,000" in words and "+25.0 points" in words
+    assert "62%" in words and "20,000" in words and "+25.0 ± 3.0 points" in words
+    assert "+4.0 ± 2.0 after 13-gram decontamination (+1.0 before training)" in words
+    assert "Raw vs decontaminated, leaked minus unseen: raw 0.25" in words and "raw beats decontaminated" in words
+    # a summary recorded before the gap was split by arm still reads
+    old = " ".join(frontpage.finding("01_data_curation", dict(CURATION, contaminated_gap=-0.007)))
+    assert "-0.7 points above unseen ones" in old
     assert "curated 0.31 ± 0.01 vs raw 0.2 ± 0.01" in words and "curated beats raw" in words
     # the numbers move, the words follow
     flipped = dict(CURATION, comparisons={"accuracy": compare([0.2, 0.21], [0.2, 0.22], names=("curated", "raw"),
