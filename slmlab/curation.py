@@ -25,7 +25,8 @@ Stages, in pipeline order (:data:`STAGES`):
    questions and answers (:func:`eval_reference_texts`; worked steps are left out, as different
    problems often start with the same step). Adapted: the 13-gram must hold a number of two or more
    digits, since our problems share their wording (templates) and the small factors 2-6. Short leaks (an 18-word question and its answer)
-   have few 13-grams and a renamed person breaks them all, so expect misses and some collisions.
+   have few 13-grams, one without a two-digit number has none that counts, and a paraphrase
+   (:mod:`slmlab.leaks`) or a renamed person breaks them all, so expect misses and some collisions.
 """
 from __future__ import annotations
 
