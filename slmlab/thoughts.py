@@ -87,7 +87,7 @@ class _GumbelSampler(LogitsProcessor):
     def __init__(self, seeds, temperature, prompt_len, banned, no_first, max_tokens):
         self.gens = [torch.Generator().manual_seed(s) for s in seeds]
         self.t, self.prompt_len, self.banned, self.no_first = temperature, prompt_len, list(banned), list(no_first)
-        self.max_tokens, self.chunk, self.noise = max_tokens, None, None
+        self.max_tokens, self.chunk, self.noise, self.banned_mask = max_tokens, None, None, None
 
     def __call__(self, input_ids, scores):
         return self.perturb(input_ids.shape[1] - self.prompt_len, scores)
@@ -109,7 +109,10 @@ class _GumbelSampler(LogitsProcessor):
             self.noise = -torch.log(-torch.log(u.clamp_(1e-10, 1 - 1e-7))).to(scores.device)
         scores = scores.float() / self.t
         if self.banned:
-            scores[:, self.banned] = -math.inf
+            if self.banned_mask is None or self.banned_mask.shape[0] != vocab:
+                self.banned_mask = torch.zeros(vocab, dtype=torch.bool, device=scores.device)
+                self.banned_mask[self.banned] = True
+            scores.masked_fill_(self.banned_mask, -math.inf)
         if step == 0 and self.no_first:
             scores[:, self.no_first] = -math.inf  # a thought has at least one token (Alg. 1: |c| >= 1)
         return scores + self.noise[:, step % self.chunk]
@@ -173,9 +176,10 @@ def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler) -> li
     n = ids.shape[0] * G
     close = torch.tensor(fmt.close_ids, device=device)
     # each row's tokens after the open delimiter, behind the prompt's last k-1 tokens, so the stop test
-    # reads the same last k tokens as generate's would
-    hist = torch.full((n, k - 1 + max_tokens), fmt.pad_id, dtype=torch.long, device=device)
-    hist[:, :k - 1] = ids[:, ids.shape[1] - (k - 1):].repeat_interleave(G, 0)
+    # reads the same last k tokens as generate's would; `seq` holds the rows still decoding, `hist` all
+    seq = torch.full((n, k - 1 + max_tokens), fmt.pad_id, dtype=torch.long, device=device)
+    seq[:, :k - 1] = ids[:, ids.shape[1] - (k - 1):].repeat_interleave(G, 0)
+    hist = seq.clone()
     length = torch.full((n,), max_tokens, dtype=torch.long)  # a row never closed runs to the cap
     rows = torch.arange(n, device=device)       # the rows still decoding (global indices)
     done = torch.zeros(n, dtype=torch.bool, device=device)
@@ -188,21 +192,24 @@ def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler) -> li
                            **cache_kw).logits[:, -1]  # (rows, V)
             prefix.check(n_layers)
             nxt = sampler.perturb(t, logits).argmax(-1)  # (rows,)
-            hist[rows, k - 1 + t] = nxt
-            closed = (hist[rows, t:t + k] == close).all(-1) & ~done
-            length[rows[closed].cpu()] = t + 1
-            done |= closed
-            if bool(done.all()):
-                break
-            finished = done.view(-1, G).all(1)  # (positions,)
-            if bool(finished.any()):  # drop positions whose G thoughts are all closed
-                keep_pos = (~finished).nonzero()[:, 0]
-                keep = (keep_pos[:, None] * G + torch.arange(G, device=device)).reshape(-1)
-                prefix.select(keep_pos)
-                own.batch_select_indices(keep)
-                sampler.keep(keep.tolist())
-                rows, done, nxt, pos = rows[keep], done[keep], nxt[keep], pos[keep]
+            seq[:, k - 1 + t] = nxt
+            closed = (seq[:, t:t + k] == close).all(-1) & ~done
+            if bool(closed.any()):
+                length[rows[closed].cpu()] = t + 1
+                done |= closed
+                if bool(done.all()):
+                    break
+                finished = done.view(-1, G).all(1)  # (positions,)
+                if bool(finished.any()):  # drop positions whose G thoughts are all closed
+                    keep_pos = (~finished).nonzero()[:, 0]
+                    keep = (keep_pos[:, None] * G + torch.arange(G, device=device)).reshape(-1)
+                    prefix.select(keep_pos)
+                    own.batch_select_indices(keep)
+                    sampler.keep(keep.tolist())
+                    hist[rows] = seq
+                    rows, seq, done, nxt, pos = rows[keep], seq[keep], done[keep], nxt[keep], pos[keep]
             cur, pos = nxt[:, None], pos + 1
+    hist[rows] = seq
     out = hist[:, k - 1:].tolist()
     return [row[:end] for row, end in zip(out, length.tolist())]
 
