@@ -107,12 +107,14 @@ def _synthetic(m: dict) -> list[str]:
            + (f" (Vendi score {vendi[0]:.2f} → {vendi[-1]:.2f})" if vendi else "")
            + (f"; {m['synthetic_kept']:,} were kept." if "synthetic_kept" in m else ".")]
     acc = _comparison(m, "comparisons.accuracy")
+    base = f" (base model {_pct(m['base_accuracy'])})" if "base_accuracy" in m else ""
     if acc:
-        out.append(f"Training on seed + synthetic data vs the seed pool alone, {in_words(acc)}.")
+        out.append(f"Continuing to train the embedded model on harder problems{base}, seed pool + synthetic vs the "
+                   f"seed pool alone at equal steps, {in_words(acc)}.")
     elif "with_synthetic_accuracy" in m:
         out.append(f"With synthetic data {m['with_synthetic_accuracy']:.3g} ± {m.get('with_synthetic_accuracy_spread', 0):.2g}"
                    f" vs seed pool alone {m['seed_only_accuracy']:.3g} ± {m.get('seed_only_accuracy_spread', 0):.2g}"
-                   f" accuracy (no verdict recorded).")
+                   f" accuracy{base} (no verdict recorded).")
     return out
 
 

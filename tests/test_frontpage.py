@@ -50,7 +50,7 @@ def test_every_lesson_reads_plausible_metrics():
         "00": {"params": 1115264, "eval_loss": 0.91, "accuracy": 0.5, "accuracy_direct": 0.2,
                "accuracy_by_steps": {"1": 0.9, "4": 0.1}},
         "02": {"valid_rate": [0.4, 0.6], "vendi": [3.0, 3.5], "synthetic_kept": 120,
-               "with_synthetic_accuracy": 0.3, "seed_only_accuracy": 0.2},
+               "with_synthetic_accuracy": 0.3, "seed_only_accuracy": 0.2, "base_accuracy": 0.27},
         "03": {"reward_start": -0.1, "reward_end": 0.2, "reward_end_std": 0.05, "rlp_accuracy": 0.3,
                "cpt_accuracy": 0.35, "base_accuracy": 0.25},
         "04": {"temperature": 1.0, "models": {"base": {"intra_similarity": 0.5, "shuffled_baseline":
@@ -59,7 +59,8 @@ def test_every_lesson_reads_plausible_metrics():
                "verdicts": {"sharpened": "REDUCES", "rlp": "does not clearly change"},
                "references": {"rlp": "cpt_start"}},
     }
-    expect = {"00": "90% at 1 step to 10% at 4 steps", "02": "40% to 60%", "03": "-0.100 to +0.200",
+    expect = {"00": "90% at 1 step to 10% at 4 steps", "02": "40% to 60%",
+              "02b": "0.3 ± 0 vs seed pool alone 0.2 ± 0 accuracy (base model 27%)", "03": "-0.100 to +0.200",
               "04": "most repetitive is sharpened"}
     words_04 = " ".join(frontpage.finding("04_x", metrics["04"]))
     assert "Sharpened reduces diversity relative to base" in words_04  # no reference recorded: base
@@ -67,6 +68,11 @@ def test_every_lesson_reads_plausible_metrics():
     for nb, m in metrics.items():
         words = " ".join(frontpage.finding(nb + "_x", m))
         assert expect[nb] in words, (nb, words)
+    with_verdict = dict(metrics["02"], comparisons={"accuracy": compare(
+        [0.40, 0.42, 0.41], [0.30, 0.31, 0.32], names=("with_synthetic", "seed_only"), metric="accuracy").to_dict()})
+    words = " ".join(frontpage.finding("02_x", with_verdict))
+    assert "base model 27%" in words and "with_synthetic beats seed_only" in words
+    assert expect["02b"] in " ".join(frontpage.finding("02_x", metrics["02"]))
 
 
 def test_key_figure_prefers_the_tagged_cell_else_the_last():
