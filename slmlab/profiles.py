@@ -54,7 +54,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
                       n_seeds=2),
         "default": dict(seed_pool=40, rounds=3, prompts_per_round=80, per_template=32, sweep=(0.5, 0.8, 1.0, 1.3),
                         per_temp=40, max_new_tokens=128, train_steps=40, batch=4, block=256, n_eval=200, n_dev=64,
-                        lrs=(3e-4, 1e-3), n_seeds=3),
+                        lrs=(1e-4, 3e-4, 1e-3), n_seeds=3),
         "gpu": dict(seed_pool=200, rounds=5, prompts_per_round=512, per_template=128,
                     sweep=(0.3, 0.5, 0.8, 1.0, 1.3, 1.6), per_temp=128, max_new_tokens=128, train_steps=400,
                     batch=16, block=256, n_eval=1_000, n_dev=256, lrs=(1e-4, 3e-4, 1e-3), n_seeds=5),
