@@ -54,3 +54,21 @@ def test_answer_loss_scores_the_worked_answer_after_the_prompt(tiny):
     # a wrong final answer costs more than the right one
     wrong = [{**x, "answer": x["answer"] + 1} for x in ev.to_list()]
     assert evaluation.answer_loss(model, tok, wrong) > easy_loss
+
+
+def test_answer_loss_equals_the_document_loss_after_the_prompt(tiny):
+    """Independent of the batched scorer: one forward pass over each whole document, the mean
+    cross-entropy of the tokens that follow the prompt (steps, </think>, answer) over all documents."""
+    import torch
+    model, tok = tiny
+    rows = problems.make_problems(6, seed=1, split="eval", cfg=problems.HARDER).to_list()
+    nll, count = 0.0, 0
+    with torch.no_grad():
+        for r in rows:
+            ids = torch.tensor([tok(r["text"])["input_ids"]])
+            n_prompt = len(tok(r["prompt"])["input_ids"])
+            logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
+            target = ids[0, 1:]
+            picked = logp.gather(-1, target[:, None]).squeeze(-1)[n_prompt - 1:]
+            nll, count = nll - float(picked.sum()), count + len(picked)
+    assert evaluation.answer_loss(model, tok, rows) == pytest.approx(nll / count, rel=1e-4)
