@@ -129,22 +129,28 @@ def pack_documents(tokenizer, texts, block_size: int) -> torch.Tensor:
     return torch.tensor(flat[: n_blocks * block_size], dtype=torch.long).view(n_blocks, block_size)
 
 
-def document_exposures(tokenizer, texts, cfg: "TrainConfig") -> list[int]:
+def document_exposures(tokenizer, texts, cfg: "TrainConfig", seeds=None) -> list:
     """How many times :func:`pretrain` with ``cfg`` trains on each of ``texts``: the number of
     batches, over ``cfg.steps`` steps, that hold the block with the document's last token (its
     answer, for a question/answer document). 0 for a document in the dropped ragged tail. Counted
-    from the same packing and the same seeded block order as training, not estimated."""
+    from the same packing and the same seeded block order as training, not estimated. With
+    ``seeds`` (a sequence of ints), one such list per seed, in that order (the texts are tokenized once)."""
+    if seeds is not None and (isinstance(seeds, (str, int)) or not list(seeds)
+                              or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        raise ValueError(f"seeds={seeds!r} must be None or a non-empty sequence of ints")
     lengths = [len(row) for row in _document_tokens(tokenizer, texts)]
     n_blocks = sum(lengths) // cfg.block_size
     if n_blocks == 0:
         raise ValueError(f"texts hold {sum(lengths)} tokens, fewer than one block of {cfg.block_size}")
-    trained = torch.zeros(n_blocks, dtype=torch.long)
-    for step in range(cfg.steps):
-        trained += torch.bincount(_batch_indices(n_blocks, cfg.batch_size, step, cfg.seed), minlength=n_blocks)
     # The last token before </s> of document i sits at position end_i - 2 of the concatenation.
-    last = torch.cumsum(torch.tensor(lengths), 0) - 2
-    block = last // cfg.block_size
-    return [int(trained[b]) if b < n_blocks else 0 for b in block.tolist()]
+    block = ((torch.cumsum(torch.tensor(lengths), 0) - 2) // cfg.block_size).tolist()
+    out = []
+    for seed in ([cfg.seed] if seeds is None else list(seeds)):
+        trained = torch.zeros(n_blocks, dtype=torch.long)
+        for step in range(cfg.steps):
+            trained += torch.bincount(_batch_indices(n_blocks, cfg.batch_size, step, seed), minlength=n_blocks)
+        out.append([int(trained[b]) if b < n_blocks else 0 for b in block])
+    return out[0] if seeds is None else out
 
 
 def _batch_indices(n_blocks: int, batch_size: int, step: int, seed: int) -> torch.Tensor:

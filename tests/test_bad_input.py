@@ -352,6 +352,8 @@ CASES = [
     (training.document_exposures, (TOK, [], training.TrainConfig()), ValueError, "texts is empty"),
     (training.document_exposures, (TOK, ["hi"], training.TrainConfig(block_size=512)), ValueError,
      "fewer than one block of 512"),
+    (P(training.document_exposures, seeds=[]), (TOK, ["hi"], training.TrainConfig()), ValueError, "seeds=[]"),
+    (P(training.document_exposures, seeds=[0.5]), (TOK, ["hi"], training.TrainConfig()), ValueError, "seeds=[0.5]"),
     # ---------------------------------------------------------------- RLP settings
     (P(RLPConfig, grad_clip=-1.0), (), ValueError, "grad_clip=-1.0"),
     (P(RLPConfig, grad_clip=NAN), (), ValueError, "grad_clip=nan"),

@@ -104,6 +104,8 @@ def test_document_exposures_count_the_batches_a_document_is_in(setup):
             for s in (0, 1)]
     assert all(set(h) <= {0, 1} and 0.25 * len(docs) < sum(h) < 0.75 * len(docs) for h in half)
     assert half[0] != half[1]
+    assert training.document_exposures(tok, docs, _cfg(steps=n_blocks // 2, batch_size=1, block_size=32),
+                                       seeds=[0, 1]) == half
 
 
 def test_pack_documents(setup):
