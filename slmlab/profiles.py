@@ -38,7 +38,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         # run_datatrove: also run the stages as a datatrove pipeline
         "smoke": dict(n_docs=400, n_eval=48, n_leaked=4, leak_rate=0.15, labelled=200, train_steps=3, batch=8,
                       block=128, n_unseen=8, n_seeds=1, max_new_tokens=48, run_datatrove=False),
-        "default": dict(n_docs=20_000, n_eval=400, n_leaked=20, leak_rate=0.15, labelled=400, train_steps=60, batch=16,
+        "default": dict(n_docs=20_000, n_eval=400, n_leaked=20, leak_rate=0.15, labelled=400, train_steps=45, batch=16,
                         block=256, n_unseen=150, n_seeds=3, max_new_tokens=64, run_datatrove=True),
         "gpu": dict(n_docs=200_000, n_eval=2_000, n_leaked=100, leak_rate=0.05, labelled=1_000, train_steps=600,
                     batch=64, block=256, n_unseen=1_000, n_seeds=5, max_new_tokens=96, run_datatrove=True),
