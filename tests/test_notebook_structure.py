@@ -16,6 +16,8 @@ def test_structure(path):
     assert cells[0]["cell_type"] == "markdown" and first.startswith(f"# {path.name[:2]} ·"), "title cell"
     assert "runtime_versions" in "".join(cells[1]["source"]), "second cell prints package versions"
     assert "slmlab.fit_threads()" in "".join(cells[1]["source"]), "second cell fits torch's threads to the CPU quota"
+    ids = [c.get("id") for c in cells]
+    assert all(ids) and len(set(ids)) == len(ids), "every cell has its own id (nbformat 4.5; nbval warns otherwise)"
     params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1, "exactly one cell tagged parameters"
     src = "".join(params[0]["source"])
