@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 
-from .problems import format_document, recompute_question
+from .problems import format_document, recompute_question, write_question
 
 __all__ = ["LEAK_KINDS", "PARAPHRASE_TEMPLATES", "leak_copy", "paraphrase_question", "check_leak_kinds"]
 
@@ -60,11 +60,8 @@ def paraphrase_question(question: str, rng: random.Random) -> str:
     s = recompute_question(question)
     if s is None:
         raise ValueError(f"question={question[:60]!r} is not in the problems grammar; cannot paraphrase it")
-    fill = dict(n=s["name"], o=s["object"])
-    out = [rng.choice(PARAPHRASE_TEMPLATES["start"]).format(a=s["start"], **fill)]
-    out += [rng.choice(PARAPHRASE_TEMPLATES[op]).format(b=b, **fill) for op, b in zip(s["ops"], s["operands"])]
-    out.append(rng.choice(PARAPHRASE_TEMPLATES["question"]).format(**fill))
-    return " ".join(out)
+    return write_question(s["start"], s["ops"], s["operands"], s["name"], s["object"], rng.choice,
+                          templates=PARAPHRASE_TEMPLATES)
 
 
 def leak_copy(row: dict, kind: str, rng: random.Random) -> str:

@@ -178,10 +178,13 @@ def make_problem(rng: random.Random, n_steps: int, cfg: ProblemConfig = ProblemC
             "answer": x, "n_steps": n_steps, "start": x0, "ops": ops, "operands": operands}
 
 
-def write_question(start: int, ops, operands, name: str, obj: str, pick=lambda options: options[0]) -> str:
+def write_question(start: int, ops, operands, name: str, obj: str, pick=lambda options: options[0],
+                   templates: dict | None = None) -> str:
     """The question of the chain ``start`` then ``ops``/``operands``, told about ``name`` and ``obj``
     in this language's sentences: ``pick(options)`` chooses each sentence's template (``rng.choice``
-    for a random wording, the default always the first). Same chain, other wording: same exercise."""
+    for a random wording, the default always the first). Same chain, other wording: same exercise.
+    ``templates``: other sentences of the same shape as :data:`TEMPLATES` (a paraphrase, :mod:`slmlab.leaks`)."""
+    templates = TEMPLATES if templates is None else templates
     if name not in NAMES:
         raise ValueError(f"name={name!r} is not one of the language's names {NAMES}")
     if obj not in OBJECTS:
@@ -193,9 +196,9 @@ def write_question(start: int, ops, operands, name: str, obj: str, pick=lambda o
         raise ValueError(f"ops {unknown} are not operations of the language; use {list(SYMBOL)}")
     pron = "she" if name in _SHE else "he"
     fill = dict(n=name, p=pron.capitalize(), q=pron, o=obj, o_one=obj[:-1])
-    sentences = [pick(TEMPLATES["start"]).format(a=start, **fill)]
-    sentences += [pick(TEMPLATES[op]).format(b=b, **fill) for op, b in zip(ops, operands)]
-    sentences.append(pick(TEMPLATES["question"]).format(**fill))
+    sentences = [pick(templates["start"]).format(a=start, **fill)]
+    sentences += [pick(templates[op]).format(b=b, **fill) for op, b in zip(ops, operands)]
+    sentences.append(pick(templates["question"]).format(**fill))
     return " ".join(sentences)
 
 
