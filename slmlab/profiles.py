@@ -48,16 +48,19 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         # rounds x prompts_per_round: the loop; per_template: requests per prompt template; sweep: temperatures
         # swept, per_temp requests each; max_new_tokens: generation cap (loop and greedy eval);
         # train_steps x batch x block: each continued-training run (both arms); n_eval: held-out problems;
-        # n_dev: dev problems (training side) for the learning rate; lrs: the rates tried; n_seeds: runs per arm
+        # n_dev: dev problems (training side) for the learning rate; lrs: the rates tried; n_seeds: runs per arm;
+        # per_level: one-example prompts per step count measuring what the generator writes next;
+        # corpus_docs: documents of the embedded model's training stream whose step order is counted
         "smoke": dict(seed_pool=24, rounds=2, prompts_per_round=8, per_template=4, sweep=(0.7, 1.3), per_temp=6,
                       max_new_tokens=64, train_steps=2, batch=2, block=256, n_eval=16, n_dev=8, lrs=(3e-4,),
-                      n_seeds=2),
+                      n_seeds=2, per_level=3, corpus_docs=2_000),
         "default": dict(seed_pool=40, rounds=3, prompts_per_round=80, per_template=32, sweep=(0.5, 0.8, 1.0, 1.3),
                         per_temp=40, max_new_tokens=128, train_steps=40, batch=4, block=256, n_eval=200, n_dev=64,
-                        lrs=(1e-4, 3e-4, 1e-3), n_seeds=3),
+                        lrs=(1e-4, 3e-4, 1e-3), n_seeds=3, per_level=16, corpus_docs=20_000),
         "gpu": dict(seed_pool=200, rounds=5, prompts_per_round=512, per_template=128,
                     sweep=(0.3, 0.5, 0.8, 1.0, 1.3, 1.6), per_temp=128, max_new_tokens=128, train_steps=400,
-                    batch=16, block=256, n_eval=1_000, n_dev=256, lrs=(1e-4, 3e-4, 1e-3), n_seeds=5),
+                    batch=16, block=256, n_eval=1_000, n_dev=256, lrs=(1e-4, 3e-4, 1e-3), n_seeds=5,
+                    per_level=64, corpus_docs=20_000),
     },
     "03_rlp_information_gain": {
         # n_target: target problems (the documents of both designs; design B adds as many replay

@@ -4,9 +4,17 @@ Prompt templates (:data:`TEMPLATES`) ask a generator model for a *new* worked pr
 
 - ``zero_shot``: just the opening of a document, ``Question:``;
 - ``few_shot``: ``k`` problems drawn from the pool, then ``Question:``;
-- ``attribute``: few-shot examples chosen to share the wanted attributes (number of steps, one
-  operation), and the new problem's first sentence written in the prompt (who, which object, how
-  many), so topic and start are fixed and the model writes the rest.
+- ``attribute``: few-shot examples chosen for the wanted attributes (one operation, and the number
+  of steps that makes the generator write the wanted number: see below), and the new problem's first
+  sentence written in the prompt (who, which object, how many), so topic and start are fixed and the
+  model writes the rest.
+
+A base model continues its training stream, it does not copy an example. The embedded model's corpus
+lists problems in a fixed cycle of step counts (1, 2, 3, 4, then 2, 3, 4 once the few one-step
+problems are used up, :func:`slmlab.problems.make_problems`), so after an ``n``-step document it writes
+the *next* count of that cycle, not ``n``. :func:`step_succession` measures what a generator writes
+after examples of each step count, :func:`cue_steps` inverts it, and ``SynthesisConfig.example_steps``
+makes attribute prompts show the examples that lead to the wanted count.
 
 Rendering depends on what the generator understands (:func:`prompt_style`). The embedded slmlab-tiny
 model only knows documents ``Question: ...\\nAnswer: <think>steps</think> answer`` separated by
@@ -49,7 +57,7 @@ from .problems import (format_document, format_prompt, parse_generation, parse_s
 from .sampling import sample, thought_token_ids
 
 __all__ = ["TEMPLATES", "STYLES", "SynthesisConfig", "prompt_style", "draw_attributes", "render_prompt",
-           "build_prompts", "verify_problem", "propose",
+           "build_prompts", "verify_problem", "propose", "step_succession", "cue_steps", "steps_written",
            "filter_novel", "run_synthesis", "pool_from_problems", "DOC_SEP"]
 
 TEMPLATES = ("zero_shot", "few_shot", "attribute")
@@ -84,6 +92,9 @@ class SynthesisConfig:
     target: grammar.ProblemConfig | None = None  # the distribution wanted (strict only): attribute
     #                                  prompts draw start, steps and operation from it, and a valid
     #                                  problem outside it is dropped ("outside_target"); None: any
+    example_steps: dict | None = None  # attribute prompts asking for n steps show examples of
+    #                                  example_steps[n] steps (cue_steps(step_succession(...)) measures the
+    #                                  map for a generator); None or a missing n: examples of n steps
     seed: int = 0
 
     def __post_init__(self):
@@ -118,6 +129,7 @@ class SynthesisConfig:
             self.target = grammar.ProblemConfig(**{**self.target, "ops": tuple(self.target.get("ops", ()))})
         if self.target is not None and not isinstance(self.target, grammar.ProblemConfig):
             raise ValueError(f"target={self.target!r} must be None or a slmlab.problems.ProblemConfig")
+        self.example_steps = _step_map(self.example_steps)
         if self.target is not None and not self.strict:
             raise ValueError("target needs strict=True: only a question in the grammar's sentences can be "
                              "read back into the numbers that decide whether it fits the target")
@@ -125,7 +137,29 @@ class SynthesisConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["templates"] = list(self.templates)
+        if self.example_steps is not None:   # JSON keys are strings: saved settings compare as written
+            d["example_steps"] = {str(n): m for n, m in sorted(self.example_steps.items())}
         return d
+
+
+def _step_map(example_steps) -> dict | None:
+    """``example_steps`` as ``{wanted steps: examples' steps}`` with int keys (a saved config has
+    string keys); ValueError naming the argument otherwise."""
+    if example_steps is None:
+        return None
+    if not isinstance(example_steps, dict):
+        raise ValueError(f"example_steps={example_steps!r} must be None or a dict {{wanted steps: examples' steps}}")
+    out = {}
+    for n, m in example_steps.items():
+        try:
+            n_int = int(n)
+        except (TypeError, ValueError):
+            n_int = None
+        if n_int is None or isinstance(n, bool) or isinstance(m, bool) or not isinstance(m, int) \
+                or not (1 <= n_int <= 8 and 1 <= m <= 8) or str(n_int) != str(n).strip():
+            raise ValueError(f"example_steps={example_steps!r}: keys and values must be step counts, ints in 1..8")
+        out[n_int] = m
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,13 +250,16 @@ def render_prompt(template: str, examples=(), attributes: dict | None = None, to
     return {"prompt": text + "\n\nQuestion:", "opening": "Question:"}
 
 
-def _pick_examples(rows: list[dict], k: int, rng: random.Random, attributes: dict | None) -> list[dict]:
+def _pick_examples(rows: list[dict], k: int, rng: random.Random, attributes: dict | None,
+                   example_steps: dict | None = None) -> list[dict]:
     if k == 0 or not rows:
         return []
     candidates = range(len(rows))
     if attributes:
-        # Examples sharing the wanted structure: a base model imitates structure, it cannot read a spec.
-        want = [i for i, r in enumerate(rows) if int(r["n_steps"]) == attributes["n_steps"]
+        # A base model follows the pattern of its stream, it cannot read a spec: the examples use the
+        # operation, and have the step count after which the generator writes the wanted one.
+        n_cue = (example_steps or {}).get(attributes["n_steps"], attributes["n_steps"])
+        want = [i for i, r in enumerate(rows) if int(r["n_steps"]) == n_cue
                 and grammar.SYMBOL[attributes["operation"]] in r["steps"]]
         if len(want) >= k:
             candidates = want
@@ -231,11 +268,13 @@ def _pick_examples(rows: list[dict], k: int, rng: random.Random, attributes: dic
 
 def build_prompts(pool_rows: list[dict], n: int, templates, k_shot: int, rng: random.Random,
                   tokenizer=None, style: str = "auto", max_prompt_tokens: int | None = None,
-                  target: grammar.ProblemConfig | None = None) -> list[dict]:
+                  target: grammar.ProblemConfig | None = None, example_steps: dict | None = None) -> list[dict]:
     """``n`` requests cycling over ``templates``: each ``{"template", "attributes", "prompt",
     "opening", "examples": [keys]}``. With ``max_prompt_tokens`` (needs ``tokenizer``), examples are
     dropped, first ones first, until the prompt fits. ``target``: attribute prompts draw their
-    attributes from this distribution (see :func:`draw_attributes`)."""
+    attributes from this distribution (see :func:`draw_attributes`). ``example_steps``: an attribute
+    prompt asking for ``n`` steps shows examples of ``example_steps[n]`` steps (default ``n``)."""
+    example_steps = _step_map(example_steps)
     if max_prompt_tokens is not None and tokenizer is None:
         raise ValueError("max_prompt_tokens needs the tokenizer to count tokens")
     templates = (templates,) if isinstance(templates, str) else tuple(templates)
@@ -252,7 +291,8 @@ def build_prompts(pool_rows: list[dict], n: int, templates, k_shot: int, rng: ra
     for i in range(n):
         template = templates[i % len(templates)]
         attributes = draw_attributes(rng, target) if template == "attribute" else None
-        examples = [] if template == "zero_shot" else _pick_examples(pool_rows, k_shot, rng, attributes)
+        examples = [] if template == "zero_shot" else _pick_examples(pool_rows, k_shot, rng, attributes,
+                                                                     example_steps)
         req = render_prompt(template, examples, attributes, tokenizer, style)
         while max_prompt_tokens is not None and examples and \
                 len(tokenizer(req["prompt"])["input_ids"]) > max_prompt_tokens:
@@ -329,7 +369,8 @@ def propose(model, tokenizer, pool_rows: list[dict], cfg: SynthesisConfig, n: in
     rng = random.Random(f"{seed}-prompts")
     style = _resolved_style(cfg, tokenizer)
     requests = build_prompts(pool_rows, n, templates or cfg.templates, cfg.k_shot, rng, tokenizer, style,
-                             cfg.max_prompt_tokens if tokenizer is not None else None, cfg.target)
+                             cfg.max_prompt_tokens if tokenizer is not None else None, cfg.target,
+                             cfg.example_steps)
     prompts = [r["prompt"] for r in requests]
     if generate_fn is not None:
         completions = list(generate_fn(prompts, seed))
@@ -350,6 +391,60 @@ def propose(model, tokenizer, pool_rows: list[dict], cfg: SynthesisConfig, n: in
         if not reason:
             cand["row"] = _problem_record(problem, cfg.strict)
         out.append(cand)
+    return out
+
+
+def steps_written(problem: dict | None) -> int | None:
+    """How many operations a parsed problem's *question* tells (read back by the grammar), or None
+    when it does not parse or is not in the grammar's sentences. Counted on the question, not on the
+    steps, so an invalid solution still shows what the generator was writing."""
+    s = recompute_question(problem["question"]) if problem else None
+    return len(s["ops"]) if s is not None else None
+
+
+def step_succession(model, tokenizer, pool_rows: list[dict], n_per_level: int = 16, seed: int = 0,
+                    cfg: SynthesisConfig | None = None, generate_fn=None) -> dict:
+    """What the generator writes after an example of each step count: for every ``m`` in the
+    pool's ``n_steps``, ``n_per_level`` one-example prompts (an ``m``-step pool problem, then
+    ``Question:``), sampled with ``cfg``'s settings. Returns ``{m: {written steps: count}}``
+    (:func:`steps_written`; ``None`` counts outputs whose question cannot be read back).
+    ``generate_fn``: see :func:`propose`."""
+    if isinstance(n_per_level, bool) or not isinstance(n_per_level, int) or n_per_level < 1:
+        raise ValueError(f"n_per_level={n_per_level!r} must be a positive int (prompts per step count)")
+    cfg = SynthesisConfig(seed=seed) if cfg is None else cfg
+    levels = sorted({int(r["n_steps"]) for r in pool_rows})
+    if not levels:
+        raise ValueError("pool_rows is empty: step_succession needs examples of each step count")
+    rng = random.Random(f"{seed}-succession")
+    style = _resolved_style(cfg, tokenizer)
+    requests = []
+    for m in levels:
+        rows = [r for r in pool_rows if int(r["n_steps"]) == m]
+        requests += [(m, render_prompt("few_shot", [rng.choice(rows)], tokenizer=tokenizer, style=style))
+                     for _ in range(n_per_level)]
+    prompts = [req["prompt"] for _, req in requests]
+    if generate_fn is not None:
+        completions = list(generate_fn(prompts, seed))
+    else:
+        completions = sample(model, tokenizer, prompts, max_new_tokens=cfg.max_new_tokens,
+                             temperature=cfg.temperature, top_p=cfg.top_p, min_p=cfg.min_p, seed=seed,
+                             batch_size=cfg.batch_size, stop_at_newline=False)
+    out = {m: Counter() for m in levels}
+    for (m, req), completion in zip(requests, completions):
+        text = req["opening"] + (completion if isinstance(completion, str) else "")
+        out[m][steps_written(parse_generation(text))] += 1
+    return {m: dict(c) for m, c in out.items()}
+
+
+def cue_steps(succession: dict, wanted=range(1, 5)) -> dict:
+    """Invert :func:`step_succession`: for each wanted step count ``n``, the examples' step count
+    ``m`` after which the generator most often wrote ``n`` (ties: ``m == n`` first, then the smaller
+    ``m``). A count the generator never wrote keeps ``n`` (no cue makes it)."""
+    out = {}
+    for n in wanted:
+        share = {m: c.get(n, 0) / max(1, sum(c.values())) for m, c in succession.items()}
+        best = max(share.values(), default=0.0)
+        out[n] = n if best == 0 or share.get(n, 0) == best else min(m for m, v in share.items() if v == best)
     return out
 
 

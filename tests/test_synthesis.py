@@ -356,3 +356,78 @@ def test_a_target_round_trips_through_saved_settings(tmp_path, seed_pool):
     run_synthesis(None, None, seed_pool, cfg, out_dir=tmp_path, stop_after=1, **kw)
     resumed = run_synthesis(None, None, seed_pool, cfg, out_dir=tmp_path, **kw)
     assert resumed["pool"]["key"] == full["pool"]["key"]
+
+
+# ---- the step count an attribute prompt asks for -----------------------------------------------
+_NEXT_IN_STREAM = {1: 2, 2: 3, 3: 4, 4: 2}   # the embedded model's corpus order (problems.make_problems)
+
+
+def stream_generator(prompts, seed):
+    """Writes what the embedded model writes: a correct problem with the step count that follows the
+    prompt's last example in its training stream (1->2, 2->3, 3->4, 4->2), continuing the prompt's
+    opening sentence when it has one."""
+    import re
+
+    from slmlab.problems import NAMES, OBJECTS, SYMBOL, apply_operation, write_question
+    rng = random.Random(seed)
+    out = []
+    for prompt in prompts:
+        *examples, opening = prompt.split(DOC_SEP)
+        last = recompute_question(parse_generation(examples[-1])["question"]) if examples else None
+        n = _NEXT_IN_STREAM[len(last["ops"])] if last else rng.randint(1, 4)
+        words = re.findall(r"[A-Za-z]+|\d+", opening[len("Question:"):])   # the opening's who, how many, what
+        s = opening != "Question:"
+        start, name, obj = ((int(next(w for w in words if w.isdigit())), next(w for w in words if w in NAMES),
+                             next(w for w in words if w in OBJECTS)) if s else (rng.randint(2, 50), "Mia", "plums"))
+        operands = [rng.randint(1, 9) for _ in range(n)]
+        question = write_question(start, ["add"] * n, operands, name, obj)
+        body = question.split(". ", 1)[1] if s else question   # the opening already wrote the first sentence
+        x, steps = start, []
+        for b in operands:
+            steps.append(f"{x}{SYMBOL['add']}{b}={apply_operation('add', x, b)}.")
+            x += b
+        out.append(" " + body + "\nAnswer: <think>" + " ".join(steps) + "</think> " + str(x))
+    return out
+
+
+def test_step_succession_and_cue_steps_make_attribute_prompts_get_the_steps_they_ask_for():
+    """The notebook's steps_as_asked was 0.0: examples of the wanted count make a stream-following
+    generator write the next count. The measured cue fixes it (fails before example_steps existed)."""
+    from slmlab.synthesis import cue_steps, step_succession, steps_written
+    rows = make_problems(200, seed=1).to_list()
+    succ = step_succession(None, None, rows, n_per_level=5, cfg=SynthesisConfig(style="document"),
+                           generate_fn=stream_generator)
+    assert succ == {1: {2: 5}, 2: {3: 5}, 3: {4: 5}, 4: {2: 5}}
+    cue = cue_steps(succ)
+    assert cue == {1: 1, 2: 1, 3: 2, 4: 3}   # 1 is never written: no cue makes it, it keeps 1
+
+    def as_asked(example_steps):
+        cfg = SynthesisConfig(prompts_per_round=40, templates=("attribute",), k_shot=1, style="document",
+                              example_steps=example_steps, seed=4)
+        cands = [c for c in propose(None, None, rows, cfg, generate_fn=stream_generator) if not c["reason"]]
+        assert len(cands) == 40   # every output is a valid problem: only the step count is in question
+        return {n: [steps_written(c["problem"]) == n for c in cands if c["attributes"]["n_steps"] == n]
+                for n in range(1, 5)}
+    same = as_asked(None)
+    assert all(not any(v) for v in same.values())   # examples of n steps -> n+1 (4 -> 2): never as asked
+    cued = as_asked(cue)
+    assert all(all(cued[n]) and cued[n] for n in (2, 3, 4)) and not any(cued[1])
+
+
+def test_example_steps_round_trips_and_rejects_bad_input(tmp_path, seed_pool):
+    from slmlab.synthesis import cue_steps, step_succession
+    cfg = SynthesisConfig(rounds=2, prompts_per_round=12, style="document", example_steps={2: 1, 3: 2}, seed=1)
+    assert SynthesisConfig(**cfg.to_dict()).example_steps == {2: 1, 3: 2}   # as a resumed run reads it back
+    kw = dict(encoder=False, progress=False, generate_fn=fake_generator)
+    run_synthesis(None, None, seed_pool, cfg, out_dir=tmp_path, stop_after=1, **kw)
+    resumed = run_synthesis(None, None, seed_pool, cfg, out_dir=tmp_path, **kw)
+    assert resumed["history"][-1]["round"] == 2
+    for bad in ({2: 0}, {"x": 1}, {2: 1.5}, [(2, 1)], {9: 1}, {2: True}):
+        with pytest.raises(ValueError, match="example_steps"):
+            SynthesisConfig(example_steps=bad)
+    with pytest.raises(ValueError, match="n_per_level"):
+        step_succession(None, None, seed_pool.to_list(), n_per_level=0, cfg=SynthesisConfig(style="document"),
+                        generate_fn=fake_generator)
+    with pytest.raises(ValueError, match="empty"):
+        step_succession(None, None, [], cfg=SynthesisConfig(style="document"), generate_fn=fake_generator)
+    assert cue_steps({1: {}, 2: {None: 3}}) == {1: 1, 2: 2, 3: 3, 4: 4}   # nothing written: no cue
