@@ -9,14 +9,18 @@ and the answer. :func:`leak_copy` writes one copy of an eval problem in one of t
 The kinds differ in what n-gram decontamination (:mod:`slmlab.curation`) can see: every kind but
 ``paraphrase`` keeps the question's wording, so it shares 13-grams with the eval split; a
 paraphrase shares only numbers, and slips through. That is the lesson, not a flaw of the generator.
+:func:`number_leak_matches` is a detector for what the wording leaves: it matches a document to an
+eval problem by the problem's numbers, in order, followed by its answer.
 """
 from __future__ import annotations
 
 import random
+import re
 
-from .problems import format_document, recompute_question, write_question
+from .problems import THINK_CLOSE, THINK_OPEN, format_document, recompute_question, write_question
 
-__all__ = ["LEAK_KINDS", "PARAPHRASE_TEMPLATES", "leak_copy", "paraphrase_question", "check_leak_kinds"]
+__all__ = ["LEAK_KINDS", "PARAPHRASE_TEMPLATES", "leak_copy", "paraphrase_question", "check_leak_kinds",
+           "number_leak_matches"]
 
 LEAK_KINDS = ("verbatim", "worked", "page", "forum", "paraphrase")
 
@@ -88,3 +92,38 @@ def leak_copy(row: dict, kind: str, rng: random.Random) -> str:
         return rng.choice(_FORUM).format(q=row["question"], a=row["answer"])
     question = paraphrase_question(row["question"], rng)
     return format_document(dict(row, question=question), with_steps=rng.random() < 0.5)
+
+
+_NUMBER = re.compile(r"\d+")
+_THOUGHT = re.compile(re.escape(THINK_OPEN) + ".*?" + re.escape(THINK_CLOSE), re.S)
+_STRETCH = re.compile(r"[\n?]")  # a question never spans a line break or a question mark
+
+
+def number_leak_matches(texts, problems) -> list[int]:
+    """For each of ``texts``, the index of the first row of ``problems`` (dicts with ``question`` and
+    ``answer``) it copies by its numbers, or -1: what a paraphrase keeps when it loses the wording.
+
+    Outside its worked steps (``<think>...</think>``, where every step ``a op b = c`` reads as a
+    one-step problem with its answer), a document matches a problem when a stretch of it between
+    line breaks and question marks holds exactly the question's numbers (start, then each operand,
+    in order) and the next number, first in a later stretch, is the answer ("...?\nAnswer: 42",
+    "...? I got 42."). A question is one such stretch, so asking for all of its numbers keeps out a
+    longer chain that starts or ends like an eval problem. What still matches by chance: another
+    problem with the same numbers whose other operations give the same answer."""
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of strings, not one string")
+    rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)
+    if not rows or not all(isinstance(r, dict) and {"question", "answer"} <= set(r) for r in rows):
+        raise ValueError("problems must be a non-empty sequence of rows with 'question' and 'answer'")
+    index: dict[tuple, int] = {}  # the question's numbers, then the answer -> first such row
+    for i, r in enumerate(rows):
+        index.setdefault((*map(int, _NUMBER.findall(r["question"])), int(r["answer"])), i)
+    out = []
+    for t in texts:
+        if not isinstance(t, str):
+            raise TypeError(f"texts must hold strings, got {type(t).__name__}")
+        parts = [tuple(map(int, _NUMBER.findall(p))) for p in _STRETCH.split(_THOUGHT.sub(" ", t))]
+        parts = [numbers for numbers in parts if numbers]
+        keys = (numbers + nxt[:1] for numbers, nxt in zip(parts, parts[1:]))  # a stretch, then the next number
+        out.append(next((index[k] for k in keys if k in index), -1))
+    return out

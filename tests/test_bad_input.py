@@ -234,6 +234,10 @@ CASES = [
     (P(raw_corpus.make_raw_corpus, leak_kinds="page"), (100, 0, None), ValueError, "leak_kinds='page'"),
     (leaks.leak_copy, (PROBLEM, "tweet", random.Random(0)), ValueError, "kind='tweet'"),
     (leaks.paraphrase_question, ("Buy cheap apples now.", random.Random(0)), ValueError, "not in the problems grammar"),
+    (leaks.number_leak_matches, ("Question: 3 apples", [PROBLEM]), TypeError, "not one string"),
+    (leaks.number_leak_matches, (["Question: 3 apples", 7], [PROBLEM]), TypeError, "got int"),
+    (leaks.number_leak_matches, (["Question: 3 apples"], []), ValueError, "'question' and 'answer'"),
+    (leaks.number_leak_matches, (["Question: 3 apples"], [{"question": "3 apples"}]), ValueError, "problems must"),
     # ---------------------------------------------------------------- synthesis
     (P(synthesis.SynthesisConfig, k_shot=-1), (), ValueError, "k_shot=-1"),
     (P(synthesis.SynthesisConfig, temperature=NAN), (), ValueError, "temperature=nan"),

@@ -17,7 +17,7 @@ from slmlab.curation import (STAGES, CurationConfig, content_hash_batch, curate,
                              lsh_match_probability, minhash_batch, minhash_near_duplicates,
                              normalise_batch, quality_batch, stage_precision_recall,
                              verifier_batch, verify_solution)
-from slmlab.leaks import LEAK_KINDS, leak_copy
+from slmlab.leaks import LEAK_KINDS, leak_copy, number_leak_matches
 from slmlab.problems import FAILURES, check_steps, make_problems, parse_answer, parse_document
 from slmlab.raw_corpus import DefectRates, make_quality_examples, make_raw_corpus
 
@@ -105,6 +105,37 @@ def test_raw_corpus_leaks_every_kind_and_decontamination_misses_only_paraphrases
     assert all(rate[k] >= 0.8 for k in LEAK_KINDS if k != "paraphrase"), rate
     only = make_raw_corpus(1500, 0, eval_split, leak_share=0.1, leak_kinds=("verbatim",))
     assert {r["edit"] for r in only.to_list() if r["defect"] == "contaminated"} == {"verbatim"}
+
+
+def test_number_matching_catches_every_leak_kind_paraphrases_included(eval_split):
+    pile = make_raw_corpus(1500, 0, eval_split, leak_share=0.1)
+    rows = pile.to_list()
+    found = number_leak_matches([r["text"] for r in rows], eval_split)
+    leaked = [(r, f) for r, f in zip(rows, found) if r["defect"] == "contaminated"]
+    assert {r["edit"] for r, _ in leaked} == set(LEAK_KINDS)
+    assert all(f == r["source"] for r, f in leaked)  # each copy, to the problem it copies
+    others = [f for r, f in zip(rows, found) if r["defect"] != "contaminated"]
+    assert sum(f >= 0 for f in others) <= 0.01 * len(others)
+
+
+def test_number_matching_wants_the_whole_question_then_the_answer():
+    q = "Mia has 8 apples. She gives 2 apples away. How many apples does Mia have now?"
+    problem = {"question": q, "answer": 6, "steps": "8-2=6."}
+    hit = [f"Question: {q}\nAnswer: 6",
+           f"Question: {q}\nAnswer: <think>8-2=6.</think> 6",  # the steps are left out, or 8 would come next
+           f"Home | Grade 3 | Answers\nMathHub: practice problem 12\nQuestion: {q}\nAnswer: 6\n© 2020 MathHub.",
+           f"Can someone check this one? {q} I got 6.\nReply: yes, 6 is right.",
+           "At first Mia owns 8 apples. Next, Mia drops 2 apples on the way home. Find the number of apples "
+           "Mia ends up with.\nAnswer: <think>8-2=6.</think> 6"]
+    miss = [f"Question: {q}\nAnswer: 7",                            # another answer
+            "Question: Mia has 8 apples. She gives 2 apples away.",  # no answer
+            "Question: Leo has 8 cards. He loses 2 cards. Each card becomes 6 cards. How many?\nAnswer: 36",
+            "Question: Leo has 1 card. It turns into 8 cards. He loses 2 cards. How many cards now?\nAnswer: 6",
+            "Question: Leo has 4 cards. He gets 4 more. He loses 2. How many?\nAnswer: <think>4+4=8. 8-2=6.</think> 6"]
+    assert number_leak_matches(hit, [problem]) == [0] * len(hit)
+    assert number_leak_matches(miss, [problem]) == [-1] * len(miss)
+    other = {"question": "Leo has 5 cards. He gets 3 more. How many?", "answer": 8}
+    assert number_leak_matches(hit[:1], [other, problem, dict(problem)]) == [1]  # the first row that matches
 
 
 # ---- stages one by one ----------------------------------------------------------------------
