@@ -119,6 +119,18 @@ def _synthetic(m: dict) -> list[str]:
 
 
 def _rlp(m: dict) -> list[str]:
+    if "verdict_a" in m or "verdict_b" in m:  # the two-design notebook: CPT(F)->RLP(F) vs CPT(F)->CPT(F)
+        out = []
+        if "pass_at_1" in m and "pass_at_k" in m:
+            out.append(f"Before training, greedy decoding solved {_pct(m['pass_at_1'])} of the dev problems and "
+                       f"at least one of {m.get('k', 'k')} sampled thoughts reached the answer on {_pct(m['pass_at_k'])}"
+                       + (f"; {_pct(m['mixed_group_frac'])} of the groups had rewards of both signs."
+                          if "mixed_group_frac" in m else "."))
+        for key, what in (("verdict_a", "documents with worked steps"), ("verdict_b", "answer-only documents plus replay")):
+            c = _comparison(m, key)
+            if c:
+                out.append(f"At matched FLOPs from the same CPT(F) start, on {what}, {in_words(c)}.")
+        return out
     out = [f"The held-out information-gain reward moved from {m['reward_start']:+.3f} to {m['reward_end']:+.3f} "
            f"nats during RLP training" + (f" (seed spread {m['reward_end_std']:.2g})." if "reward_end_std" in m else ".")]
     cmp = find_comparisons(m)

@@ -75,6 +75,20 @@ def test_every_lesson_reads_plausible_metrics():
     assert expect["02b"] in " ".join(frontpage.finding("02_x", metrics["02"]))
 
 
+def test_rlp_lesson_reads_the_two_design_metrics():
+    # what notebook 03 records now: the regime before training and one verdict per design
+    m = {"pass_at_1": 0.5, "pass_at_k": 0.75, "k": 8, "mixed_group_frac": 0.375,
+         "verdict_a": compare([0.60, 0.61, 0.62], [0.69, 0.70, 0.71], names=("CPT(F)->RLP(F)", "CPT(F)->CPT(F)"),
+                              metric="design A greedy accuracy").to_dict(),
+         "verdict_b": compare([0.45, 0.50, 0.40], [0.48, 0.43, 0.53], names=("CPT(F)->RLP(F)", "CPT(F)->CPT(F)"),
+                              metric="design B greedy accuracy").to_dict()}
+    words = " ".join(frontpage.finding("03_rlp_information_gain", m))
+    assert "greedy decoding solved 50%" in words and "at least one of 8 sampled thoughts" in words and "75%" in words
+    assert "worked steps, design A" in words and "CPT(F)->CPT(F) beats CPT(F)->RLP(F)" in words
+    assert "answer-only documents plus replay, design B" in words and "within the seed spread" in words
+    assert "information-gain reward moved" not in words  # the old design's sentence needs metrics 03 no longer records
+
+
 def test_key_figure_prefers_the_tagged_cell_else_the_last():
     a, b, c = {"data": [1]}, {"data": [2]}, {"data": [3]}
     assert frontpage.key_figure([(a, []), (b, ["key-figure"]), (c, [])]) is b
