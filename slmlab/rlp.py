@@ -68,7 +68,7 @@ from tqdm.auto import tqdm
 
 from . import checkpoint
 from .ema import ema_copy, ema_update
-from .thoughts import (ThoughtFormat, answer_positions, baseline_logprob, build_thought_batch,
+from .thoughts import (ThoughtFormat, answer_positions, baseline_logprob, build_thought_batch, forward_contexts,
                        sample_thoughts, score_thoughts, uniform_positions)
 from .training import _check_betas, _check_number, autocast_dtype
 
@@ -228,10 +228,14 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
 
     # Stage 1 (Alg. 1 l.5-7): θ_old ← θ; sample G thoughts c ~ π_θold(· | x_<t) per position.
     unwrapped.eval()
-    thoughts = sample_thoughts(unwrapped, positions, fmt, G, cfg.max_thought_tokens, cfg.temperature,
-                               cfg.seed, step, position_ids, amp)  # B·G lists of ids
     per = max(1, cfg.micro_batch // G) if cfg.micro_batch else len(positions)  # positions per micro-batch
     spans = [(i, min(i + per, len(positions))) for i in range(0, len(positions), per)]
+    # With one micro-batch, the contexts run once, with gradient: sampling reads their keys (as the
+    # prompts less the open delimiter), the first scoring pass back-propagates through them.
+    context = (forward_contexts(unwrapped, positions, fmt, amp)
+               if len(spans) == 1 and len(fmt.open_ids) == 1 else None)
+    thoughts = sample_thoughts(unwrapped, positions, fmt, G, cfg.max_thought_tokens, cfg.temperature,
+                               cfg.seed, step, position_ids, amp, context=context)  # B·G lists of ids
     batches = [build_thought_batch(positions[a:b], thoughts[a * G:b * G], fmt, G, cfg.reward_tokens)
                for a, b in spans]  # each (n_c, T_c), n_c = (b − a)·G
     n_total = len(thoughts)
@@ -252,7 +256,8 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
             sync = accel.no_sync(model) if (accel is not None and not last) else contextlib.nullcontext()
             with sync:
                 tf = time.perf_counter()
-                s_pred, logp, entropy = score_thoughts(model, batch, cfg.temperature, amp)  # (n_c,), (n_c, T_c)
+                s_pred, logp, entropy = score_thoughts(model, batch, cfg.temperature, amp,
+                                                       context if epoch == 0 else None)  # (n_c,), (n_c, T_c)
                 tmask = batch.thought_mask.to(device)
                 if epoch == 0:
                     old_logp[c] = logp.detach()  # π_θold: θ at sampling time

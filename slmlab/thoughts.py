@@ -20,12 +20,13 @@ import torch
 from transformers import (GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria,
                           StoppingCriteriaList)
 
+from .decode_step import decode_step, supports_decode_step
 from .prefix_attention import OwnTokensCache, SharedPrefix, shared_prefix, supports_shared_prefix
 from .scoring import continuation_logprobs
 from .scoring import selected_token_logprobs as _token_logprobs
 
 __all__ = ["ThoughtFormat", "ThoughtBatch", "answer_positions", "uniform_positions", "sample_thoughts",
-           "build_thought_batch", "score_thoughts", "baseline_logprob"]
+           "build_thought_batch", "forward_contexts", "score_thoughts", "baseline_logprob"]
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class _StopAtClose(StoppingCriteria):
 @torch.no_grad()
 def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_thought_tokens: int,
                     temperature: float, seed: int, step: int = 0, position_ids=None,
-                    amp: torch.dtype | None = None, shared: bool | None = None) -> list[list[int]]:
+                    amp: torch.dtype | None = None, shared: bool | None = None, context=None) -> list[list[int]]:
     """G thoughts per position, decoded in one batch with a KV cache. Returns B·G lists of token ids
     (row b·G + g), each ending in the close delimiter if the model closed the thought itself.
     ``position_ids`` are the positions' global indices, which seed their random streams.
@@ -141,7 +142,10 @@ def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_t
     its G rows then decode on top of it with shared-prefix attention (:mod:`slmlab.prefix_attention`)
     in a loop of our own that stops running a position once its G thoughts are closed;
     ``shared=False`` repeats the context's cache G times and calls ``generate`` instead (the plain
-    path, kept as the reference: both give the same thoughts)."""
+    path, kept as the reference: both give the same thoughts). ``context``: the contexts' cache from
+    :func:`forward_contexts`, which the shared path reads instead of running the contexts again (it
+    is the prompts less their last token when the open delimiter is one token; the plain path prefills
+    its own)."""
     if not positions:
         raise ValueError("positions is empty")
     position_ids = range(len(positions)) if position_ids is None else position_ids
@@ -159,18 +163,23 @@ def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_t
     shared = supports_shared_prefix(model) if shared is None else shared
     with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
         if shared and width > 1:
-            return _decode_shared(model, ids, mask, fmt, group_size, max_thought_tokens, sampler)
+            if context is not None and (len(fmt.open_ids) != 1 or _cache_shape(context) != (ids.shape[0], width - 1)):
+                raise ValueError(f"context holds {_cache_shape(context)} (contexts, tokens), the prompts less their open "
+                                 f"delimiter need {(ids.shape[0], width - 1)} and a one-token open delimiter: "
+                                 "pass forward_contexts(model, positions, fmt) of these positions")
+            return _decode_shared(model, ids, mask, fmt, group_size, max_thought_tokens, sampler, context)
         return _decode_generate(model, ids, mask, fmt, group_size, max_thought_tokens, sampler)
 
 
-def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler) -> list[list[int]]:
+def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler, context=None) -> list[list[int]]:
     """The contexts (all prompt tokens but the last) run once at (B, …); the B·G rows feed their
     last prompt token, then their own samples, attending to their context through
     :class:`~slmlab.prefix_attention.SharedPrefix` and to their own tokens through a cache allocated
     once. A position leaves the batch when all its G rows have closed their thought."""
     G, k = group_size, len(fmt.close_ids)
     device = ids.device
-    prefix = SharedPrefix(_forward_context(model, ids[:, :-1], mask[:, :-1]), mask[:, :-1], G)
+    cache = context if context is not None else _forward_context(model, ids[:, :-1], mask[:, :-1])
+    prefix = SharedPrefix(cache, mask[:, :-1], G)
     n_layers = len(prefix.keys)
     own = OwnTokensCache(n_layers, max_tokens)
     n = ids.shape[0] * G
@@ -185,11 +194,15 @@ def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler) -> li
     done = torch.zeros(n, dtype=torch.bool, device=device)
     cur = ids[:, -1:].repeat_interleave(G, 0)   # (n, 1)
     pos = (mask.sum(1, keepdim=True) - 1).repeat_interleave(G, 0)  # positions count real tokens only
-    cache_kw = {_cache_kw(model): own}  # (inspects the signature: once, not per token)
+    if supports_decode_step(model):  # the same step without the forward's wrappers and module calls
+        step = lambda cur, pos: decode_step(model, cur[:, 0], pos, prefix, own)  # noqa: E731
+    else:
+        cache_kw = {_cache_kw(model): own}  # (inspects the signature: once, not per token)
+        step = lambda cur, pos: model(input_ids=cur, position_ids=pos, use_cache=True, logits_to_keep=1,  # noqa: E731
+                                      shared_prefix=prefix, **cache_kw).logits[:, -1]
     with shared_prefix(model):
         for t in range(max_tokens):
-            logits = model(input_ids=cur, position_ids=pos, use_cache=True, logits_to_keep=1, shared_prefix=prefix,
-                           **cache_kw).logits[:, -1]  # (rows, V)
+            logits = step(cur, pos)  # (rows, V)
             prefix.check(n_layers)
             nxt = sampler.perturb(t, logits).argmax(-1)  # (rows,)
             seq[:, k - 1 + t] = nxt
@@ -267,12 +280,7 @@ def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int
     if len(thoughts) != len(positions) * group_size:
         raise ValueError(f"got {len(thoughts)} thoughts for {len(positions)} positions x G={group_size}")
     k = len(fmt.close_ids)
-    ctx = [list(p["context_ids"]) for p in positions]
-    wc = max(map(len, ctx))
-    cids = torch.full((len(ctx), wc), fmt.pad_id, dtype=torch.long)
-    cmask = torch.zeros_like(cids)
-    for b, c in enumerate(ctx):
-        cids[b, wc - len(c):], cmask[b, wc - len(c):] = torch.tensor(c), 1
+    cids, cmask = _left_padded_contexts(positions, fmt.pad_id)
     seqs, spans, truncated = [], [], []
     for r, th in enumerate(thoughts):
         p = positions[r // group_size]
@@ -296,6 +304,33 @@ def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int
                         group_size, int(cmask.sum() + mask.sum()), cids.numel() + ids.numel())
 
 
+def _left_padded_contexts(positions, pad_id: int):
+    """The B contexts left-padded to the longest: ids (B, Wc) and mask (B, Wc)."""
+    ctx = [list(p["context_ids"]) for p in positions]
+    wc = max(map(len, ctx))
+    cids = torch.full((len(ctx), wc), pad_id, dtype=torch.long)
+    cmask = torch.zeros_like(cids)
+    for b, c in enumerate(ctx):
+        cids[b, wc - len(c):], cmask[b, wc - len(c):] = torch.tensor(c), 1
+    return cids, cmask
+
+
+def forward_contexts(model, positions, fmt: ThoughtFormat, amp=None):
+    """Run the positions' contexts once, left-padded as :func:`build_thought_batch` pads them, and
+    return their KV cache, with gradient when it is enabled. One RLP step can then run its contexts
+    once: :func:`sample_thoughts` reads the cache without gradient, :func:`score_thoughts` with it."""
+    device = next(model.parameters()).device
+    cids, cmask = _left_padded_contexts(positions, fmt.pad_id)
+    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+        return _forward_context(getattr(model, "module", model), cids.to(device), cmask.to(device))
+
+
+def _cache_shape(cache) -> tuple:
+    """(contexts, tokens) a KV cache holds."""
+    keys = cache.layers[0].keys
+    return tuple(keys.shape[:1]) + tuple(keys.shape[-2:-1])
+
+
 def _cache_kw(model) -> str:
     """transformers renames ``past_key_values`` to ``cache`` (5.x); pass whichever this model takes."""
     forward = type(getattr(model, "module", model)).forward
@@ -314,12 +349,14 @@ def _forward_context(model, ids, mask):
     return getattr(out, "cache" if "cache" in names else "past_key_values")
 
 
-def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None):
+def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None, context=None):
     """One teacher-forced pass over the thought batch: each context once, then its G suffixes on top
     of its KV cache (gradient flows back into the shared context through the cache). Returns
     ``s_pred`` (N,): Σ log p_θ(target | context, thought), no gradient — the reward's first term;
     ``logp`` (N, Ws): log π_θ(thought token | prefix) at temperature T, with gradient (0 elsewhere);
-    ``entropy`` (scalar): mean entropy of π_θ over thought tokens, no gradient."""
+    ``entropy`` (scalar): mean entropy of π_θ over thought tokens, no gradient. ``context``: the
+    contexts' cache from :func:`forward_contexts` under the same weights, used instead of running them
+    again (and repeated G times in place, so it serves one call)."""
     device = next(model.parameters()).device
     G = batch.group_size
     cids, cmask = batch.context_ids.to(device), batch.context_mask.to(device)
@@ -328,7 +365,10 @@ def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None):
     with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
         # the context pass goes around a DDP wrapper: DDP allows one forward per backward, and the
         # gradient through the cache still reaches the same parameters before they are reduced
-        cache = _forward_context(getattr(model, "module", model), cids, cmask)
+        if context is not None and _cache_shape(context) != tuple(cids.shape):
+            raise ValueError(f"context holds {_cache_shape(context)} (contexts, tokens), this batch's contexts are "
+                             f"{tuple(cids.shape)}: pass forward_contexts(model, positions, fmt) of the same positions")
+        cache = context if context is not None else _forward_context(getattr(model, "module", model), cids, cmask)
         cache.batch_repeat_interleave(G)  # (B, …) -> (N, …), row b·G + g
         full_mask = torch.cat([cmask.repeat_interleave(G, 0), mask], 1)  # (N, Wc + Ws)
         pos = cmask.sum(1).repeat_interleave(G)[:, None] + torch.arange(ids.shape[1], device=device)  # (N, Ws)
