@@ -16,14 +16,18 @@ printed. Tokens/s counts only generated thought tokens, the same definition for 
 (process time) per step is printed too: on a shared machine it moves far less than wall time;
 ``--threads 1`` keeps it free of thread spin-waiting.
 
-Measured (defaults, ``--threads 1``, embedded model, a 2-core CPU shared with other jobs at load ≈ 4,
-four runs each, alternating): before shared-prefix decoding (:mod:`slmlab.prefix_attention`) RLP did
-2.8x GRPOTrainer's thought tokens per second and 2.8x per CPU-second (medians; runs 2.3-2.8x); after,
-3.0x and 3.0x (runs 2.8-3.4x): the load moves single runs by ±10%. Alternating the two decoders step
-by step in one process (same model, same thoughts): generation −20% wall, the whole step −9% CPU.
-Where a step goes: generation ~45% (33 decoding steps of 64 rows: per-token overhead of the model's
-modules and small matmuls), the scoring pass and its backward ~45% (one big batch, near this CPU's
-matmul throughput), the EMA baseline, optimizer and EMA update the rest.
+Measured (defaults, ``--threads 1``, embedded model, a 2-core CPU; medians of each run's steps):
+- before shared-prefix decoding (:mod:`slmlab.prefix_attention`), on a CPU shared at load ≈ 4, RLP did
+  2.8x GRPOTrainer's thought tokens per second; after it, 3.0x (four runs each, 2.8-3.4x).
+- on an otherwise idle CPU, the lean Llama-family decoding step (:mod:`slmlab.decode_step`) and one
+  context pass per step shared by sampling and scoring (:func:`slmlab.thoughts.forward_contexts`):
+  before 2.95x, 3.14x, 3.14x, 3.21x, 3.28x; after 3.23x, 3.52x, 3.52x (runs alternating before/after).
+  The RLP step went from about 1.0 s to 0.83-0.88 s; GRPOTrainer's step is about 3.0-3.2 s.
+Where an RLP step goes now (about 0.85 s): generation ~0.30-0.33 s (32 decoding steps of 64 rows, each
+about 10 ms of small matmuls, attention and elementwise ops at this CPU's speed), the scoring pass
+~0.17 s and its backward ~0.3 s (one batch, about half of it in matmuls near this CPU's throughput),
+the EMA baseline pass, optimizer and EMA update the rest. Tried without gain: shared-prefix attention
+in the scoring pass (slower than SDPA over the repeated cache), fusing q/k/v and gate/up projections.
 """
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ position in one batched decoding loop with a KV cache, and :func:`score_thoughts
 teacher-forced pass, both the log-probability of the target after each thought (the reward's first
 term) and the policy log-probabilities of the thought tokens (for the update). Each position's
 context is run once and shared by its G thoughts, in both: while sampling its keys are read once by
-all G rows (:mod:`slmlab.prefix_attention`), while scoring its KV cache is repeated G times.
+all G rows (:mod:`slmlab.prefix_attention`), while scoring its KV cache is repeated G times. An RLP
+step runs its contexts once for both (:func:`forward_contexts`), and a Llama-family model decodes
+through :func:`slmlab.decode_step.decode_step`, the same step without the forward's wrappers.
 """
 from __future__ import annotations
 
