@@ -20,10 +20,13 @@ Measured (defaults, ``--threads 1``, embedded model, a 2-core CPU; medians of ea
 - before shared-prefix decoding (:mod:`slmlab.prefix_attention`), on a CPU shared at load ≈ 4, RLP did
   2.8x GRPOTrainer's thought tokens per second; after it, 3.0x (four runs each, 2.8-3.4x).
 - on an otherwise idle CPU, the lean Llama-family decoding step (:mod:`slmlab.decode_step`) and one
-  context pass per step shared by sampling and scoring (:func:`slmlab.thoughts.forward_contexts`):
-  before 2.95x, 3.14x, 3.14x, 3.21x, 3.28x; after 3.23x, 3.52x, 3.52x (runs alternating before/after).
-  The RLP step went from about 1.0 s to 0.83-0.88 s; GRPOTrainer's step is about 3.0-3.2 s.
-Where an RLP step goes now (about 0.85 s): generation ~0.30-0.33 s (32 decoding steps of 64 rows, each
+  context pass per step shared by sampling and scoring (:func:`slmlab.thoughts.forward_contexts`),
+  runs alternating before/after: before 2.95-3.39x (eight runs, median 3.22x), after 3.01-3.52x (six
+  runs, median 3.28x). The RLP step's median went from 0.965 s to 0.906 s (-6%): generation -19% when
+  the two decoders alternate in one process, the scoring pass ~-15% (one context pass fewer). The
+  run-to-run spread on this machine (about ±8%, GRPOTrainer's step 2.7-3.3 s) is larger than the
+  gain in the ratio.
+Where an RLP step goes now (about 0.9 s): generation ~0.30-0.39 s (32 decoding steps of 64 rows, each
 about 10 ms of small matmuls, attention and elementwise ops at this CPU's speed), the scoring pass
 ~0.17 s and its backward ~0.3 s (one batch, about half of it in matmuls near this CPU's throughput),
 the EMA baseline pass, optimizer and EMA update the rest. Tried without gain: shared-prefix attention
