@@ -162,6 +162,76 @@ def _collapse(m: dict) -> list[str]:
     return out
 
 
+def _rho(x) -> str:
+    return "undefined (one side constant)" if x is None else f"{float(x):+.2f}"
+
+
+def _prismatic(m: dict) -> list[str]:
+    out = []
+    pair = m.get("pair") or []
+    if len(pair) == 2:  # two hand-built sets on which surface and gradient diversity may disagree
+        (p, q), ev, gv = pair, "embedding_vendi", "g_vendi"
+        emb_hi, g_hi = (max(pair, key=lambda r: r[k])["dataset"] for k in (ev, gv))
+        nums = f"{p['dataset']} vs {q['dataset']}: embedding Vendi {p[ev]:.2f} vs {q[ev]:.2f}, G-Vendi {p[gv]:.2f} vs {q[gv]:.2f}"
+        out.append("On two same-size sets, " + (f"both measures rate {emb_hi} more diverse ({nums})." if emb_hi == g_hi else
+                   f"embedding Vendi rates {emb_hi} more diverse but G-Vendi rates {g_hi} ({nums})."))
+    if "gvendi_accuracy_spearman" in m:
+        mixes = m.get("mixes") or []
+        out.append(f"Over {len(mixes) or 'the'} equal-size data mixes (one seed each: a direction, not a verdict), "
+                   f"Spearman rho with held-out accuracy is {_rho(m['gvendi_accuracy_spearman'])} for G-Vendi and "
+                   f"{_rho(m.get('embedding_vendi_accuracy_spearman'))} for embedding Vendi.")
+    g, e, acc = (_comparison(m, f"comparisons.{k}") for k in ("g_vendi", "embedding_vendi", "acc"))
+    if g:
+        out.append("Prismatic vs uniform seeding at the same generation budget, " + in_words(g)
+                   + (f"; {in_words(e)}." if e else "."))
+    elif "gvendi_prismatic" in m and "gvendi_uniform" in m:
+        out.append(f"G-Vendi of the final pool: prismatic {m['gvendi_prismatic']:.3g} ± "
+                   f"{m.get('gvendi_prismatic_spread', 0):.2g} vs uniform {m['gvendi_uniform']:.3g} ± "
+                   f"{m.get('gvendi_uniform_spread', 0):.2g} (no verdict recorded).")
+    base = m.get("base_accuracy")
+    base = (f" (base model {_pct(base['id'])} in distribution, {_pct(base['ood'])} OOD)"
+            if isinstance(base, dict) and "id" in base and "ood" in base else "")
+    if acc:
+        splits = [c for c in (_comparison(m, "comparisons.acc_id"), _comparison(m, "comparisons.acc_ood")) if c]
+        out.append(f"After training on each pool, {in_words(acc)}{base}"
+                   + (" [" + "; ".join(f"{c.metric}: {c.verdict}" for c in splits) + "]" if splits else "") + ".")
+    elif "accuracy_prismatic" in m and "accuracy_uniform" in m:
+        out.append(f"After training on each pool, held-out accuracy prismatic {m['accuracy_prismatic']:.3g} ± "
+                   f"{m.get('accuracy_prismatic_spread', 0):.2g} vs uniform {m['accuracy_uniform']:.3g} ± "
+                   f"{m.get('accuracy_uniform_spread', 0):.2g}{base} (no verdict recorded).")
+    return out
+
+
+def _spectrum(m: dict) -> list[str]:
+    cmp = {k.split(".", 1)[1]: c for k, c in find_comparisons(m).items() if k.startswith("comparisons.")}
+    setup = (f"Fine-tuned at equal tokens ({m['tokens_per_run']:,} per run)" if "tokens_per_run" in m
+             else "Fine-tuned at equal tokens") + (
+        f", spectrum format vs plain SFT, scored on {m['n_heldout_tasks']} held-out tasks"
+        if "n_heldout_tasks" in m else ", spectrum format vs plain SFT, scored on held-out tasks")
+    n = f" at N={m['n_samples']}" if "n_samples" in m else ""
+    refs = "; ".join(f"{what} {m[k]:.3g}" for k, what in (("jsd_base", "base model before tuning"),
+                                                           ("jsd_perfect_sampler", f"a perfect sampler{n}, the floor"))
+                     if isinstance(m.get(k), (int, float)))
+    js = cmp.get("js_divergence")
+    if js:
+        out = [f"{setup}: {in_words(js)}" + (f" ({refs})." if refs else ".")]
+    else:
+        out = [f"{setup}: JS divergence to the target spectrum {m['jsd_spectrum']:.3g} ± "
+               f"{m.get('jsd_spectrum_spread', 0):.2g} vs SFT {m['jsd_sft']:.3g} ± {m.get('jsd_sft_spread', 0):.2g}"
+               + (f" ({refs}; no verdict recorded)." if refs else " (no verdict recorded).")]
+    rest = [cmp[k] for k in ("valid_set_coverage", "steerability") if k in cmp]
+    if rest:
+        out.append("On the same tasks, " + "; ".join(in_words(c) for c in rest) + ".")
+    if len(cmp) > 1:  # the tally over every recorded comparison, so no single verdict is picked out alone
+        groups: dict[str, list[str]] = {}
+        for c in cmp.values():
+            groups.setdefault(c.verdict, []).append(c.metric)
+        tally = [f"{len(ms)} {v}" if v.startswith(("within", "no verdict")) else f"{v} on {', '.join(ms)}"
+                 for v, ms in sorted(groups.items(), key=lambda kv: (not kv[0].startswith(("within", "no verdict")), kv[0]))]
+        out.append(f"Of all {len(cmp)} comparisons: " + "; ".join(tally) + ".")
+    return out
+
+
 LESSONS: dict[str, Lesson] = {
     "00": Lesson("What can a 1.1M-parameter model do, and does writing its steps help it?", _welcome),
     "01": Lesson("Does a curated pile train a better model than the raw one at the same compute, and what "
@@ -172,6 +242,12 @@ LESSONS: dict[str, Lesson] = {
                  "matched compute?", _rlp),
     "04": Lesson("How repetitive is one model, how alike are several, and do sharpening and RLP narrow them?",
                  _collapse),
+    "05": Lesson("Does seeding a generator from the sparse regions of gradient space (Prismatic Synthesis) "
+                 "make data that is more diverse and teaches more than uniform seeding, and does G-Vendi "
+                 "rank data mixes like the accuracy they produce?", _prismatic),
+    "06": Lesson("Does training on many samples of a task in one sequence (spectrum tuning) make a model "
+                 "cover a distribution and follow in-context examples better than plain SFT at equal tokens?",
+                 _spectrum),
 }
 
 

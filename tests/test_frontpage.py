@@ -112,3 +112,97 @@ def test_front_page_html(tmp_path):
     assert '<script src="plotly.min.js">' in page and "curated vs raw" in page
     assert "Something new" in page and "FAILED at cell 7" in page and "&lt;boom&gt;" in page
     assert "http" not in page.replace("http://www.w3.org", "")  # nothing to fetch
+
+
+def _cmp(a, b, names, metric, higher_is_better=True):
+    return compare(a, b, names=names, metric=metric, higher_is_better=higher_is_better).to_dict()
+
+
+PRISMATIC = {
+    "pair": [{"dataset": "reworded", "n": 8, "embedding_vendi": 8.5, "g_vendi": 4.3},
+             {"dataset": "renumbered", "n": 8, "embedding_vendi": 2.6, "g_vendi": 25.8}],
+    "mixes": [{"mix": str(i)} for i in range(6)], "gvendi_accuracy_spearman": 0.71,
+    "embedding_vendi_accuracy_spearman": -0.54, "base_accuracy": {"id": 0.28, "ood": 0.2},
+    "comparisons": {
+        "g_vendi": _cmp([26.0, 27.0, 26.5], [19.0, 20.0, 19.5], ("prismatic", "uniform"), "G-Vendi of the final pool"),
+        "embedding_vendi": _cmp([12.0, 12.5, 11.8], [12.6, 12.2, 13.0], ("prismatic", "uniform"), "embedding Vendi"),
+        "acc": _cmp([0.25, 0.20, 0.30], [0.27, 0.22, 0.31], ("prismatic", "uniform"), "held-out accuracy"),
+        "acc_ood": _cmp([0.10, 0.11, 0.12], [0.20, 0.21, 0.22], ("prismatic", "uniform"), "accuracy OOD")}}
+
+
+def test_prismatic_finding_follows_the_numbers():
+    words = " ".join(frontpage.finding("05_prismatic_synthesis", PRISMATIC))
+    assert "embedding Vendi rates reworded more diverse but G-Vendi rates renumbered" in words
+    assert "Over 6 equal-size data mixes (one seed each" in words and "+0.71 for G-Vendi and -0.54" in words
+    assert "prismatic 26.5 ± 0.5 vs uniform 19.5 ± 0.5 (n=3 and 3) — prismatic beats uniform" in words
+    assert "embedding Vendi: prismatic 12.1" in words
+    assert "held-out accuracy: prismatic 0.25 ± 0.05 vs uniform 0.267" in words
+    assert "— within the seed spread (base model 28% in distribution, 20% OOD)" in words
+    assert "accuracy OOD: uniform beats prismatic" in words  # each split's own verdict, not the pooled one
+    # the verdicts flip with the numbers: accuracy beyond the spread, G-Vendi within it
+    flipped = dict(PRISMATIC, comparisons=dict(
+        PRISMATIC["comparisons"],
+        g_vendi=_cmp([26.0, 20.0, 23.0], [19.0, 25.0, 22.0], ("prismatic", "uniform"), "G-Vendi of the final pool"),
+        acc=_cmp([0.40, 0.41, 0.42], [0.27, 0.28, 0.29], ("prismatic", "uniform"), "held-out accuracy")))
+    words = " ".join(frontpage.finding("05_prismatic_synthesis", flipped))
+    assert "G-Vendi of the final pool: prismatic 23 ± 3 vs uniform 22 ± 3 (n=3 and 3) — within the seed spread" in words
+    assert "held-out accuracy: prismatic 0.41 ± 0.01 vs uniform 0.28 ± 0.01 (n=3 and 3) — prismatic beats uniform" in words
+    # both measures agreeing on the pair is said as agreement
+    agree = dict(PRISMATIC, pair=[dict(PRISMATIC["pair"][0], g_vendi=30.0), PRISMATIC["pair"][1]])
+    assert "both measures rate reworded more diverse" in " ".join(frontpage.finding("05_x", agree))
+
+
+def test_prismatic_finding_degrades_gracefully():
+    # smoke: every accuracy equal makes rho undefined (recorded as None); older summary without comparisons
+    smoke = {"gvendi_accuracy_spearman": None, "embedding_vendi_accuracy_spearman": None, "mixes": [{}, {}],
+             "gvendi_prismatic": 5.0, "gvendi_prismatic_spread": 1.0, "gvendi_uniform": 4.0, "gvendi_uniform_spread": 0.5,
+             "accuracy_prismatic": 0.0, "accuracy_uniform": 0.0}
+    words = " ".join(frontpage.finding("05_prismatic_synthesis", smoke))
+    assert "undefined (one side constant) for G-Vendi" in words
+    assert "prismatic 5 ± 1 vs uniform 4 ± 0.5 (no verdict recorded)" in words
+    assert "accuracy prismatic 0 ± 0 vs uniform 0 ± 0 (no verdict recorded)" in words
+    assert "beats" not in words
+    # only the comparisons left: the lesson still speaks from them
+    only = " ".join(frontpage.finding("05_prismatic_synthesis", {"comparisons": PRISMATIC["comparisons"]}))
+    assert "prismatic beats uniform" in only and "Spearman" not in only
+
+
+SPECTRUM = {
+    "tokens_per_run": 102400, "n_heldout_tasks": 24, "jsd_base": 0.47, "jsd_perfect_sampler": 0.0155, "n_samples": 32,
+    "comparisons": {
+        "js_divergence": _cmp([0.29, 0.295, 0.291], [0.28, 0.30, 0.285], ("spectrum", "sft"), "JS divergence",
+                              higher_is_better=False),
+        "valid_set_coverage": _cmp([0.80, 0.82, 0.81], [0.76, 0.80, 0.79], ("spectrum", "sft"), "coverage"),
+        "steerability": _cmp([0.0, 0.01, 0.01], [-0.02, 0.0, 0.0], ("spectrum", "sft"), "steerability"),
+        "percent_valid": _cmp([0.57, 0.56, 0.58], [0.62, 0.63, 0.61], ("spectrum", "sft"), "percent_valid"),
+        "all_acc_geq_1": _cmp([0.24, 0.23, 0.25], [0.16, 0.15, 0.17], ("spectrum", "sft"), "all_acc_geq_1")}}
+
+
+def test_spectrum_finding_follows_the_numbers():
+    words = " ".join(frontpage.finding("06_spectrum_tuning", SPECTRUM))
+    assert "equal tokens (102,400 per run)" in words and "24 held-out tasks" in words
+    assert "JS divergence: spectrum 0.292 ± 0.0026 vs sft 0.288 ± 0.01 (n=3 and 3) — within the seed spread" in words
+    assert "(base model before tuning 0.47; a perfect sampler at N=32, the floor 0.0155)" in words
+    assert "coverage: spectrum 0.81 ± 0.01 vs sft 0.783 ± 0.021 (n=3 and 3) — within the seed spread" in words
+    assert "steerability: spectrum 0.00667 ± 0.0058 vs sft -0.00667 ± 0.012 (n=3 and 3) — within the seed spread" in words
+    assert "Of all 5 comparisons: 3 within the seed spread; sft beats spectrum on percent_valid; " \
+           "spectrum beats sft on all_acc_geq_1." in words
+    # lower JS is better: a clearly lower spectrum JS is said as a win for spectrum, and the tally moves
+    better = dict(SPECTRUM, comparisons=dict(SPECTRUM["comparisons"], js_divergence=_cmp(
+        [0.20, 0.21, 0.22], [0.28, 0.29, 0.30], ("spectrum", "sft"), "JS divergence", higher_is_better=False)))
+    words = " ".join(frontpage.finding("06_spectrum_tuning", better))
+    assert "JS divergence: spectrum 0.21 ± 0.01 vs sft 0.29 ± 0.01 (n=3 and 3) — spectrum beats sft" in words
+    assert "Of all 5 comparisons: 2 within the seed spread; " in words
+    assert "spectrum beats sft on JS divergence, all_acc_geq_1" in words
+
+
+def test_spectrum_finding_degrades_gracefully():
+    # smoke: one seed per format, so every comparison says it has no verdict
+    one = {k: _cmp([0.3], [0.2], ("spectrum", "sft"), k) for k in ("js_divergence", "valid_set_coverage", "steerability")}
+    words = " ".join(frontpage.finding("06_spectrum_tuning", {"comparisons": one}))
+    assert "Fine-tuned at equal tokens, spectrum format vs plain SFT, scored on held-out tasks" in words
+    assert "Of all 3 comparisons: 3 no verdict (needs >= 2 seeds per arm)." in words and "beats" not in words
+    # an older summary with only the headline numbers
+    old = {"jsd_spectrum": 0.3, "jsd_spectrum_spread": 0.01, "jsd_sft": 0.28, "jsd_base": 0.47}
+    words = " ".join(frontpage.finding("06_spectrum_tuning", old))
+    assert "spectrum 0.3 ± 0.01 vs SFT 0.28 ± 0 (base model before tuning 0.47; no verdict recorded)" in words
