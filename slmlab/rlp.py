@@ -160,6 +160,7 @@ def thought_format(tokenizer, cfg: RLPConfig = RLPConfig()) -> ThoughtFormat:
 
 
 @torch.no_grad()
+@torch.no_grad()  # a reward, not a loss: no graph to build
 def information_gain_reward(model, ema_model, positions, thoughts, fmt: ThoughtFormat, group_size: int,
                             reward_tokens=None, amp=None) -> torch.Tensor:
     """r (B, G) = log p_θ(target | context, thought) − log p_φ(target | context), no gradient."""
@@ -443,10 +444,12 @@ def evaluate_thoughts(model, baseline_model, tokenizer, positions, cfg: RLPConfi
     out = {k: [] for k in ("s_pred", "s_base", "len", "text")}
     for i in range(0, len(positions), 64):
         chunk = positions[i:i + 64]
-        th = sample_thoughts(model, chunk, fmt, G, cfg.max_thought_tokens, cfg.temperature, seed, -1,
-                             range(i, i + len(chunk)), amp)
-        batch = build_thought_batch(chunk, th, fmt, G, cfg.reward_tokens)
-        s_pred, _, _ = score_thoughts(model, batch, 1.0, amp)
+        with torch.no_grad():  # no update here: no graph, and one context pass for sampling and scoring
+            context = forward_contexts(model, chunk, fmt, amp) if len(fmt.open_ids) == 1 else None
+            th = sample_thoughts(model, chunk, fmt, G, cfg.max_thought_tokens, cfg.temperature, seed, -1,
+                                 range(i, i + len(chunk)), amp, context=context)
+            batch = build_thought_batch(chunk, th, fmt, G, cfg.reward_tokens)
+            s_pred, _, _ = score_thoughts(model, batch, 1.0, amp, context)
         out["s_pred"].append(s_pred.view(-1, G).cpu())
         out["s_base"].append(baseline_logprob(baseline_model, chunk, fmt, cfg.reward_tokens, amp).cpu())
         out["len"].append(batch.thought_length.view(-1, G).float())

@@ -68,12 +68,12 @@ def setup():
     tok = train_tokenizer([format_document(p) for p in make_problems(300, 0, "train").to_list()], vocab_size=320)
     model = build_model(tiny_llama_config(tok, hidden_size=32, n_layers=2, n_heads=2), seed=0).eval()
     fmt = thought_format(tok, RLPConfig())
-    return model, answer_positions(tok, problems), fmt
+    return model, answer_positions(tok, problems), fmt, tok
 
 
 def test_contexts_run_once_give_the_same_thoughts_scores_and_gradient(setup):
     """Sampling and scoring from one forward_contexts cache (with gradient) = each running its own."""
-    model, pos, fmt = setup
+    model, pos, fmt, _ = setup
     context = forward_contexts(model, pos, fmt)
     th = sample_thoughts(model, pos, fmt, 3, 8, 1.0, seed=0, context=context)
     assert th == sample_thoughts(model, pos, fmt, 3, 8, 1.0, seed=0)
@@ -92,10 +92,23 @@ def test_contexts_run_once_give_the_same_thoughts_scores_and_gradient(setup):
 
 
 def test_a_context_of_other_positions_is_refused(setup):
-    model, pos, fmt = setup
+    model, pos, fmt, _ = setup
     other = forward_contexts(model, pos[:2], fmt)
     with pytest.raises(ValueError, match="context holds"):
         sample_thoughts(model, pos, fmt, 2, 4, 1.0, seed=0, context=other)
     batch = build_thought_batch(pos, sample_thoughts(model, pos, fmt, 2, 4, 1.0, seed=0), fmt, 2)
     with pytest.raises(ValueError, match="context holds"):
         score_thoughts(model, batch, 1.0, context=other)
+
+
+def test_evaluate_thoughts_with_one_context_pass_equals_the_reward_of_its_thoughts(setup):
+    """evaluate_thoughts (contexts run once, no graph) = sampling, then information_gain_reward."""
+    from slmlab.rlp import evaluate_thoughts, information_gain_reward
+    model, pos, fmt, tok = setup
+    cfg = RLPConfig(max_thought_tokens=6, temperature=1.0)
+    ev = evaluate_thoughts(model, model, tok, pos, cfg, group_size=3, seed=2)
+    th = sample_thoughts(model, pos, fmt, 3, 6, 1.0, 2, -1, range(len(pos)))
+    assert [tok.decode(t) for t in th] == [t for row in ev["thoughts"] for t in row]
+    want = information_gain_reward(model, model, pos, th, fmt, group_size=3)
+    assert torch.allclose(ev["reward"], want.view(-1, 3), atol=1e-5)
+    assert not ev["reward"].requires_grad
