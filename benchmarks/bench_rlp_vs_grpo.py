@@ -54,8 +54,10 @@ def _default_model() -> str | None:
 def bench_rlp(model, tokenizer, positions, args, rounds_out: list):
     from slmlab.ema import ema_copy
     from slmlab.rlp import RLPConfig, rlp_step, thought_format
+    extra = {"sparse_update": False} if args.dense else {}  # (an older slmlab has no such field)
     cfg = RLPConfig(batch_positions=args.positions, group_size=args.G, max_thought_tokens=args.max_thought,
-                    temperature=0.7, lr=1e-5, mixed_precision="bf16" if args.bf16 else "no", progress=False)
+                    temperature=args.temperature, lr=1e-5, mixed_precision="bf16" if args.bf16 else "no",
+                    progress=False, **extra)
     fmt = thought_format(tokenizer, cfg)
     ema = ema_copy(model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=0.0)
@@ -102,7 +104,7 @@ def bench_grpo(model, tokenizer, positions_text, answers, args, rounds_out: list
 
     ds = Dataset.from_dict({"prompt": positions_text, "answer": answers})
     gcfg = GRPOConfig(output_dir="/tmp/bench_grpo", per_device_train_batch_size=args.positions * args.G,
-                      num_generations=args.G, max_completion_length=args.max_thought, temperature=0.7,
+                      num_generations=args.G, max_completion_length=args.max_thought, temperature=args.temperature,
                       learning_rate=1e-5, beta=0.0, scale_rewards="none", loss_type="grpo",
                       max_steps=args.steps, logging_steps=1, report_to="none", use_cpu=True, bf16=args.bf16,
                       save_strategy="no", disable_tqdm=True, seed=0, top_k=0, dataloader_num_workers=0)
@@ -162,6 +164,10 @@ def summarise(name, rows):
           f"update+other {out['update_s']:.3f}s | thought len {out['thought_len']:.1f} | "
           f"{out['tokens_per_s']:.0f} thought tok/s, {out['positions_per_s']:.2f} positions/s | "
           f"{out['cpu_s']:.3f} CPU-s/step, {out['tokens_per_cpu_s']:.0f} thought tok/CPU-s")
+    if "frac_reward_zero_std" in rows[0]:  # what there is to learn from: groups whose rewards all agree
+        zero = statistics.mean(r["frac_reward_zero_std"] for r in rows)
+        print(f"       groups with no reward spread {zero:.0%}, rewards of both signs "
+              f"{statistics.mean(r['mixed_sign_frac'] for r in rows):.0%}")
     return out
 
 
@@ -170,12 +176,21 @@ def main() -> None:
     ap.add_argument("--model", default=_default_model(), help="model folder (default: embedded, else latest checkpoint)")
     ap.add_argument("--positions", type=int, default=8, help="B: prompts per step")
     ap.add_argument("--G", type=int, default=8, help="thoughts per prompt")
-    ap.add_argument("--max-thought", type=int, default=32, help="thought length cap (tokens)")
+    ap.add_argument("--workload", choices=("base", "notebook03"), default="base",
+                    help="base: 3-4-step problems in the base model's number ranges at T 0.7 (every group's "
+                         "thoughts come out the same: nothing to learn); notebook03: notebook 03's target "
+                         "problems at its thought temperature 1.3 and cap 48 (groups disagree)")
+    ap.add_argument("--temperature", type=float, default=None, help="thought temperature (default: the workload's)")
+    ap.add_argument("--max-thought", type=int, default=None, help="thought length cap (default: the workload's)")
+    ap.add_argument("--dense", action="store_true", help="RLP without its sparse update (RLPConfig.sparse_update)")
     ap.add_argument("--steps", type=int, default=6, help="steps per block (first one is warm-up)")
     ap.add_argument("--rounds", type=int, default=2, help="RLP/GRPO alternations")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     ap.add_argument("--bf16", action="store_true", help="both under bf16 autocast")
     args = ap.parse_args()
+    notebook03 = args.workload == "notebook03"
+    args.temperature = args.temperature or (1.3 if notebook03 else 0.7)
+    args.max_thought = args.max_thought or (48 if notebook03 else 32)
     warnings.filterwarnings("ignore")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -185,7 +200,10 @@ def main() -> None:
     from slmlab.problems import ProblemConfig, make_problems
     from slmlab.rlp import answer_positions
 
-    problems = make_problems(256, 0, "train", ProblemConfig(min_steps=3, max_steps=4)).to_list()
+    # notebook 03's target problems: numbers and factors past the base model's (see its parameters)
+    problem_cfg = (ProblemConfig(min_steps=3, max_steps=4, max_value=60, max_result=300, max_factor=7) if notebook03
+                   else ProblemConfig(min_steps=3, max_steps=4))
+    problems = make_problems(256, 0, "train", problem_cfg).to_list()
     # two copies of the same starting weights, one per contender
     model_rlp, tokenizer = slmlab.load_model(args.model)
     model_grpo, _ = slmlab.load_model(args.model)
@@ -197,8 +215,9 @@ def main() -> None:
     for _ in range(args.rounds):
         run_rlp(args.steps)
         run_grpo(args.steps)
-    print(f"model {args.model or 'embedded'} | torch threads {torch.get_num_threads()} | B={args.positions} "
-          f"G={args.G} thought cap {args.max_thought} | {'bf16' if args.bf16 else 'fp32'} | "
+    print(f"model {args.model or 'embedded'} | {args.workload} workload, T {args.temperature} | torch threads "
+          f"{torch.get_num_threads()} | B={args.positions} G={args.G} thought cap {args.max_thought} | "
+          f"{'bf16' if args.bf16 else 'fp32'}{' | RLP dense' if args.dense else ''} | "
           f"{len(rlp_rows)} + {len(grpo_rows)} timed steps")
     a, b = summarise("RLP", rlp_rows), summarise("GRPO", grpo_rows)
     print(f"ratio RLP / TRL GRPOTrainer: {a['tokens_per_s'] / b['tokens_per_s']:.2f}x thought tokens/s, "

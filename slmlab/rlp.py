@@ -51,6 +51,14 @@ Where it departs from GRPO (as in TRL's ``GRPOTrainer``), following the paper:
   thought as a GRPO trainer does. Sampling stops running a position once its G thoughts are closed.
 - Policy log-probs are length-normalised per thought, then averaged over thoughts (GRPO's original
   per-sequence normalisation, not DAPO's per-token one).
+- Only thoughts that can move are back-propagated (``sparse_update``). A thought cut by the cap, or
+  one in a group whose valid thoughts are all the same, has advantage 0 and so no gradient; the step
+  then scores each distinct (position, thought) once without gradient for the rewards, and runs the
+  update's forward and backward on the distinct thoughts that can move, each weighted by its copies.
+  It is the same update up to rounding, and it makes those advantages exactly 0: computing r − mean r
+  in floats leaves ~1e-7 of rounding there, which Adam would scale up to a full-sized step. The step
+  takes this path when its estimated cost is lower (a model whose G thoughts often coincide), and
+  its FLOP count is that of the passes it runs.
 """
 from __future__ import annotations
 
@@ -68,8 +76,8 @@ from tqdm.auto import tqdm
 
 from . import checkpoint
 from .ema import ema_copy, ema_update
-from .thoughts import (ThoughtFormat, answer_positions, baseline_logprob, build_thought_batch, forward_contexts,
-                       sample_thoughts, score_thoughts, uniform_positions)
+from .thoughts import (ThoughtFormat, answer_positions, baseline_logprob, build_thought_batch, distinct_rows,
+                       forward_contexts, sample_thoughts, score_thoughts, select_rows, uniform_positions)
 from .training import _check_betas, _check_number, autocast_dtype
 
 __all__ = ["RLPConfig", "ThoughtFormat", "thought_format", "answer_positions", "uniform_positions",
@@ -101,6 +109,8 @@ class RLPConfig:
                                        # at 1 the ratio is exactly 1 and the clip never acts
     mask_truncated: bool = True        # thoughts cut by the cap get no gradient and no say in baselines
     micro_batch: int = 64              # thoughts per forward/backward (rounded to whole groups; 0: all)
+    sparse_update: bool = True         # back-propagate only thoughts whose advantage can be non-zero, each
+                                       # distinct one once, when that is cheaper (same update; kl_beta = 0)
     kl_beta: float = 0.0               # β of a KL to the starting model (paper: 0; 1e-4 hurt)
     ema_decay: float = 0.999           # τ of the EMA baseline φ ← τφ + (1−τ)θ (paper: 0.999)
     think_open: str = "<think>"        # thought delimiters; plain text for a model without the tokens
@@ -117,6 +127,8 @@ class RLPConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name}={v!r} must be a positive int")
+        if not isinstance(self.sparse_update, bool):
+            raise ValueError(f"sparse_update={self.sparse_update!r} must be True or False")
         if not isinstance(self.micro_batch, int) or self.micro_batch < 0:
             raise ValueError(f"micro_batch={self.micro_batch!r} must be an int >= 0 (0: one pass over all thoughts)")
         if not isinstance(self.group_size, int) or self.group_size < 2:
@@ -188,19 +200,50 @@ def leave_one_out_advantage(rewards: torch.Tensor, valid: torch.Tensor | None = 
     return torch.where(valid & (n >= 2), n / (n - 1).clamp(min=1) * (rewards - mean), torch.zeros_like(rewards))
 
 
-def clipped_thought_loss(logp, old_logp, advantages, thought_mask, clip_low, clip_high):
+def clipped_thought_loss(logp, old_logp, advantages, thought_mask, clip_low, clip_high, weights=None):
     """The clipped surrogate on thought tokens only, length-normalised per thought (paper eq. 8).
 
     ``logp``/``old_logp``/``thought_mask`` are (N, T); ``advantages`` (N,). Returns (loss, clip_ratio),
-    clip_ratio the share of thought tokens whose ratio left [1−ε_ℓ, 1+ε_h] on the losing side."""
+    clip_ratio the share of thought tokens whose ratio left [1−ε_ℓ, 1+ε_h] on the losing side.
+    ``weights`` (N,): how many thoughts each row stands for (a distinct thought and its copies);
+    the loss is then the weighted mean over rows, and the clip ratio over the weighted tokens."""
     m = thought_mask.to(logp.dtype)
     ratio = torch.exp((logp - old_logp) * m)  # (N, T); 1 outside thoughts
     a = advantages.detach()[:, None]
     surrogate = torch.minimum(ratio * a, ratio.clamp(1 - clip_low, 1 + clip_high) * a)  # (N, T)
     per_thought = (surrogate * m).sum(1) / m.sum(1).clamp(min=1)  # (N,)
     clipped = ((ratio < 1 - clip_low) & (a < 0)) | ((ratio > 1 + clip_high) & (a > 0))
-    clip_ratio = (clipped.float() * m).sum() / m.sum().clamp(min=1)
-    return -per_thought.mean(), clip_ratio.detach()
+    if weights is None:
+        clip_ratio = (clipped.float() * m).sum() / m.sum().clamp(min=1)
+        return -per_thought.mean(), clip_ratio.detach()
+    w = weights.to(logp.dtype)
+    clip_ratio = (clipped.float() * m * w[:, None]).sum() / (m * w[:, None]).sum().clamp(min=1)
+    return -(w * per_thought).sum() / w.sum(), clip_ratio.detach()
+
+
+# A sparse step runs the distinct thoughts once without gradient (~1 forward each) and the update on
+# those that can move (~3: forward and backward); the dense step runs every thought once (~3). It is
+# taken when its estimate is at most this share of the dense one.
+_SPARSE_MAX_COST = 0.8
+
+
+def _sparse_plan(batch, valid, group_size: int):
+    """Which rows of ``batch`` can get a non-zero advantage, and whether a sparse step pays.
+
+    A row can move only if it is valid and its group holds at least two valid thoughts that differ:
+    equal thoughts on the same context get equal rewards, so a group whose valid thoughts are all the
+    same has every advantage 0 (up to rounding), as has a group with fewer than two valid ones.
+    Returns None (take the dense step), or (distinct (U,), inverse (N,), counts (U,), can_move (N,))."""
+    distinct, inverse = distinct_rows(batch)
+    n = len(inverse)
+    ok = torch.ones(n, dtype=torch.bool) if valid is None else valid.reshape(-1).cpu()
+    groups = inverse.view(-1, group_size)
+    differ = torch.tensor([len(set(g[v].tolist())) >= 2 for g, v in zip(groups, ok.view(-1, group_size))])
+    can_move = ok & differ.repeat_interleave(group_size)
+    movers = len(set(inverse[can_move].tolist()))
+    if len(distinct) + 3 * movers > _SPARSE_MAX_COST * 3 * n:
+        return None
+    return distinct, inverse, torch.bincount(inverse, minlength=len(distinct)), can_move
 
 
 def step_flops(n_params: int, gen_tokens: int, prompt_tokens: int, train_tokens: int, fwd_tokens: int) -> float:
@@ -250,34 +293,60 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
         with torch.no_grad():
             ref_logp = [score_thoughts(ref_model, b, cfg.temperature, amp)[1] for b in batches]  # (n_c, T_c)
     old_logp, rewards, adv = [None] * len(batches), [None] * len(batches), [None] * len(batches)
-    t_forward, tok_stats, losses, grad_norm = 0.0, [], [], 0.0
+    trained = [None] * len(batches)  # per micro-batch: (rows back-propagated, their advantages, weights)
+    t_forward, tok_stats, losses, grad_norm, extra_fwd = 0.0, [], [], 0.0, 0
     for epoch in range(cfg.ppo_epochs):
         for c, batch in enumerate(batches):
             last = c == len(batches) - 1
             sync = accel.no_sync(model) if (accel is not None and not last) else contextlib.nullcontext()
             with sync:
                 tf = time.perf_counter()
-                s_pred, logp, entropy = score_thoughts(model, batch, cfg.temperature, amp,
-                                                       context if epoch == 0 else None)  # (n_c,), (n_c, T_c)
-                tmask = batch.thought_mask.to(device)
                 if epoch == 0:
-                    old_logp[c] = logp.detach()  # π_θold: θ at sampling time
                     a, b = spans[c]
+                    valid = ~batch.truncated.to(device).view(-1, G) if cfg.mask_truncated else None
+                    plan = _sparse_plan(batch, valid, G) if cfg.sparse_update and cfg.kl_beta == 0 else None
+                    if plan is None:  # one pass: rewards and the update's log-probs from the same forward
+                        s_pred, logp, entropy = score_thoughts(model, batch, cfg.temperature, amp, context)
+                    else:  # rewards from the distinct thoughts, without gradient
+                        distinct, inverse, counts, can_move = plan
+                        once = select_rows(batch, distinct)
+                        with torch.no_grad():
+                            s_once, _, entropy = score_thoughts(unwrapped, once, cfg.temperature, amp, context,
+                                                                row_weights=counts)
+                        # padded work of this pass; the contexts' run is the one counted with the update
+                        extra_fwd += once.padded_tokens - (0 if context is None else once.context_ids.numel())
+                        s_pred = s_once[inverse.to(device)]
                     # Stage 3 (l.12): information-gain reward, a constant for the update.
                     rewards[c] = s_pred.view(-1, G) - s_ema[a:b, None]  # (B_c, G)
                     # Stage 4 (l.13): leave-one-out advantage, within each complete group.
-                    valid = ~batch.truncated.to(device).view(-1, G) if cfg.mask_truncated else None
                     adv[c] = leave_one_out_advantage(rewards[c], valid).reshape(-1)  # (n_c,)
+                    if plan is None:
+                        trained[c] = (batch, adv[c], None)
+                    else:  # back-propagate each distinct thought that can move, once, weighted by its copies
+                        adv[c] = torch.where(can_move.to(device), adv[c], torch.zeros_like(adv[c]))
+                        keep = (adv[c][distinct.to(device)] != 0).nonzero()[:, 0].cpu()
+                        keep = keep if len(keep) else torch.tensor([0])  # one row (A = 0) keeps DDP in step
+                        trained[c] = (select_rows(batch, distinct[keep]), adv[c][distinct[keep].to(device)],
+                                      counts[keep].to(device))
+                        _, logp, _ = score_thoughts(model, trained[c][0], cfg.temperature, amp, context)
+                    old_logp[c] = logp.detach()  # π_θold: θ at sampling time
                     t_forward += time.perf_counter() - tf
+                else:
+                    _, logp, _ = score_thoughts(model, trained[c][0], cfg.temperature, amp)
+                rows, row_adv, weights = trained[c]
+                tmask = rows.thought_mask.to(device)
                 # Stage 5 (l.14): clipped surrogate on thought tokens only; no next-token loss.
-                loss, clip_ratio = clipped_thought_loss(logp, old_logp[c], adv[c], tmask, cfg.clip_low, cfg.clip_high)
+                loss, clip_ratio = clipped_thought_loss(logp, old_logp[c], row_adv, tmask, cfg.clip_low,
+                                                        cfg.clip_high, weights)
                 if ref_logp[c] is not None:  # optional KL (β = 0 in the paper): GRPO's k3 estimator
                     d = (ref_logp[c] - logp) * tmask
                     loss = loss + cfg.kl_beta * ((torch.exp(d) - d - 1).sum(1) / tmask.sum(1).clamp(min=1)).mean()
-                loss = loss * (len(adv[c]) / n_total)  # micro-batch means add up to the mean over all thoughts
+                n_rows = len(row_adv) if weights is None else float(weights.sum())
+                loss = loss * (n_rows / n_total)  # micro-batch means add up to the mean over all thoughts
                 (accel.backward(loss) if accel is not None else loss.backward())
             losses.append(float(loss.detach()))
-            tok_stats.append((float(tmask.sum()), float(entropy), float(clip_ratio)))
+            w_tok = tmask.sum(1).float() if weights is None else tmask.sum(1).float() * weights
+            tok_stats.append((float(batch.thought_mask.sum()), float(entropy), float(clip_ratio) * float(w_tok.sum())))
         # Stage 6 (l.15): optimizer step, then the EMA baseline follows θ.
         clip_to = cfg.grad_clip or math.inf  # the norm is logged even when clipping is off
         norm = (accel.clip_grad_norm_(model.parameters(), clip_to) if accel is not None
@@ -297,24 +366,26 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     first = tok_stats[:len(batches)]
     n_tok = sum(n for n, _, _ in first) or 1.0
     entropy = sum(n * e for n, e, _ in first) / n_tok
-    clip_ratio = sum(n * r for n, _, r in tok_stats[-len(batches):]) / n_tok
+    clip_ratio = sum(k for _, _, k in tok_stats[-len(batches):]) / n_tok  # clipped thought tokens, last pass
     r = torch.cat(rewards).detach().float()  # (B, G)
     # FLOPs count the padded work the batched passes really do, not just the real tokens:
     # generation runs all N rows until the longest thought ends, prefill runs the left-padded prompts
     # (all but their last token once per position, the last once per thought), scoring and the EMA
-    # pass run their padded batches.
+    # pass run their padded batches (a sparse step: the distinct thoughts without gradient, then the
+    # thoughts that move with it).
     width = max(len(p["context_ids"]) + len(fmt.open_ids) for p in positions)
     local = torch.tensor([float(sum(int(b.thought_length.sum()) for b in batches)),
                           float(len(thoughts) * max(map(len, thoughts))),
-                          float(sum(b.padded_tokens for b in batches)),
+                          float(sum(rows.padded_tokens for rows, _, _ in trained)),
                           float(len(positions) * (width - 1) + len(thoughts)),
-                          float(len(positions) * max(len(p["context_ids"]) + len(p["target_ids"]) for p in positions))])
+                          float(len(positions) * max(len(p["context_ids"]) + len(p["target_ids"]) for p in positions)),
+                          float(extra_fwd)])
     if accel is not None and accel.num_processes > 1:
         r = accel.gather(r.contiguous())
         local = accel.reduce(local.to(device), "sum").cpu()
     n_params = sum(p.numel() for p in {id(p): p for p in unwrapped.parameters()}.values())
-    gen, gen_padded, train_tok, prompt_tok, ema_tok = (float(v) for v in local)
-    fwd = ema_tok + (train_tok if cfg.kl_beta > 0 else 0.0)
+    gen, gen_padded, train_tok, prompt_tok, ema_tok, extra_fwd = (float(v) for v in local)
+    fwd = ema_tok + extra_fwd + (train_tok if cfg.kl_beta > 0 else 0.0)
     # ``loss`` and ``clip_ratio`` are those of the last PPO pass. On the first pass the ratio is 1, so
     # the surrogate is −mean(A), zero by construction (advantages sum to zero in each group) while
     # its gradient is not, and nothing is clipped: both say something only when ppo_epochs > 1.

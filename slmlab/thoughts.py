@@ -12,6 +12,7 @@ through :func:`slmlab.decode_step.decode_step`, the same step without the forwar
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import inspect
@@ -28,7 +29,8 @@ from .scoring import continuation_logprobs
 from .scoring import selected_token_logprobs as _token_logprobs
 
 __all__ = ["ThoughtFormat", "ThoughtBatch", "answer_positions", "uniform_positions", "sample_thoughts",
-           "build_thought_batch", "forward_contexts", "score_thoughts", "baseline_logprob"]
+           "build_thought_batch", "select_rows", "distinct_rows", "forward_contexts", "score_thoughts",
+           "baseline_logprob"]
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,7 @@ class ThoughtBatch:
     group_size: int
     n_tokens: int                 # real tokens the scoring pass processes: B contexts + N suffixes
     padded_tokens: int = 0        # the same with padding, the work a batched pass really does
+    context_index: torch.Tensor | None = None  # (N,) the context each suffix runs on; None: row b·G + g on b
 
 
 def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int,
@@ -306,6 +309,39 @@ def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int
                         group_size, int(cmask.sum() + mask.sum()), cids.numel() + ids.numel())
 
 
+def select_rows(batch: ThoughtBatch, rows) -> ThoughtBatch:
+    """The suffixes ``rows`` (indices into the batch) on the same contexts, cut to their own longest:
+    a batch of any number of suffixes per context, which :func:`score_thoughts` runs the same way."""
+    rows = torch.as_tensor(rows, dtype=torch.long)
+    if rows.ndim != 1 or not len(rows):
+        raise ValueError("rows must be a non-empty 1-d list of row indices")
+    index = (batch.context_index if batch.context_index is not None else
+             torch.arange(batch.context_ids.shape[0]).repeat_interleave(batch.group_size))[rows]
+    mask = batch.attention_mask[rows]
+    width = int(mask.sum(1).max())
+    mask = mask[:, :width]
+    return dataclasses.replace(
+        batch, input_ids=batch.input_ids[rows, :width], attention_mask=mask,
+        thought_mask=batch.thought_mask[rows, :width], target_mask=batch.target_mask[rows, :width],
+        thought_length=batch.thought_length[rows], truncated=batch.truncated[rows], context_index=index,
+        n_tokens=int(batch.context_mask.sum() + mask.sum()), padded_tokens=batch.context_ids.numel() + rows.numel() * width)
+
+
+def distinct_rows(batch: ThoughtBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows that are the same thought on the same context: ``first`` (U,), the first row of each
+    distinct one, and ``inverse`` (N,), which distinct one each row is (row i = row first[inverse[i]])."""
+    index = (batch.context_index if batch.context_index is not None else
+             torch.arange(batch.context_ids.shape[0]).repeat_interleave(batch.group_size)).tolist()
+    seen, first, inverse = {}, [], []
+    for r, (ids, n) in enumerate(zip(batch.input_ids.tolist(), batch.attention_mask.sum(1).tolist())):
+        key = (index[r], tuple(ids[:n]))
+        if key not in seen:
+            seen[key] = len(first)
+            first.append(r)
+        inverse.append(seen[key])
+    return torch.tensor(first), torch.tensor(inverse)
+
+
 def _left_padded_contexts(positions, pad_id: int):
     """The B contexts left-padded to the longest: ids (B, Wc) and mask (B, Wc)."""
     ctx = [list(p["context_ids"]) for p in positions]
@@ -325,6 +361,14 @@ def forward_contexts(model, positions, fmt: ThoughtFormat, amp=None):
     cids, cmask = _left_padded_contexts(positions, fmt.pad_id)
     with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
         return _forward_context(getattr(model, "module", model), cids.to(device), cmask.to(device))
+
+
+def _copy_cache(cache):
+    """A cache whose layers can be repeated, selected and appended to without touching ``cache``'s
+    (the key and value tensors are shared until then, so gradient still flows back into them)."""
+    out = copy.copy(cache)
+    out.layers = [copy.copy(layer) for layer in cache.layers]
+    return out
 
 
 def _cache_shape(cache) -> tuple:
@@ -351,14 +395,15 @@ def _forward_context(model, ids, mask):
     return getattr(out, "cache" if "cache" in names else "past_key_values")
 
 
-def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None, context=None):
-    """One teacher-forced pass over the thought batch: each context once, then its G suffixes on top
+def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None, context=None, row_weights=None):
+    """One teacher-forced pass over the thought batch: each context once, then its suffixes on top
     of its KV cache (gradient flows back into the shared context through the cache). Returns
     ``s_pred`` (N,): Σ log p_θ(target | context, thought), no gradient — the reward's first term;
     ``logp`` (N, Ws): log π_θ(thought token | prefix) at temperature T, with gradient (0 elsewhere);
-    ``entropy`` (scalar): mean entropy of π_θ over thought tokens, no gradient. ``context``: the
-    contexts' cache from :func:`forward_contexts` under the same weights, used instead of running them
-    again (and repeated G times in place, so it serves one call)."""
+    ``entropy`` (scalar): mean entropy of π_θ over thought tokens, no gradient, each row's tokens
+    counted ``row_weights[row]`` times when given (a distinct thought standing for its copies).
+    ``context``: the contexts' cache from :func:`forward_contexts` under the same weights, used
+    instead of running them again; it is read, not changed, so it can serve several calls."""
     device = next(model.parameters()).device
     G = batch.group_size
     cids, cmask = batch.context_ids.to(device), batch.context_mask.to(device)
@@ -370,10 +415,16 @@ def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None, con
         if context is not None and _cache_shape(context) != tuple(cids.shape):
             raise ValueError(f"context holds {_cache_shape(context)} (contexts, tokens), this batch's contexts are "
                              f"{tuple(cids.shape)}: pass forward_contexts(model, positions, fmt) of the same positions")
-        cache = context if context is not None else _forward_context(getattr(model, "module", model), cids, cmask)
-        cache.batch_repeat_interleave(G)  # (B, …) -> (N, …), row b·G + g
-        full_mask = torch.cat([cmask.repeat_interleave(G, 0), mask], 1)  # (N, Wc + Ws)
-        pos = cmask.sum(1).repeat_interleave(G)[:, None] + torch.arange(ids.shape[1], device=device)  # (N, Ws)
+        cache = _copy_cache(context) if context is not None else _forward_context(getattr(model, "module", model),
+                                                                                  cids, cmask)
+        if batch.context_index is None:
+            cache.batch_repeat_interleave(G)  # (B, …) -> (N, …), row b·G + g
+        else:
+            cache.batch_select_indices(batch.context_index.to(device))  # (B, …) -> (N, …), row i on its context
+        rows_cmask = (cmask.repeat_interleave(G, 0) if batch.context_index is None
+                      else cmask[batch.context_index.to(device)])  # (N, Wc)
+        full_mask = torch.cat([rows_cmask, mask], 1)  # (N, Wc + Ws)
+        pos = rows_cmask.sum(1)[:, None] + torch.arange(ids.shape[1], device=device)  # (N, Ws)
         logits = model(input_ids=ids, attention_mask=full_mask, position_ids=pos, use_cache=True,
                        **{_cache_kw(model): cache}).logits  # (N, Ws, V)
     y_lp, _, _ = _token_logprobs(logits.detach(), ids, ymask)  # reward: the model at T = 1
@@ -384,7 +435,14 @@ def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None, con
     logp = torch.zeros(ids.shape, device=device, dtype=t_lp.dtype).masked_scatter(tmask, t_lp)
     with torch.no_grad():
         probs = torch.softmax(t_lg.detach(), -1)
-        entropy = (t_logz.detach() - (probs * t_lg.detach()).sum(-1)).mean() if len(t_lp) else torch.zeros(())
+        h = t_logz.detach() - (probs * t_lg.detach()).sum(-1)  # (M,)
+        if not len(t_lp):
+            entropy = torch.zeros(())
+        elif row_weights is None:
+            entropy = h.mean()
+        else:  # thought tokens are in row order (masked_scatter above reads them so)
+            w = torch.as_tensor(row_weights, dtype=h.dtype, device=device)[tmask[:, 1:].nonzero()[:, 0]]
+            entropy = (w * h).sum() / w.sum()
     return s_pred, logp, entropy
 
 

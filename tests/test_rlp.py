@@ -373,7 +373,17 @@ def _step(policy, ema, pos, cfg, fmt, lr):
     return details, ema_then
 
 
-def test_padded_batch_rewards_and_advantages_equal_naive_per_thought(trained):
+@pytest.fixture(params=["dense", "sparse"])
+def path(request, monkeypatch):
+    """Each learning-rule test runs both steps: dense (every thought back-propagated in the pass that
+    gives the rewards) and sparse (rewards from the distinct thoughts, then the update on those whose
+    advantage can be non-zero, each once, weighted by its copies)."""
+    from slmlab import rlp
+    monkeypatch.setattr(rlp, "_SPARSE_MAX_COST", 0.0 if request.param == "dense" else math.inf)
+    return request.param
+
+
+def test_padded_batch_rewards_and_advantages_equal_naive_per_thought(trained, path):
     policy, ema, pos, cfg, fmt = _setup(trained)
     details, ema = _step(policy, ema, pos, cfg, fmt, lr=0.0)
     rewards, closed, _ = _naive(policy, ema, pos, details["thoughts"], fmt, cfg.group_size, cfg.temperature)
@@ -385,7 +395,7 @@ def test_padded_batch_rewards_and_advantages_equal_naive_per_thought(trained):
     assert torch.allclose(details["advantages"], advantages, atol=3e-4), (details["advantages"] - advantages).abs().max()
 
 
-def test_one_sgd_step_raises_the_best_thought_and_lowers_the_worst(trained):
+def test_one_sgd_step_raises_the_best_thought_and_lowers_the_worst(trained, path):
     policy, ema, pos, cfg, fmt = _setup(trained)
     before = ema_copy(policy)
     details, ema = _step(policy, ema, pos, cfg, fmt, lr=0.05)
@@ -404,7 +414,7 @@ def test_one_sgd_step_raises_the_best_thought_and_lowers_the_worst(trained):
     assert logp_after[worst] < logp_before[worst] - 1e-4
 
 
-def test_update_equals_gradient_of_the_naive_loss(trained):
+def test_update_equals_gradient_of_the_naive_loss(trained, path):
     """With SGD and one PPO epoch the ratio is 1, so the step is −lr·∇ of
     L = −(1/N) Σ_i A_i · mean_t log π(c_i,t), summed one thought at a time."""
     policy, ema, pos, cfg, fmt = _setup(trained)
@@ -421,6 +431,95 @@ def test_update_equals_gradient_of_the_naive_loss(trained):
         assert torch.allclose(q.detach(), want, atol=2e-6, rtol=1e-4), name
         moved += int(not torch.equal(q.detach(), p.detach()))
     assert moved > 0
+
+
+def test_a_group_of_equal_thoughts_does_not_move_the_model(trained, monkeypatch):
+    """Equal thoughts on one context get equal rewards, so their advantages are 0 and so is their
+    gradient: the sparse step leaves the weights exactly as they were, even at a huge learning rate."""
+    from slmlab import rlp
+    monkeypatch.setattr(rlp, "_SPARSE_MAX_COST", math.inf)
+    policy, ema, pos, cfg, fmt = _setup(trained)
+    cfg = replace(cfg, temperature=0.05, micro_batch=0)  # near-greedy: every group's thoughts the same
+    before = ema_copy(policy)
+    details, _ = _step(policy, ema, pos, cfg, fmt, lr=1e3)
+    groups = [details["thoughts"][i:i + cfg.group_size] for i in range(0, len(details["thoughts"]), cfg.group_size)]
+    assert all(len(set(map(tuple, g))) == 1 for g in groups)
+    assert (details["advantages"] == 0).all()
+    assert all(torch.equal(p, q) for p, q in zip(policy.parameters(), before.parameters()))
+
+
+def test_sparse_plan_marks_the_rows_that_can_move(trained):
+    """A row can move when it is valid and its group holds two valid thoughts that differ."""
+    from slmlab import rlp
+    _, tok = trained
+    fmt = thought_format(tok, RLPConfig())
+    c = fmt.close_ids[0]
+    pos = [{"context_ids": [0, 40, 41], "target_ids": [50]}, {"context_ids": [0, 42], "target_ids": [51]},
+           {"context_ids": [0, 43], "target_ids": [52]}]
+    th = [[60, c], [60, c], [61, c], [62, 63],  # differ among the valid: the three closed ones move
+          [60, c], [60, c], [60, c], [61, 62],  # the valid ones are equal: none moves
+          [70, 71], [70, 72], [60, c], [61, 62]]  # one valid thought: none moves
+    batch = build_thought_batch(pos, th, fmt, 4)
+    valid = ~batch.truncated.view(-1, 4)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rlp, "_SPARSE_MAX_COST", math.inf)
+        distinct, inverse, counts, can_move = rlp._sparse_plan(batch, valid, 4)
+        assert can_move.tolist() == [True, True, True, False] + [False] * 8
+        assert counts.tolist() == [2, 1, 1, 3, 1, 1, 1, 1, 1] and len(distinct) == 9
+        # without the truncation mask every group has two different thoughts
+        assert rlp._sparse_plan(batch, None, 4)[3].all()
+        mp.setattr(rlp, "_SPARSE_MAX_COST", 0.0)
+        assert rlp._sparse_plan(batch, valid, 4) is None  # not cheaper: the dense step
+
+
+def test_sparse_step_equals_the_dense_step(trained, monkeypatch):
+    """The same step both ways, with AdamW, two PPO epochs and micro-batches: same thoughts, rewards,
+    advantages (within rounding), metrics and weights; and the sparse one counts fewer FLOPs. (Copies
+    of one thought share a position, so they sit in one group, one micro-batch.)"""
+    from slmlab import rlp
+    runs = {}
+    for name, cost in (("sparse", math.inf), ("dense", 0.0)):
+        monkeypatch.setattr(rlp, "_SPARSE_MAX_COST", cost)
+        policy, ema, pos, cfg, fmt = _setup(trained)
+        cfg = replace(cfg, ppo_epochs=2, temperature=1.1)  # some moving thoughts have copies here
+        details = {}
+        opt = torch.optim.AdamW(policy.parameters(), lr=1e-3, eps=1e-3)  # eps: rounding noise stays small
+        row = rlp_step(policy, ema, opt, pos, cfg, fmt, step=0, details=details)
+        runs[name] = (details, row, [p.detach().clone() for p in policy.parameters()])
+    (sd, srow, sp), (dd, drow, dp) = runs["sparse"], runs["dense"]
+    assert sd["thoughts"] == dd["thoughts"]
+    assert torch.allclose(sd["rewards"], dd["rewards"], atol=1e-5)
+    assert torch.allclose(sd["advantages"], dd["advantages"], atol=1e-5)
+    assert (sd["advantages"] == 0).any() and (sd["advantages"] != 0).any()
+    movers = [tuple(t) for t, a in zip(sd["thoughts"], sd["advantages"].reshape(-1)) if a != 0]
+    assert len(set(movers)) < len(movers)  # a distinct thought stands for copies: its weight matters
+    for key in ("reward", "entropy", "clip_ratio", "loss", "grad_norm", "truncated_frac"):
+        assert srow[key] == pytest.approx(drow[key], rel=1e-4, abs=1e-6), key
+    assert drow["clip_ratio"] > 0  # the second epoch's ratio leaves the clip range somewhere
+    for p, q in zip(sp, dp):
+        assert torch.allclose(p, q, atol=1e-6)
+    assert srow["flops"] < drow["flops"]
+
+
+def test_selected_rows_score_as_in_the_whole_batch(trained):
+    """score_thoughts on any subset of rows, in any order and with repeats, gives those rows' values."""
+    from slmlab.thoughts import distinct_rows, select_rows
+    model, tok = trained
+    fmt = thought_format(tok, RLPConfig())
+    pos = answer_positions(tok, make_problems(3, 2, "eval", replace(HARDER, min_steps=3, max_steps=4)))
+    th = sample_thoughts(model, pos, fmt, 4, 20, 1.5, 0)
+    th[1] = th[0]  # a copy: one distinct row for two
+    batch = build_thought_batch(pos, th, fmt, 4)
+    with torch.no_grad():
+        s_all, logp_all, _ = score_thoughts(model, batch, 1.5)
+        rows = torch.tensor([11, 0, 5, 5, 8])
+        s_sub, logp_sub, _ = score_thoughts(model, select_rows(batch, rows), 1.5)
+    assert torch.allclose(s_sub, s_all[rows], atol=1e-5)
+    width = logp_sub.shape[1]
+    assert torch.allclose(logp_sub, logp_all[rows, :width], atol=1e-5) and not logp_all[rows, width:].any()
+    first, inverse = distinct_rows(batch)
+    assert len(first) < len(th) and inverse[1] == inverse[0]
+    assert all(th[int(first[inverse[i]])] == th[i] for i in range(len(th)))
 
 
 # ---------------------------------------------------------------- the fast path against the plain one
