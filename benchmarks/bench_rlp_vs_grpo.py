@@ -7,8 +7,9 @@ copy, which a callback updates after every step), with β = 0 and no std scaling
 sample B·G thoughts, score them, one optimizer step. Throughput = thought tokens/s and
 positions/s; time is split into generation, scoring (reward) and update (everything else).
 
-    python benchmarks/bench_rlp_vs_grpo.py [--model PATH] [--positions 8] [--G 8] [--max-thought 32]
-                                           [--steps 6] [--rounds 2] [--threads 0] [--bf16]
+    python benchmarks/bench_rlp_vs_grpo.py [--model PATH] [--workload base|notebook03] [--positions 8]
+                                           [--G 8] [--max-thought N] [--temperature T] [--steps 6]
+                                           [--rounds 2] [--threads 0] [--bf16] [--dense]
 
 The two take turns in rounds (RLP then GRPO, ``--steps`` each, the first step of every block
 discarded as warm-up) so load from other processes on a shared CPU hits both alike; medians are
@@ -16,7 +17,8 @@ printed. Tokens/s counts only generated thought tokens, the same definition for 
 (process time) per step is printed too: on a shared machine it moves far less than wall time;
 ``--threads 1`` keeps it free of thread spin-waiting.
 
-Measured (defaults, ``--threads 1``, embedded model, a 2-core CPU; medians of each run's steps):
+Measured (defaults, ``--threads 1``, embedded model, a 2-core CPU; medians of each run's steps; the
+base workload unless named):
 - before shared-prefix decoding (:mod:`slmlab.prefix_attention`), on a CPU shared at load ≈ 4, RLP did
   2.8x GRPOTrainer's thought tokens per second; after it, 3.0x (four runs each, 2.8-3.4x).
 - on an otherwise idle CPU, the lean Llama-family decoding step (:mod:`slmlab.decode_step`) and one
@@ -26,11 +28,20 @@ Measured (defaults, ``--threads 1``, embedded model, a 2-core CPU; medians of ea
   the two decoders alternate in one process, the scoring pass ~-15% (one context pass fewer). The
   run-to-run spread on this machine (about ±8%, GRPOTrainer's step 2.7-3.3 s) is larger than the
   gain in the ratio.
-Where an RLP step goes now (about 0.9 s): generation ~0.30-0.39 s (32 decoding steps of 64 rows, each
-about 10 ms of small matmuls, attention and elementwise ops at this CPU's speed), the scoring pass
-~0.17 s and its backward ~0.3 s (one batch, about half of it in matmuls near this CPU's throughput),
-the EMA baseline pass, optimizer and EMA update the rest. Tried without gain: shared-prefix attention
-in the scoring pass (slower than SDPA over the repeated cache), fusing q/k/v and gate/up projections.
+- the sparse update (``RLPConfig.sparse_update``: rewards from each distinct thought once without
+  gradient, forward and backward only on the thoughts whose advantage can be non-zero), idle CPU,
+  runs alternating with the code before it (72d1274), four runs each:
+  base workload: before 3.73/3.01/2.98/3.36x (median 3.19x), after 5.45/6.27/5.40/6.62x (median 5.86x);
+  RLP step 0.97 s -> 0.52 s. Here every group's thoughts come out the same (100% of groups without
+  reward spread): there is nothing to learn, and the step now runs its update on one thought (with advantage 0)
+  instead of back-propagating rounding noise for all 64. notebook03 workload (31% of groups without spread, 38% with
+  rewards of both signs): before 3.53/3.13/3.08/3.06x (median 3.11x), after 5.02/5.22/4.85/4.82x
+  (median 4.94x); RLP step 1.21 s -> 0.80 s, its scoring + update 0.74 s -> 0.29 s.
+Where an RLP step goes now (notebook03 workload, about 0.8 s): generation ~0.46-0.53 s (48 decoding
+steps at most, of 64 rows, each a few ms of small matmuls, attention and elementwise ops at this CPU's
+speed), the pass over distinct thoughts and the update's forward+backward ~0.3 s, the EMA baseline,
+optimizer and EMA update the rest. Tried without gain: shared-prefix attention in the scoring pass
+(slower than SDPA over the repeated cache), fusing q/k/v and gate/up projections.
 """
 from __future__ import annotations
 
