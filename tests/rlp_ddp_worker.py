@@ -1,7 +1,9 @@
 """Worker for tests/test_rlp.py: a short RLP run on a saved tiny model, under 1 or N processes.
 
-Usage: torchrun --nproc_per_node N tests/rlp_ddp_worker.py MODEL_DIR OUT_FILE
-Rank 0 writes the trained weights and the history to OUT_FILE (torch.save)."""
+Usage: torchrun --nproc_per_node N tests/rlp_ddp_worker.py MODEL_DIR OUT_FILE [dense|sparse]
+Rank 0 writes the trained weights and the history to OUT_FILE (torch.save). ``sparse`` makes every
+step take the sparse update (each process then back-propagates a different number of thoughts)."""
+import math
 import sys
 
 import torch
@@ -9,11 +11,13 @@ import torch.distributed as dist
 
 from slmlab.problems import make_problems
 from slmlab.models import load_model
+from slmlab import rlp
 from slmlab.rlp import RLPConfig, answer_positions, train_rlp
 
 
-def main(model_dir: str, out_file: str) -> None:
+def main(model_dir: str, out_file: str, path: str = "dense") -> None:
     torch.set_num_threads(1)
+    rlp._SPARSE_MAX_COST = math.inf if path == "sparse" else 0.0
     model, tokenizer = load_model(model_dir)
     positions = answer_positions(tokenizer, make_problems(12, 0, "train"))
     cfg = RLPConfig(steps=2, batch_positions=4, group_size=3, max_thought_tokens=6, lr=0.5, micro_batch=3, mask_truncated=False,
@@ -31,4 +35,4 @@ def main(model_dir: str, out_file: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

@@ -279,7 +279,8 @@ def test_bad_config_raises():
 
 
 @pytest.mark.slow
-def test_two_processes_equal_one_process(tiny, tmp_path):
+@pytest.mark.parametrize("step_path", ["dense", "sparse"])
+def test_two_processes_equal_one_process(tiny, tmp_path, step_path):
     model, tok = tiny
     model.save_pretrained(tmp_path / "model")
     tok.save_pretrained(tmp_path / "model")
@@ -287,7 +288,8 @@ def test_two_processes_equal_one_process(tiny, tmp_path):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     worker = str(ROOT / "tests" / "rlp_ddp_worker.py")
     for n in (1, 2):
-        subprocess.run(torchrun + [f"--nproc_per_node={n}", worker, str(tmp_path / "model"), str(tmp_path / f"w{n}.pt")],
+        subprocess.run(torchrun + [f"--nproc_per_node={n}", worker, str(tmp_path / "model"), str(tmp_path / f"w{n}.pt"),
+                                   step_path],
                        check=True, env=env, cwd=ROOT, timeout=300, capture_output=True)
     one, two = (torch.load(tmp_path / f"w{n}.pt", weights_only=True) for n in (1, 2))
     start = model.state_dict()
