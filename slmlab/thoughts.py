@@ -6,9 +6,11 @@ position in one batched decoding loop with a KV cache, and :func:`score_thoughts
 teacher-forced pass, both the log-probability of the target after each thought (the reward's first
 term) and the policy log-probabilities of the thought tokens (for the update). Each position's
 context is run once and shared by its G thoughts, in both: while sampling its keys are read once by
-all G rows (:mod:`slmlab.prefix_attention`), while scoring its KV cache is repeated G times. An RLP
-step runs its contexts once for both (:func:`forward_contexts`), and a Llama-family model decodes
-through :func:`slmlab.decode_step.decode_step`, the same step without the forward's wrappers.
+all G rows (:mod:`slmlab.prefix_attention`), while scoring its KV cache is repeated for each of its
+suffixes. An RLP step runs its contexts once for both (:func:`forward_contexts`), and a Llama-family
+model decodes through :func:`slmlab.decode_step.decode_step`, the same step without the forward's
+wrappers. :func:`select_rows` and :func:`distinct_rows` let a step score only some suffixes, each
+distinct one once (``RLPConfig.sparse_update``).
 """
 from __future__ import annotations
 
@@ -309,14 +311,20 @@ def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int
                         group_size, int(cmask.sum() + mask.sum()), cids.numel() + ids.numel())
 
 
+def _row_contexts(batch: ThoughtBatch) -> torch.Tensor:
+    """(N,) the context each suffix of ``batch`` runs on."""
+    if batch.context_index is not None:
+        return batch.context_index
+    return torch.arange(batch.context_ids.shape[0]).repeat_interleave(batch.group_size)
+
+
 def select_rows(batch: ThoughtBatch, rows) -> ThoughtBatch:
     """The suffixes ``rows`` (indices into the batch) on the same contexts, cut to their own longest:
     a batch of any number of suffixes per context, which :func:`score_thoughts` runs the same way."""
     rows = torch.as_tensor(rows, dtype=torch.long)
     if rows.ndim != 1 or not len(rows):
         raise ValueError("rows must be a non-empty 1-d list of row indices")
-    index = (batch.context_index if batch.context_index is not None else
-             torch.arange(batch.context_ids.shape[0]).repeat_interleave(batch.group_size))[rows]
+    index = _row_contexts(batch)[rows]
     mask = batch.attention_mask[rows]
     width = int(mask.sum(1).max())
     mask = mask[:, :width]
@@ -330,8 +338,7 @@ def select_rows(batch: ThoughtBatch, rows) -> ThoughtBatch:
 def distinct_rows(batch: ThoughtBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows that are the same thought on the same context: ``first`` (U,), the first row of each
     distinct one, and ``inverse`` (N,), which distinct one each row is (row i = row first[inverse[i]])."""
-    index = (batch.context_index if batch.context_index is not None else
-             torch.arange(batch.context_ids.shape[0]).repeat_interleave(batch.group_size)).tolist()
+    index = _row_contexts(batch).tolist()
     seen, first, inverse = {}, [], []
     for r, (ids, n) in enumerate(zip(batch.input_ids.tolist(), batch.attention_mask.sum(1).tolist())):
         key = (index[r], tuple(ids[:n]))
@@ -421,8 +428,7 @@ def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None, con
             cache.batch_repeat_interleave(G)  # (B, …) -> (N, …), row b·G + g
         else:
             cache.batch_select_indices(batch.context_index.to(device))  # (B, …) -> (N, …), row i on its context
-        rows_cmask = (cmask.repeat_interleave(G, 0) if batch.context_index is None
-                      else cmask[batch.context_index.to(device)])  # (N, Wc)
+        rows_cmask = cmask[_row_contexts(batch).to(device)]  # (N, Wc)
         full_mask = torch.cat([rows_cmask, mask], 1)  # (N, Wc + Ws)
         pos = rows_cmask.sum(1)[:, None] + torch.arange(ids.shape[1], device=device)  # (N, Ws)
         logits = model(input_ids=ids, attention_mask=full_mask, position_ids=pos, use_cache=True,
