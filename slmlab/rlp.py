@@ -45,6 +45,8 @@ Where it departs from GRPO (as in TRL's ``GRPOTrainer``), following the paper:
 - No KL term by default (β = 0); ``kl_beta > 0`` adds GRPO's k3 estimator to a frozen copy of θ₀.
 - S_pred is read off the same forward pass that gives the policy log-probs for the update (θ is
   still θ_old then), so scoring costs no pass of its own; a GRPO reward function scores separately.
+  (A sparse step, below, scores the distinct thoughts without gradient instead: cheaper than
+  back-propagating every thought when most cannot move.)
 - A position's context is run once for its G thoughts, both when sampling (one prefill whose keys
   the G rows read with shared-prefix attention, no copy per row) and when scoring (the G suffixes
   run on the context's cache, and the gradient flows back through the cache), instead of once per
@@ -286,7 +288,8 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     t1 = time.perf_counter()
 
     # Stage 2 (l.10-11): S_ema = log p_φ(x_t | x_<t), no thought; S_pred = log p_θ(x_t | x_<t, c)
-    # comes out of the first forward pass of the update itself, under θ = θ_old.
+    # comes out of the first forward pass of the update itself, under θ = θ_old (a sparse step reads
+    # it off a pass without gradient over the distinct thoughts).
     s_ema = baseline_logprob(ema_model, positions, fmt, cfg.reward_tokens, amp)  # (B,)
     ref_logp = [None] * len(batches)
     if cfg.kl_beta > 0:
