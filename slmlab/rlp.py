@@ -173,7 +173,6 @@ def thought_format(tokenizer, cfg: RLPConfig = RLPConfig()) -> ThoughtFormat:
     return ThoughtFormat(open_ids, close_ids, enc(cfg.separator), pad, tuple(sorted(banned - set(close_ids))))
 
 
-@torch.no_grad()
 @torch.no_grad()  # a reward, not a loss: no graph to build
 def information_gain_reward(model, ema_model, positions, thoughts, fmt: ThoughtFormat, group_size: int,
                             reward_tokens=None, amp=None) -> torch.Tensor:
@@ -215,10 +214,7 @@ def clipped_thought_loss(logp, old_logp, advantages, thought_mask, clip_low, cli
     surrogate = torch.minimum(ratio * a, ratio.clamp(1 - clip_low, 1 + clip_high) * a)  # (N, T)
     per_thought = (surrogate * m).sum(1) / m.sum(1).clamp(min=1)  # (N,)
     clipped = ((ratio < 1 - clip_low) & (a < 0)) | ((ratio > 1 + clip_high) & (a > 0))
-    if weights is None:
-        clip_ratio = (clipped.float() * m).sum() / m.sum().clamp(min=1)
-        return -per_thought.mean(), clip_ratio.detach()
-    w = weights.to(logp.dtype)
+    w = torch.ones_like(per_thought) if weights is None else weights.to(logp.dtype)
     clip_ratio = (clipped.float() * m * w[:, None]).sum() / (m * w[:, None]).sum().clamp(min=1)
     return -(w * per_thought).sum() / w.sum(), clip_ratio.detach()
 
@@ -296,7 +292,7 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
         with torch.no_grad():
             ref_logp = [score_thoughts(ref_model, b, cfg.temperature, amp)[1] for b in batches]  # (n_c, T_c)
     old_logp, rewards, adv = [None] * len(batches), [None] * len(batches), [None] * len(batches)
-    trained = [None] * len(batches)  # per micro-batch: (rows back-propagated, their advantages, weights)
+    trained = [None] * len(batches)  # per micro-batch: (rows back-propagated, their advantages, copies each)
     t_forward, tok_stats, losses, grad_norm, extra_fwd = 0.0, [], [], 0.0, 0
     for epoch in range(cfg.ppo_epochs):
         for c, batch in enumerate(batches):
@@ -324,7 +320,7 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
                     # Stage 4 (l.13): leave-one-out advantage, within each complete group.
                     adv[c] = leave_one_out_advantage(rewards[c], valid).reshape(-1)  # (n_c,)
                     if plan is None:
-                        trained[c] = (batch, adv[c], None)
+                        trained[c] = (batch, adv[c], torch.ones_like(adv[c]))
                     else:  # back-propagate each distinct thought that can move, once, weighted by its copies
                         adv[c] = torch.where(can_move.to(device), adv[c], torch.zeros_like(adv[c]))
                         keep = (adv[c][distinct.to(device)] != 0).nonzero()[:, 0].cpu()
@@ -344,12 +340,11 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
                 if ref_logp[c] is not None:  # optional KL (β = 0 in the paper): GRPO's k3 estimator
                     d = (ref_logp[c] - logp) * tmask
                     loss = loss + cfg.kl_beta * ((torch.exp(d) - d - 1).sum(1) / tmask.sum(1).clamp(min=1)).mean()
-                n_rows = len(row_adv) if weights is None else float(weights.sum())
-                loss = loss * (n_rows / n_total)  # micro-batch means add up to the mean over all thoughts
+                loss = loss * (float(weights.sum()) / n_total)  # micro-batch means add up to the mean over all thoughts
                 (accel.backward(loss) if accel is not None else loss.backward())
             losses.append(float(loss.detach()))
-            w_tok = tmask.sum(1).float() if weights is None else tmask.sum(1).float() * weights
-            tok_stats.append((float(batch.thought_mask.sum()), float(entropy), float(clip_ratio) * float(w_tok.sum())))
+            clipped_tokens = float(clip_ratio) * float((tmask.sum(1) * weights).sum())
+            tok_stats.append((float(batch.thought_mask.sum()), float(entropy), clipped_tokens))
         # Stage 6 (l.15): optimizer step, then the EMA baseline follows θ.
         clip_to = cfg.grad_clip or math.inf  # the norm is logged even when clipping is off
         norm = (accel.clip_grad_norm_(model.parameters(), clip_to) if accel is not None

@@ -412,7 +412,6 @@ def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None, con
     ``context``: the contexts' cache from :func:`forward_contexts` under the same weights, used
     instead of running them again; it is read, not changed, so it can serve several calls."""
     device = next(model.parameters()).device
-    G = batch.group_size
     cids, cmask = batch.context_ids.to(device), batch.context_mask.to(device)
     ids, mask = batch.input_ids.to(device), batch.attention_mask.to(device)
     tmask, ymask = batch.thought_mask.to(device), batch.target_mask.to(device)
@@ -424,11 +423,9 @@ def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None, con
                              f"{tuple(cids.shape)}: pass forward_contexts(model, positions, fmt) of the same positions")
         cache = _copy_cache(context) if context is not None else _forward_context(getattr(model, "module", model),
                                                                                   cids, cmask)
-        if batch.context_index is None:
-            cache.batch_repeat_interleave(G)  # (B, …) -> (N, …), row b·G + g
-        else:
-            cache.batch_select_indices(batch.context_index.to(device))  # (B, …) -> (N, …), row i on its context
-        rows_cmask = cmask[_row_contexts(batch).to(device)]  # (N, Wc)
+        rows = _row_contexts(batch).to(device)
+        cache.batch_select_indices(rows)  # (B, …) -> (N, …): row i on its context
+        rows_cmask = cmask[rows]  # (N, Wc)
         full_mask = torch.cat([rows_cmask, mask], 1)  # (N, Wc + Ws)
         pos = rows_cmask.sum(1)[:, None] + torch.arange(ids.shape[1], device=device)  # (N, Ws)
         logits = model(input_ids=ids, attention_mask=full_mask, position_ids=pos, use_cache=True,

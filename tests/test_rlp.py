@@ -437,17 +437,30 @@ def test_update_equals_gradient_of_the_naive_loss(trained, path):
 
 def test_a_group_of_equal_thoughts_does_not_move_the_model(trained, monkeypatch):
     """Equal thoughts on one context get equal rewards, so their advantages are 0 and so is their
-    gradient: the sparse step leaves the weights exactly as they were, even at a huge learning rate."""
+    gradient. The sparse step makes them exactly 0 and leaves the weights as they were; the dense
+    step, on these positions, computes r − mean(r) over 3-7 valid thoughts and is left with ~1e-7 of
+    rounding, which moves the weights at this learning rate (and which Adam would scale up)."""
     from slmlab import rlp
-    monkeypatch.setattr(rlp, "_SPARSE_MAX_COST", math.inf)
-    policy, ema, pos, cfg, fmt = _setup(trained)
-    cfg = replace(cfg, temperature=0.05, micro_batch=0)  # near-greedy: every group's thoughts the same
-    before = ema_copy(policy)
-    details, _ = _step(policy, ema, pos, cfg, fmt, lr=1e3)
-    groups = [details["thoughts"][i:i + cfg.group_size] for i in range(0, len(details["thoughts"]), cfg.group_size)]
-    assert all(len(set(map(tuple, g))) == 1 for g in groups)
-    assert (details["advantages"] == 0).all()
-    assert all(torch.equal(p, q) for p, q in zip(policy.parameters(), before.parameters()))
+    from slmlab.problems import ProblemConfig
+    model, tok = trained
+    problems = make_problems(16, 0, "train", ProblemConfig(min_steps=3, max_steps=4))  # in its ranges: sure of itself
+    pos = answer_positions(tok, problems)[8:]
+    cfg = RLPConfig(mixed_precision="no", group_size=8, max_thought_tokens=32, temperature=0.7, micro_batch=0,
+                    grad_clip=0.0)
+    fmt = thought_format(tok, cfg)
+    moved, adv = {}, {}
+    for name, cost in (("sparse", math.inf), ("dense", 0.0)):
+        monkeypatch.setattr(rlp, "_SPARSE_MAX_COST", cost)
+        policy, before = ema_copy(model).requires_grad_(True), ema_copy(model)
+        details = {}
+        rlp_step(policy, ema_copy(model), torch.optim.SGD(policy.parameters(), lr=1e3), pos, cfg, fmt, step=1,
+                 details=details)
+        th = details["thoughts"]
+        assert all(len({tuple(t) for t in th[i:i + 8]}) == 1 for i in range(0, len(th), 8))  # all groups equal
+        adv[name] = details["advantages"]
+        moved[name] = max(float((p.detach() - q).abs().max()) for p, q in zip(policy.parameters(), before.parameters()))
+    assert (adv["sparse"] == 0).all() and moved["sparse"] == 0.0
+    assert (adv["dense"] != 0).any() and adv["dense"].abs().max() < 1e-5 and moved["dense"] > 0
 
 
 def test_sparse_plan_marks_the_rows_that_can_move(trained):
