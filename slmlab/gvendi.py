@@ -261,7 +261,7 @@ def g_vendi(features) -> float:
 
 def train_proxy(tokenizer, seed: int, hidden_size: int = 64, n_layers: int = 2, n_heads: int = 4,
                 steps: int = 200, batch_size: int = 8, n_docs: int = 4000, lr: float = 3e-3,
-                direct_share: float = 0.2, progress: bool = True):
+                direct_share: float = 0.2, device="cpu", progress: bool = True):
     """A small proxy model trained from scratch by the embedded model's recipe, shortened: ``n_docs``
     arithmetic problems of the recipe's distribution (1-4 steps, ``direct_share`` answer-only, drawn
     with ``seed``), ``steps`` optimizer steps of ``batch_size`` packed 256-token blocks at the recipe's
@@ -272,7 +272,7 @@ def train_proxy(tokenizer, seed: int, hidden_size: int = 64, n_layers: int = 2, 
     Defaults give about 164k parameters and 0.4M training tokens: seconds on a CPU, and a model that
     has learnt the format and the step structure but not yet the arithmetic (its eval loss says how far
     it got). Use it as a proxy the experiment under study never saw; a different ``seed`` (or size)
-    gives another."""
+    gives another. ``device``: where it trains and stays."""
     from .models import build_model, tiny_llama_config
     from .problems import ProblemConfig, make_splits
     from .training import TrainConfig, pretrain
@@ -282,7 +282,7 @@ def train_proxy(tokenizer, seed: int, hidden_size: int = 64, n_layers: int = 2, 
     if isinstance(n_docs, bool) or not isinstance(n_docs, int) or n_docs < batch_size:
         raise ValueError(f"n_docs={n_docs!r} must be an int >= batch_size={batch_size} (documents to train on)")
     data = make_splits(n_docs, max(32, n_docs // 20), seed, ProblemConfig(), direct_share)
-    model = build_model(tiny_llama_config(tokenizer, hidden_size, n_layers, n_heads), seed=seed)
+    model = build_model(tiny_llama_config(tokenizer, hidden_size, n_layers, n_heads), seed=seed).to(device)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, block_size=256, lr=lr,
                       warmup_steps=max(1, steps // 10), eval_every=0, seed=seed, progress=progress)
     run = pretrain(model, tokenizer, list(data["train"]["text"]), cfg, eval_texts=list(data["eval"]["text"]))
