@@ -182,8 +182,8 @@ SIZES["05_prismatic_synthesis"] = {
         proxy_steps=4,      # optimizer steps (x 8 blocks) training each small proxy from scratch
         proxy_docs=64,      # problems each proxy is trained on
     ),
-    "default": dict(n_pair=48, n_mix=256, n_eval=128, n_dev=64, lrs=(3e-5, 1e-4, 3e-4), train_steps=16, batch_size=8,
-                    mix_seeds=2, n_seed_pool=128, rounds=3, per_round=48, n_seeds=3, dim=256, proxy_steps=200,
+    "default": dict(n_pair=48, n_mix=256, n_eval=128, n_dev=64, lrs=(3e-5, 1e-4, 3e-4), train_steps=12, batch_size=8,
+                    mix_seeds=2, n_seed_pool=128, rounds=3, per_round=48, n_seeds=3, dim=256, proxy_steps=150,
                     proxy_docs=4000),
     "gpu": dict(n_pair=128, n_mix=1024, n_eval=512, n_dev=256, lrs=(3e-5, 1e-4, 3e-4, 1e-3), train_steps=64,
                 batch_size=16, mix_seeds=3, n_seed_pool=400, rounds=4, per_round=150, n_seeds=5, dim=1024,
