@@ -186,7 +186,9 @@ def _prismatic(m: dict) -> list[str]:
         out.append(f"Over {len(mixes) or 'the'} equal-size data mixes ({how}), "
                    f"Spearman rho with held-out accuracy is {_rho(m['gvendi_accuracy_spearman'])}{p} for G-Vendi and "
                    f"{_rho(m.get('embedding_vendi_accuracy_spearman'))} for embedding Vendi"
-                   + (f"; {m['mixes_above_base']} of {len(mixes)} mixes end above the base student."
+                   + (f"; {m['mixes_above_base']} of {len(mixes)} mixes end above the base student" + (
+                       f" ({_pct(m['base_accuracy']['all'])})" if isinstance(m.get("base_accuracy"), dict)
+                       and "all" in m["base_accuracy"] else "") + "."
                       if "mixes_above_base" in m and mixes else "."))
     g, e, acc = (_comparison(m, f"comparisons.{k}") for k in ("g_vendi", "embedding_vendi", "acc"))
     judge = _comparison(m, "comparisons.gvendi_independent")
