@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from datasets import Dataset
 
+from . import _checks
 from .problems import THINK_CLOSE, THINK_OPEN, format_document, parse_answer, parse_document, verify
 
 __all__ = ["STAGES", "STAGE_TARGETS", "HeuristicRules", "MinHashParams", "CurationConfig",
@@ -156,6 +157,9 @@ def _complete_answer(text: str) -> bool:
 
 def heuristic_reasons(text: str, rules: HeuristicRules = HeuristicRules()) -> list[str]:
     """Every rule ``text`` breaks (empty list: it passes)."""
+    _checks.text("text", text)
+    if not isinstance(rules, HeuristicRules):
+        raise TypeError(f"rules must be a HeuristicRules, got {type(rules).__name__}")
     out = []
     words = text.split()
     # Gopher counts "non-symbol" words: drop tokens that are only punctuation or symbols.
@@ -264,6 +268,7 @@ _PUNCT = re.compile(r"[^\w\s]")
 def simplify_text(text: str) -> str:
     """FineWeb's shingling normalisation minus number folding: lowercase, punctuation to spaces,
     one space between words."""
+    _checks.text("text", text)
     return " ".join(_PUNCT.sub(" ", text.lower()).split())
 
 
@@ -276,6 +281,8 @@ def _shingles(text: str, n: int) -> list[bytes]:
 
 def minhash_batch(batch: dict, text_column: str = "text", params: MinHashParams = MinHashParams()) -> dict:
     """``minhash``: the datasketch MinHash signature (``params.num_perm`` ints) of each document."""
+    if not isinstance(params, MinHashParams):
+        raise TypeError(f"params must be a MinHashParams, got {type(params).__name__}")
     from datasketch import MinHash
     texts = _texts(batch, text_column)
     sigs = MinHash.bulk([_shingles(t, params.n_gram) for t in texts], num_perm=params.num_perm, seed=params.seed,
@@ -324,6 +331,8 @@ class QualityScorer:
     keeps it stateless and picklable, so it can travel to ``num_proc`` workers and datatrove tasks."""
 
     def __init__(self, seed: int = 0, c: float = 4.0):
+        _checks.seed(seed)
+        _checks.number("c", c, low=0.0, low_open=True, why="inverse regularisation strength of the logistic regression")
         from sklearn.feature_extraction.text import HashingVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline, make_union
@@ -465,6 +474,13 @@ class CurationResult:
     annotated: Dataset     # every input document, with removed_by, reason (and quality_score)
     report: list           # one dict per stage: n_in, n_removed, reasons, seconds
 
+    def __post_init__(self):
+        for name in ("kept", "annotated"):
+            if not isinstance(getattr(self, name), Dataset):
+                raise TypeError(f"{name} must be a datasets.Dataset, got {type(getattr(self, name)).__name__}")
+        if not isinstance(self.report, list):
+            raise TypeError(f"report must be a list of per-stage dicts, got {type(self.report).__name__}")
+
 
 def check_dataset(dataset, text_column: str = "text") -> None:
     """ValueError unless ``dataset`` is a non-empty Dataset whose ``text_column`` holds strings."""
@@ -504,6 +520,8 @@ def curate(dataset: Dataset, scorer: QualityScorer | None = None, eval_texts=Non
     kept set does not depend on ``num_proc`` (each stage is per-document or a global pass in order).
     """
     check_dataset(dataset, text_column)
+    if not isinstance(config, CurationConfig):
+        raise TypeError(f"config must be a CurationConfig, got {type(config).__name__}")
     if not isinstance(num_proc, int) or num_proc < 1:
         raise ValueError(f"num_proc={num_proc!r} must be a positive int")
     if "quality" in config.stages and not isinstance(scorer, QualityScorer):
@@ -588,6 +606,11 @@ def stage_precision_recall(annotated: Dataset, targets: dict = STAGE_TARGETS,
     """Per stage, against ground-truth labels: precision = share of its removals that carry one of
     its target labels; recall = share of target-labelled documents *reaching the stage* that it
     removed. Returns ``{stage: {precision, recall, n_removed, n_target}}`` (None where undefined)."""
+    if not isinstance(annotated, Dataset):
+        raise TypeError(f"annotated must be a datasets.Dataset (CurationResult.annotated), got {type(annotated).__name__}")
+    if not isinstance(targets, dict):
+        raise TypeError(f"targets must be a dict of stage -> set of defect labels, got {type(targets).__name__}")
+    stages = _checks.names("stages", stages)
     for col in ("removed_by", label_column):
         if col not in annotated.column_names:
             raise ValueError(f"annotated lacks column {col!r}; pass CurationResult.annotated from a "

@@ -119,33 +119,55 @@ class Sizes(Mapping):
 
 
 def _check_override(notebook: str, key: str, default: Any, value: Any) -> Any:
-    """An override must have the default's type (an int where an int is expected: no silent 2.7 -> 2)."""
+    """An override must have the default's type (an int where an int is expected: no silent 2.7 -> 2)
+    and its sign: a count whose default is >= 1 stays >= 1 (``batch_size=0`` would divide by zero
+    deep in a run), a number whose default is > 0 (a learning rate, a temperature) stays > 0, a
+    ``*_rate``/``*_share`` stays <= 1; numbers in a list follow the same rules, element by element."""
+    where = f"({notebook}; the profile's value is {default!r})"
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise TypeError(f"{key}={value!r} must be True or False ({notebook})")
+            raise TypeError(f"{key}={value!r} must be True or False {where}")
         return value
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{key}={value!r} must be an int ({notebook})")
-        if value < 0:
-            raise ValueError(f"{key}={value!r} must be >= 0 ({notebook})")
+            raise TypeError(f"{key}={value!r} must be an int {where}")
+        low = 1 if default >= 1 else 0
+        if value < low:
+            raise ValueError(f"{key}={value!r} must be >= {low} {where}")
         return value
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{key}={value!r} must be a number ({notebook})")
-        if not math.isfinite(value):
-            raise ValueError(f"{key}={value!r} must be finite ({notebook})")
+            raise TypeError(f"{key}={value!r} must be a number {where}")
+        _check_number(notebook, key, default, value)
         return float(value)
     if isinstance(default, (tuple, list)):
         if not isinstance(value, (tuple, list)):
-            raise TypeError(f"{key}={value!r} must be a list or tuple ({notebook})")
+            raise TypeError(f"{key}={value!r} must be a list or tuple {where}")
         if default and not value:
-            raise ValueError(f"{key}={value!r} must not be empty ({notebook})")
+            raise ValueError(f"{key}={value!r} must not be empty {where}")
         if default and all(isinstance(d, (int, float)) and not isinstance(d, bool) for d in default):
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
-                raise ValueError(f"{key}={value!r} must hold finite numbers ({notebook})")
+                raise ValueError(f"{key}={value!r} must hold finite numbers {where}")
+            if all(isinstance(d, int) for d in default) and not all(isinstance(v, int) for v in value):
+                raise ValueError(f"{key}={value!r} must hold ints {where}")
+            for v in value:
+                _check_number(notebook, key, min(default), v, whole=value)
         return type(default)(value)
     return value
+
+
+def _check_number(notebook: str, key: str, default, value, whole=None) -> None:
+    """``value`` finite, > 0 where ``default`` is, >= 0 otherwise, <= 1 for a rate or share."""
+    shown = f"{key}={whole if whole is not None else value!r}"
+    where = f"({notebook}; the profile's value is {default!r})"
+    if not math.isfinite(value):
+        raise ValueError(f"{shown} must be finite {where}")
+    if default > 0 and value <= 0:
+        raise ValueError(f"{shown} must be > 0 {where}")
+    if value < 0:
+        raise ValueError(f"{shown} must be >= 0 {where}")
+    if key.endswith(("_rate", "_share")) and value > 1:
+        raise ValueError(f"{shown} must be <= 1: it is a share {where}")
 
 
 def sizes(notebook: str, profile: str, **overrides: Any) -> Sizes:

@@ -10,6 +10,8 @@ __all__ = ["sample", "thought_token_ids"]
 
 def thought_token_ids(tokenizer) -> tuple[int | None, int | None]:
     """Ids of ``<think>`` and ``</think>``, or None for a tokenizer that lacks them (a hub model)."""
+    if not hasattr(tokenizer, "convert_tokens_to_ids"):
+        raise TypeError(f"tokenizer must be a transformers tokenizer, got {type(tokenizer).__name__}")
     ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<think>", "</think>")]
     return tuple(i if i is not None and i != tokenizer.unk_token_id else None for i in ids)
 

@@ -78,7 +78,7 @@ def test_sizes_is_read_only_and_does_not_share_the_table():
     ("01_data_curation", "smoke", {"n_docs": "many"}, TypeError, "n_docs='many' must be an int"),
     ("01_data_curation", "smoke", {"n_docs": 2.7}, TypeError, "n_docs=2.7 must be an int"),
     ("01_data_curation", "smoke", {"n_docs": True}, TypeError, "n_docs=True must be an int"),
-    ("01_data_curation", "smoke", {"n_docs": -1}, ValueError, "n_docs=-1 must be >= 0"),
+    ("01_data_curation", "smoke", {"n_docs": -1}, ValueError, "n_docs=-1 must be >= 1"),
     ("01_data_curation", "smoke", {"run_datatrove": 1}, TypeError, "run_datatrove=1 must be True or False"),
     ("04_mode_collapse", "smoke", {"temperatures": 1.0}, TypeError, "temperatures=1.0 must be a list or tuple"),
 ])
