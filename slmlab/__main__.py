@@ -60,7 +60,19 @@ def _exercises(args) -> int:
 
 
 def _frontpage(args) -> int:
+    import json
+    from pathlib import Path
     from .runner import write_front_page
+    path = Path(args.report) / "summary.json"
+    if path.is_file():  # its absence is named by write_front_page
+        try:
+            summary = json.loads(path.read_text())
+        except ValueError as err:
+            raise ValueError(f"{path} is not valid JSON ({err}); rerun `python -m slmlab run`") from None
+        if not isinstance(summary, dict) or not isinstance(summary.get("notebooks"), dict) or not all(
+                isinstance(e, dict) for e in summary["notebooks"].values()):
+            raise ValueError(f"{path} has no 'notebooks' record of each notebook: it is not a summary.json written "
+                             "by `python -m slmlab run`; pass that run's report folder")
     print(write_front_page(args.report))
     return 0
 

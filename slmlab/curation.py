@@ -73,6 +73,9 @@ def _texts(batch, text_column: str) -> list[str]:
                          f"it), got {type(batch).__name__}")
     if text_column not in batch:
         raise ValueError(f"text_column={text_column!r} is not in the batch; columns are {sorted(batch)}")
+    if isinstance(batch[text_column], str):  # list() would split it into letters
+        raise ValueError(f"text_column={text_column!r} holds a single string, not a list of texts; a batch holds "
+                         f"one list per column, e.g. {{{text_column!r}: [{batch[text_column]!r:.30}]}}")
     texts = list(batch[text_column])
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
     if bad:

@@ -95,6 +95,11 @@ class Sizes(Mapping):
     """A read-only mapping of one notebook's sizes that also reads as attributes (``cfg.n_eval``)."""
 
     def __init__(self, notebook: str, profile: str, values: Mapping[str, Any]):
+        if not isinstance(notebook, str) or not isinstance(profile, str):
+            raise TypeError(f"notebook={notebook!r} and profile={profile!r} must be names (str); "
+                            "use sizes(notebook, profile) rather than Sizes(...)")
+        if not isinstance(values, Mapping):
+            raise TypeError(f"values must be a mapping of size name -> value, got {type(values).__name__}")
         self._values = MappingProxyType(dict(values))
         self.notebook, self.name = notebook, profile
 

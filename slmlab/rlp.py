@@ -144,6 +144,7 @@ class RLPConfig:
         _check_number("adam_eps", self.adam_eps, low=0.0, low_open=True)
         for name in ("kl_beta", "clip_low", "clip_high", "weight_decay"):
             _check_number(name, getattr(self, name), low=0.0)
+        _check_number("clip_low", self.clip_low, high=1.0, why="the ratio is clipped below at 1 - clip_low")
         _check_number("grad_clip", self.grad_clip, low=0.0, why="max gradient norm; 0 turns clipping off, "
                       "a negative value would flip every gradient")
         _check_betas(self.betas)
