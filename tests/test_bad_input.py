@@ -309,6 +309,7 @@ CASES = [
     (thoughts.uniform_positions, (TOK, ["a b"], 2, 0), ValueError, "no document is longer than"),
     # ---------------------------------------------------------------- evaluation
     (evaluation.answer_accuracy, (MODEL, TOK, []), ValueError, "problems is empty"),
+    (evaluation.answer_accuracy, (MODEL, TOK, PROBLEM), ValueError, "wrap a single problem in a list"),
     (evaluation.answer_accuracy, (MODEL, TOK, [{"question": "x"}]), ValueError, "lack column"),
     (P(evaluation.answer_accuracy, max_new_tokens=0), (MODEL, TOK, [PROBLEM]), ValueError, "max_new_tokens=0"),
     (evaluation.token_loss, (MODEL, TOK, []), ValueError, "texts is empty"),
