@@ -227,7 +227,7 @@ def content_hash_batch(batch: dict, text_column: str = "text") -> dict:
 
 def exact_duplicate_reasons(hashes: list[str], doc_ids: list | None = None) -> list[str]:
     """Global pass in document order: ``"copy of <id>"`` for every repeat of an earlier hash."""
-    hashes = list(hashes)
+    hashes = _checks.strings("hashes", hashes, allow_empty=True)
     doc_ids = list(range(len(hashes))) if doc_ids is None else list(doc_ids)
     if len(doc_ids) != len(hashes):
         raise ValueError(f"doc_ids has {len(doc_ids)} entries but hashes has {len(hashes)}; give one id per hash")
@@ -346,7 +346,10 @@ class QualityScorer:
             LogisticRegression(C=c, solver="liblinear", max_iter=2000, random_state=seed))
 
     def fit(self, texts: list[str], labels: list[int]) -> "QualityScorer":
-        texts, labels = list(texts), [int(v) for v in labels]
+        texts = _checks.strings("texts", texts, allow_empty=True)
+        if isinstance(labels, str):
+            raise ValueError(f"labels={labels!r:.40} must be a list of 0/1 labels, one per text")
+        labels = [int(v) for v in labels]
         if len(texts) != len(labels) or not texts:
             raise ValueError("texts and labels must be non-empty and of equal length")
         if set(labels) != {0, 1}:
@@ -369,6 +372,7 @@ def quality_batch(batch: dict, scorer: QualityScorer, threshold: float = 0.5,
     """``quality_score`` (P(good)) and ``quality_reason`` (``"score 0.12 < 0.5"`` or "")."""
     if not isinstance(scorer, QualityScorer):
         raise ValueError("scorer must be a fitted QualityScorer (see fit_quality_scorer)")
+    _checks.number("threshold", threshold, low=0.0, high=1.0, why="a P(good) below it is dropped")
     texts = _texts(batch, text_column)
     scores = scorer.score(texts).tolist() if texts else []
     return {"quality_score": scores,
@@ -405,7 +409,7 @@ def _ngrams(text: str, n: int) -> list[str]:
 
 def eval_ngram_index(eval_texts, n: int = 13) -> frozenset:
     """Every word ``n``-gram (after :func:`simplify_text`) of the eval documents."""
-    eval_texts = list(eval_texts)
+    eval_texts = _checks.strings("eval_texts", eval_texts, allow_empty=True)
     if not eval_texts:
         raise ValueError("eval_texts is empty: pass the eval split's documents")
     if not isinstance(n, int) or n < 1:
@@ -457,6 +461,7 @@ class CurationConfig:
     stages: tuple = STAGES
 
     def __post_init__(self):
+        self.stages = _checks.names("stages", self.stages)
         unknown = set(self.stages) - set(STAGES)
         if unknown:
             raise ValueError(f"stages={self.stages!r}: unknown {sorted(unknown)}; choose from {STAGES}")

@@ -81,6 +81,10 @@ def _load_encoder(name_or_path: str | None, device: str):
 
 @torch.no_grad()
 def _mean_pooled(model, tokenizer, texts: list[str], batch_size: int, max_length: int) -> np.ndarray:
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(limit, int) and max_length > limit:  # longer texts would index past the position table
+        raise ValueError(f"max_length={max_length} is longer than the encoder's context of {limit} positions; "
+                         f"pass max_length <= {limit}")
     device = next(model.parameters()).device
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -35,7 +35,7 @@ def sample(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, tempe
         raise ValueError(f"top_p={top_p!r} must lie in (0, 1]")
     if min_p is not None and not (isinstance(min_p, (int, float)) and 0 <= min_p < 1):
         raise ValueError(f"min_p={min_p!r} must be None or lie in [0, 1)")
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
         raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a positive int")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} must be a positive int")

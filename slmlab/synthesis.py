@@ -177,6 +177,8 @@ def draw_attributes(rng: random.Random, target: grammar.ProblemConfig | None = N
     start, number of steps (the difficulty) and one operation the problem must use. With ``target``
     (a :class:`slmlab.problems.ProblemConfig`) start, steps and operation are drawn from its ranges,
     so the prompt steers the generator toward that distribution; without it, 1-4 steps from 2-50."""
+    if not isinstance(rng, random.Random):
+        raise TypeError(f"rng must be a random.Random (e.g. random.Random(seed)), got {type(rng).__name__}")
     if target is not None and not isinstance(target, grammar.ProblemConfig):
         raise ValueError(f"target={target!r} must be None or a slmlab.problems.ProblemConfig")
     lo, hi = (target.min_steps, target.max_steps) if target else (1, 4)
@@ -223,6 +225,9 @@ def render_prompt(template: str, examples=(), attributes: dict | None = None, to
     (``opening`` is empty for chat and instruction styles, whose output is parsed as it comes)."""
     if template not in TEMPLATES:
         raise ValueError(f"template={template!r} must be one of {TEMPLATES}")
+    if isinstance(examples, (str, dict)):  # iterating it would give its letters (or its keys)
+        raise ValueError(f"examples must be a list of documents or pool rows, not one {type(examples).__name__}; "
+                         "wrap it in a list")
     examples = [_example_text(e) for e in examples]
     if template == "zero_shot" and examples:
         raise ValueError("template='zero_shot' takes no examples")
@@ -274,6 +279,8 @@ def build_prompts(pool_rows: list[dict], n: int, templates, k_shot: int, rng: ra
     dropped, first ones first, until the prompt fits. ``target``: attribute prompts draw their
     attributes from this distribution (see :func:`draw_attributes`). ``example_steps``: an attribute
     prompt asking for ``n`` steps shows examples of ``example_steps[n]`` steps (default ``n``)."""
+    if isinstance(pool_rows, (str, dict)):
+        raise ValueError(f"pool_rows must be a list of pool rows (see pool_from_problems), not one {type(pool_rows).__name__}")
     example_steps = _step_map(example_steps)
     if max_prompt_tokens is not None and tokenizer is None:
         raise ValueError("max_prompt_tokens needs the tokenizer to count tokens")
@@ -332,7 +339,12 @@ def _problem_record(problem: dict, strict: bool) -> dict:
 def pool_from_problems(problems, source: str = "seed") -> Dataset:
     """A pool Dataset (columns :data:`POOL_COLUMNS`) from grammar problems (``make_problems``) or any
     rows with ``question``, ``steps`` and ``answer``; rows without worked steps are dropped."""
+    if isinstance(problems, (str, dict)):
+        raise ValueError(f"problems must be a Dataset or a list of problem dicts, not one {type(problems).__name__}")
     rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)
+    if bad := [i for i, r in enumerate(rows) if not isinstance(r, dict)]:
+        raise ValueError(f"problems must hold dicts with question, steps and answer; problems[{bad[0]}] is "
+                         f"{type(rows[bad[0]]).__name__}")
     out = []
     for r in rows:
         if not r.get("steps"):

@@ -135,6 +135,8 @@ def document_exposures(tokenizer, texts, cfg: "TrainConfig", seeds=None) -> list
     if seeds is not None and (isinstance(seeds, (str, int)) or not list(seeds)
                               or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
         raise ValueError(f"seeds={seeds!r} must be None or a non-empty sequence of ints")
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
     lengths = [len(row) for row in _document_tokens(tokenizer, texts)]
     n_blocks = sum(lengths) // cfg.block_size
     if n_blocks == 0:

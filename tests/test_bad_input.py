@@ -537,6 +537,24 @@ CASES = [
     (P(curation_datatrove.write_jsonl_shards, n_shards=0), (_dataset(["a"]), Place("new_dir")), ValueError, "n_shards=0"),
     (curation_datatrove.run_datatrove_curation, (_dataset(["a"]), Place("new_dir"), None, ["x"]), ValueError,
      "scorer must be a fitted QualityScorer"),
+    # ---------------------------------------------------------------- a string where a list is expected
+    (P(curation.CurationConfig, stages="heuristics"), (), ValueError, "stages='heuristics' is a single string"),
+    (curation.eval_ngram_index, ("Question: one two three four five six seven eight nine ten eleven twelve",),
+     ValueError, "not a single string"),
+    (curation.fit_quality_scorer, ("ab", [0, 1]), ValueError, "not a single string"),
+    (curation.exact_duplicate_reasons, ("aab",), ValueError, "not a single string"),
+    (synthesis.pool_from_problems, ("abc",), ValueError, "not one str"),
+    (P(synthesis.render_prompt, style="document"), ("few_shot", "Question: x"), ValueError,
+     "examples must be a list of documents or pool rows, not one str"),
+    (synthesis.build_prompts, ("pool", 2, "few_shot", 1, random.Random(0)), ValueError, "pool_rows must be a list"),
+    # ---------------------------------------------------------------- more kinds and ranges
+    (P(curation.quality_batch, threshold=1.5), ({"text": ["a"]}, curation.QualityScorer()), ValueError, "threshold=1.5"),
+    (raw_corpus.make_quality_examples, (50, None), ValueError, "seed=None"),
+    (synthesis.draw_attributes, (0,), TypeError, "rng must be a random.Random"),
+    (training.document_exposures, (TOK, ["a"], {"steps": 1}), TypeError, "cfg must be a TrainConfig"),
+    (P(sampling.sample, max_new_tokens=True), (MODEL, TOK, ["a"]), ValueError, "max_new_tokens=True"),
+    (P(embeddings.embed, max_length=400), (["a"], (MODEL, TOK)), ValueError,
+     "max_length=400 is longer than the encoder's context of 320"),
     # ---------------------------------------------------------------- leaks, synthesis, more
     (leaks.check_leak_kinds, ("page",), ValueError, "leak_kinds='page'"),
     (synthesis.prompt_style, ("gpt2",), TypeError, "tokenizer must be a transformers tokenizer"),
@@ -657,13 +675,13 @@ def places(tmp_path_factory):
 
 
 def _resolve(value, tiny, places):
-    """MODEL, TOK and Place(...) replaced, inside lists and partials too."""
+    """MODEL, TOK and Place(...) replaced, inside lists, tuples and partials too."""
     if value is MODEL or value is TOK:
         return tiny()[0] if value is MODEL else tiny()[1]
     if isinstance(value, Place):
         return str(places()[value])
-    if isinstance(value, list):
-        return [_resolve(v, tiny, places) for v in value]
+    if isinstance(value, (list, tuple)):
+        return type(value)(_resolve(v, tiny, places) for v in value)
     if isinstance(value, partial):
         return partial(value.func, *value.args, **{k: _resolve(v, tiny, places) for k, v in value.keywords.items()})
     return value
