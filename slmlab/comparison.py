@@ -38,6 +38,8 @@ from typing import Sequence
 
 import numpy as np
 
+from . import _checks
+
 __all__ = ["RULE", "Comparison", "mean_spread", "compare",
            "minimal_detectable_effect", "detectable_from_items"]
 
@@ -202,6 +204,7 @@ def compare(a: Sequence[float] | None = None, b: Sequence[float] | None = None, 
         raise TypeError(f"metric={metric!r} must be a string naming what is compared")
     if (items_a is None) != (items_b is None):
         raise ValueError("items_a and items_b go together: give both arms' per-item scores, or neither")
+    _checks.seed(seed)  # None would draw the bootstrap from fresh entropy: the same numbers, another verdict
     arms = []
     for name, seeds_, items in (("a", a, items_a), ("b", b, items_b)):
         if items is None:

@@ -25,6 +25,8 @@ from collections import Counter
 
 import numpy as np
 
+from . import _checks
+
 __all__ = ["unit_rows", "vendi_score", "vendi_score_kernel", "eigenvalue_entropy", "distinct_n", "self_bleu",
            "mean_pairwise_similarity", "answer_entropy", "intra_model_similarity",
            "inter_model_similarity", "cross_model_neighbour_share", "shuffled_prompt_baseline"]
@@ -267,6 +269,7 @@ def shuffled_prompt_baseline(embeddings_by_prompt, other_by_prompt=None, seed: i
         raise ValueError("a shuffled-prompt baseline needs at least two prompts")
     if not isinstance(n_shuffles, int) or n_shuffles < 1:
         raise ValueError(f"n_shuffles={n_shuffles!r} must be a positive int")
+    _checks.seed(seed)  # None would shuffle from fresh entropy: not reproducible
     rng = np.random.default_rng(seed)
     sizes = np.cumsum([len(g) for g in groups])[:-1]
     pooled = np.concatenate(groups)

@@ -103,8 +103,7 @@ def apply_operation(op: str, a: int, b: int) -> int:
 # ---------------------------------------------------------------------------------------------
 # generate
 def _positive_int(name: str, value, low: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name}={value!r} must be an int >= {low}")
+    _checks.integer(name, value, low=low)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ import math
 
 import torch
 
+from . import _checks
+
 __all__ = ["sample", "thought_token_ids"]
 
 
@@ -39,8 +41,7 @@ def sample(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, tempe
         raise ValueError(f"max_new_tokens={max_new_tokens!r} must be a positive int")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} must be a positive int")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    _checks.seed(seed)
     n_ctx = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if isinstance(n_ctx, int):
         longest = max(len(ids) for ids in tokenizer(list(prompts))["input_ids"])

@@ -6,6 +6,9 @@ placeholders MODEL and TOK stand for the embedded model and its tokenizer, loade
 ``Place("name")`` stands for a prepared path (a file where a folder is expected, broken model
 folders: see the ``places`` fixture). A command-line row expects an int exit code instead: the
 command must return it and print exactly one line to stderr, with the fragment and no traceback.
+
+Every public callable of every module has at least one row: ``test_every_public_callable_has_a_row``
+lists them (each module's ``__all__``, callables defined there) and names any without one.
 """
 import importlib
 import inspect
@@ -548,6 +551,8 @@ CASES = [
      "examples must be a list of documents or pool rows, not one str"),
     (synthesis.build_prompts, ("pool", 2, "few_shot", 1, random.Random(0)), ValueError, "pool_rows must be a list"),
     # ---------------------------------------------------------------- more kinds and ranges
+    (P(experiment.compare, seed=None), ([1.0, 2.0], [1.0, 3.0]), ValueError, "seed=None must be a non-negative int"),
+    (P(diversity.shuffled_prompt_baseline, seed=None), ([E2, E2],), ValueError, "seed=None must be a non-negative int"),
     (P(curation.quality_batch, threshold=1.5), ({"text": ["a"]}, curation.QualityScorer()), ValueError, "threshold=1.5"),
     (raw_corpus.make_quality_examples, (50, None), ValueError, "seed=None"),
     (synthesis.draw_attributes, (0,), TypeError, "rng must be a random.Random"),
