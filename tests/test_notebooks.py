@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from slmlab import exercises, runner
+from slmlab import pages, runner
 
 # Headline numbers each notebook must record (the names its issue gives).
 EXPECTED = {
@@ -31,14 +31,8 @@ PER_MODEL = {"intra_similarity", "inter_similarity", "vendi", "distinct_2", "sel
              "percent_valid", "valid_vendi", "valid_answer_entropy", "unique_valid_count"}
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report")
-    written = exercises.write_exercises(tmp_path_factory.mktemp("exercises"))
-    assert [p.stem for p in written] == [p.stem for p in runner.find_notebooks()]
-    assert not any(exercises.solution_cells(json.loads(p.read_text())) for p in written)
-    summary = runner.run_collection("smoke", out=out, folder=written[0].parent)
-    return out, summary
+# smoke_run (tests/conftest.py): the collection's one execution per test session, shared with the
+# page and output checks below and in test_browser.py.
 
 
 @pytest.mark.notebooks
@@ -80,3 +74,13 @@ def test_no_warnings_in_the_executed_notebooks(smoke_run):
             for o in cell.get("outputs", []):
                 text = "".join(o.get("text", "")) if o.get("name") == "stderr" else ""
                 assert "warn" not in text.lower(), f"{name}, cell {i}: {text[:800]}"
+
+
+@pytest.mark.notebooks
+def test_outputs_read_clean(smoke_run):
+    """Issue 23: no output longer than 60 lines but tables, no ANSI escapes, no markup shown as text, no
+    progress-bar leftovers, every widget with a still picture for the page (slmlab.pages.output_problems)."""
+    out, summary = smoke_run
+    found = {name: pages.output_problems(out / f"{name}.ipynb") for name in summary["notebooks"]}
+    found = {name: problems for name, problems in found.items() if problems}
+    assert not found, "\n".join(f"{name}: {p}" for name, problems in found.items() for p in problems)
