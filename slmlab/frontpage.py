@@ -170,6 +170,10 @@ def _synthetic(m: dict) -> list[str]:
            + (f" to {_pct(valid[-1])}" if len(valid) > 1 else "") + " of generated problems were valid"
            + (f"; {m['synthetic_kept']:,} new problems were kept beside a seed pool of {m['seed_pool_size']:,}."
               if "synthetic_kept" in m and "seed_pool_size" in m else ".")]
+    fixed = m.get("vendi_fixed")
+    if isinstance(fixed, list) and len(fixed) >= 2:  # at one sample size: the whole pool's Vendi grows with the pool
+        out.append(f"Measured on {m.get('vendi_fixed_n', 'the same number of')} problems drawn from the pool, its "
+                   f"Vendi score went from {fixed[0]:.2f} (the seed pool) to {fixed[-1]:.2f} after the last round.")
     acc, loss = _comparison(m, "comparisons.accuracy"), _comparison(m, "comparisons.answer_loss")
     base = f" (the base model scores {_pct(m['base_accuracy'])})" if "base_accuracy" in m else ""
     if acc:

@@ -36,3 +36,20 @@ def smoke_run(tmp_path_factory):
     assert not any(exercises.solution_cells(json.loads(p.read_text())) for p in written)
     summary = runner.run_collection("smoke", out=out, folder=written[0].parent)
     return out, summary
+
+
+def raw_widget_notebooks() -> set[str]:
+    """Notebooks whose panels are still drawn with ipywidgets directly, not slmlab.widgets.Panel: their
+    pages have no still picture of the panel (issue 23), so the tests that check one expect a failure."""
+    from slmlab import runner
+    return {p.stem for p in runner.find_notebooks()
+            if "ipywidgets" in p.read_text() and "widgets.Panel(" not in p.read_text()}
+
+
+def per_notebook_params():
+    """Every notebook's name as a test parameter, those in raw_widget_notebooks() marked xfail (named)."""
+    from slmlab import runner
+    raw = raw_widget_notebooks()
+    return [pytest.param(p.stem, marks=pytest.mark.xfail(
+        reason=f"{p.name} draws its panel with raw ipywidgets: switch it to slmlab.widgets.Panel")) if p.stem in raw
+        else p.stem for p in runner.find_notebooks()]

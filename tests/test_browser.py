@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from slmlab import pages, runner, widgets
+from conftest import per_notebook_params
+from slmlab import pages, widgets
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "00_welcome_tiny_lm.ipynb"
@@ -141,16 +142,9 @@ def _offline_chromium():
 
 
 def _page_params():
-    """One test per notebook; a notebook whose panels still use raw ipywidgets (no slmlab.widgets.Panel)
-    has no still picture to show yet: expected to fail, named."""
-    out = []
-    for path in runner.find_notebooks():
-        source = path.read_text()
-        raw = "ipywidgets" in source and "widgets.Panel(" not in source
-        out.append(pytest.param(path.stem, marks=pytest.mark.xfail(
-            reason=f"{path.name} draws its panel with raw ipywidgets: switch it to slmlab.widgets.Panel")) if raw
-            else path.stem)
-    return out
+    """One test per notebook; a notebook whose panels still use raw ipywidgets has no still picture yet:
+    expected to fail, named (tests/conftest.py: raw_widget_notebooks)."""
+    return per_notebook_params()
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +161,8 @@ def test_report_page_reads_offline_with_its_widgets(smoke_run, offline_browser, 
     text = page.read_text()
     network = re.findall(r"<script\b[^>]*\bsrc=[\"']?(https?://[^\"' >]+)", text, re.IGNORECASE)
     assert not network, f"{page.name} loads scripts from the network: {sorted(set(network))}"
-    for host in ("unpkg.com", "cdnjs.cloudflare.com", "cdn.jsdelivr.net"):
-        assert host not in text, f"{page.name} names {host}"
+    for host in ("unpkg.com", "cdnjs.cloudflare.com"):  # nbconvert's widget manager, require.js, MathJax; plotly's MathJax 3
+        assert host not in text, f"{page.name} names {host}"  # (plotly.js itself names map-tile hosts: not scripts)
     executed = json.loads((out / f"{name}.ipynb").read_text())
     outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
     n_figures = sum(pages.PLOTLY_MIME in o.get("data", {}) for o in outputs)

@@ -88,6 +88,10 @@ def test_every_lesson_reads_plausible_metrics():
     words = " ".join(frontpage.finding("02_x", with_verdict))
     assert "the base model scores 27%" in words and "seed pool + synthetic did better, beyond the seed spread" in words
     assert expect["02b"] in " ".join(frontpage.finding("02_x", metrics["02"]))
+    # the Vendi score is said at one sample size only: the whole pool's grows with the pool
+    fixed = " ".join(frontpage.finding("02_x", dict(metrics["02"], vendi_fixed=[9.1, 9.4, 9.3], vendi_fixed_n=40)))
+    assert "Measured on 40 problems drawn from the pool, its Vendi score went from 9.10 (the seed pool) to 9.30" in fixed
+    assert "3.0" not in fixed.split("Measured")[0]
 
 
 def test_rlp_lesson_reads_the_two_design_metrics():
