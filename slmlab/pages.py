@@ -34,11 +34,23 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = ("An interactive widget without a still picture: run the notebook in JupyterLab to use it "
                "(slmlab.widgets.Panel gives a panel one).")
-# nbconvert's lab page without the scripts it would fetch from the network (MathJax stays: local URL).
+# nbconvert's lab page without the scripts it would fetch from the network (MathJax stays: local URL),
+# and each exercise's solution (a cell tagged "solution") folded under a "Solution" line, to open on demand.
 PAGE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block any_cell scoped -%}
+{%- if 'solution' in cell.metadata.get('tags', []) -%}
+{%- set first = cell.source.split('\n')[0] -%}
+<details class="slmlab-solution"><summary style="cursor:pointer;margin:.3em 0 .3em 6em;color:#444;font-family:sans-serif">
+<b>Solution</b>{% if first.startswith('#') %}: {{ first.lstrip('# ') | truncate(110) | e }}{% endif %} <i>(click to show)</i></summary>
+{{ super() }}
+</details>
+{%- else -%}
+{{ super() }}
+{%- endif -%}
+{%- endblock any_cell -%}
 """
 _NETWORK_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']?https?://[^>]*>\s*</script>", re.IGNORECASE)
 # a tqdm bar's text: "desc:  40%|####      | 2/5 [00:01<00:02, ...]"

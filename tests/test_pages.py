@@ -112,3 +112,16 @@ def test_drop_progress_bars_and_output_problems(tmp_path):
     assert pages.drop_progress_bars(tmp_path / "x.ipynb") == 1
     assert len(pages.output_problems(tmp_path / "x.ipynb")) == 3
     assert pages.drop_progress_bars(tmp_path / "x.ipynb") == 0
+
+
+def test_solutions_are_folded_in_the_page(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## Exercises\n\n- **Easy.** Add."),
+                                         nbformat.v4.new_code_cell("# Easy — add\n1 + 1", metadata={"tags": ["solution"]}),
+                                         nbformat.v4.new_code_cell("lesson = 2")])
+    nbformat.write(nb, tmp_path / "s.ipynb")
+    pages.notebook_html(tmp_path / "s.ipynb", tmp_path / "s.html", "mathjax/MathJax.js")
+    page = (tmp_path / "s.html").read_text()
+    assert page.count('<details class="slmlab-solution">') == 1
+    folded = page.split('<details class="slmlab-solution">')[1].split("</details>")[0]
+    assert "Easy" in folded and "lesson" not in folded and "lesson" in page
+    assert "<b>Solution</b>: Easy — add" in folded  # the summary line names the exercise
