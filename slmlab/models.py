@@ -5,6 +5,7 @@ folder or a hub id goes through the very same ``from_pretrained`` path.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -116,6 +117,19 @@ def _check_model_folder(path: Path) -> None:
                              "re-save or re-download the model") from err
 
 
+@contextlib.contextmanager
+def _no_loading_bar():
+    """transformers' progress bars off for the block (and back on after, if they were on)."""
+    from transformers.utils import logging as hf_logging
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
 def load_model(name_or_path: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                dtype: torch.dtype | None = None):
     """Return ``(model, tokenizer)``, model in eval mode on ``device``.
@@ -145,7 +159,11 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str | torc
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path) if looks_local else name_or_path,
                                                   trust_remote_code=False)
-        model = AutoModelForCausalLM.from_pretrained(str(path) if looks_local else name_or_path, **kwargs)
+        if looks_local:  # a "Loading weights 0/38" bar for a folder read in milliseconds is noise in every page
+            with _no_loading_bar():
+                model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+        else:  # a hub download keeps its bar
+            model = AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
     except OSError as err:
         if looks_local:
             raise
