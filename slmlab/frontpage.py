@@ -274,11 +274,23 @@ def _prismatic(m: dict) -> list[str]:
                    f"embedding Vendi rates {emb_hi} more diverse but G-Vendi rates {g_hi} ({nums})."))
     if "gvendi_accuracy_spearman" in m:
         mixes = m.get("mixes") or []
-        out.append(f"Over {len(mixes) or 'the'} equal-size data mixes (one seed each: a direction, not a verdict), "
-                   f"Spearman rho with held-out accuracy is {_rho(m['gvendi_accuracy_spearman'])} for G-Vendi and "
-                   f"{_rho(m.get('embedding_vendi_accuracy_spearman'))} for embedding Vendi.")
+        seeds = m.get("mix_seeds")
+        how = f"{seeds} seeds each, each mix's rate from dev" if seeds else "one seed each: a direction, not a verdict"
+        p = m.get("mix_spearman_p")
+        p = f" (permutation p = {p:.3f})" if isinstance(p, (int, float)) else ""
+        out.append(f"Over {len(mixes) or 'the'} equal-size data mixes ({how}), "
+                   f"Spearman rho with held-out accuracy is {_rho(m['gvendi_accuracy_spearman'])}{p} for G-Vendi and "
+                   f"{_rho(m.get('embedding_vendi_accuracy_spearman'))} for embedding Vendi"
+                   + (f"; {m['mixes_above_base']} of {len(mixes)} mixes end above the base student" + (
+                       f" ({_pct(m['base_accuracy']['all'])})" if isinstance(m.get("base_accuracy"), dict)
+                       and "all" in m["base_accuracy"] else "") + "."
+                      if "mixes_above_base" in m and mixes else "."))
     g, e, acc = (_comparison(m, f"comparisons.{k}") for k in ("g_vendi", "embedding_vendi", "acc"))
-    if g:
+    judge = _comparison(m, "comparisons.gvendi_independent")
+    if judge:  # the loop optimises its own proxy's G-Vendi; the finding is what it did not optimise
+        out.append("Prismatic vs uniform seeding at the same generation budget, judged by what the loop did not "
+                   "optimise: " + in_words(judge) + (f"; {in_words(e)}." if e else "."))
+    elif g:
         out.append("Prismatic vs uniform seeding at the same generation budget, " + in_words(g)
                    + (f"; {in_words(e)}." if e else "."))
     elif "gvendi_prismatic" in m and "gvendi_uniform" in m:

@@ -173,20 +173,25 @@ SIZES["05_prismatic_synthesis"] = {
         n_pair=8,           # examples in each hand-built dataset (surface vs gradient diversity)
         n_mix=12,           # examples in each data mix (all mixes the same size)
         n_eval=6,           # held-out problems per split (in-distribution 1-3 steps; 4-step chains OOD)
-        n_dev=6,            # dev problems for choosing the learning rate (never the eval split)
-        lrs=(1e-3,),        # learning rates tried on the dev split
-        train_steps=2,      # optimizer steps of continued training per mix / arm
+        n_dev=6,            # dev problems for choosing each arm's learning rate (never the eval split)
+        lrs=(1e-4,),        # learning rates tried per arm on the dev split
+        train_steps=2,      # optimizer steps of continued training per mix / pool (every arm the same)
         batch_size=4,       # packed 256-token blocks per step
+        mix_seeds=2,        # training seeds per data mix
         n_seed_pool=16,     # seed pool of the prismatic loop
         rounds=1,           # rounds of the loop
         per_round=8,        # candidates generated per round (both arms)
-        n_seeds=2,          # seeds per arm for the loop comparison
+        n_seeds=2,          # seeds per arm for the loop comparison (each seed its own pool and run)
         dim=32,             # Rademacher projection dimension of the gradients
+        proxy_steps=4,      # optimizer steps (x 8 blocks) training each small proxy from scratch
+        proxy_docs=64,      # problems each proxy is trained on
     ),
-    "default": dict(n_pair=48, n_mix=64, n_eval=64, n_dev=48, lrs=(1e-3, 3e-3), train_steps=24, batch_size=8,
-                    n_seed_pool=60, rounds=3, per_round=24, n_seeds=3, dim=256),
-    "gpu": dict(n_pair=128, n_mix=256, n_eval=256, n_dev=128, lrs=(3e-4, 1e-3, 3e-3), train_steps=120,
-                batch_size=16, n_seed_pool=200, rounds=4, per_round=100, n_seeds=5, dim=1024),
+    "default": dict(n_pair=48, n_mix=256, n_eval=128, n_dev=64, lrs=(3e-5, 1e-4, 3e-4), train_steps=12, batch_size=8,
+                    mix_seeds=2, n_seed_pool=128, rounds=3, per_round=48, n_seeds=3, dim=256, proxy_steps=150,
+                    proxy_docs=4000),
+    "gpu": dict(n_pair=128, n_mix=1024, n_eval=512, n_dev=256, lrs=(3e-5, 1e-4, 3e-4, 1e-3), train_steps=64,
+                batch_size=16, mix_seeds=3, n_seed_pool=400, rounds=4, per_round=150, n_seeds=5, dim=1024,
+                proxy_steps=1000, proxy_docs=20_000),
 }
 SIZES["06_spectrum_tuning"] = {
     "smoke": dict(

@@ -26,10 +26,10 @@ EXPECTED = {
     "03_rlp_information_gain": {"pass_at_1", "pass_at_k", "mixed_group_frac", "design_a", "design_b",
                                 "rlp_beats_cpt_a", "rlp_beats_cpt_b", "base_accuracy"},
     "04_mode_collapse": {"models"},
-    "05_prismatic_synthesis": {"gvendi_uniform", "gvendi_prismatic", "accuracy_uniform", "accuracy_prismatic",
-                               "gvendi_uniform_spread", "gvendi_prismatic_spread", "accuracy_uniform_spread",
-                               "accuracy_prismatic_spread", "gvendi_accuracy_spearman",
-                               "embedding_vendi_accuracy_spearman"},
+    "05_prismatic_synthesis": {f"{m}_{arm}{tail}" for m in ("gvendi", "gvendi_independent", "student_accuracy")
+                               for arm in ("prismatic", "uniform") for tail in ("", "_spread")}
+                              | {"student_accuracy_verdict", "mix_spearman_p", "gvendi_accuracy_spearman",
+                                 "embedding_vendi_accuracy_spearman", "base_accuracy", "mixes"},
     "06_spectrum_tuning": {f"{m}_{arm}{tail}" for m in ("jsd", "coverage", "steerability")
                            for arm in ("sft", "spectrum") for tail in ("", "_spread")},
 }
@@ -55,6 +55,8 @@ def test_every_notebook_runs_at_smoke(smoke_run):
     rlp = summary["notebooks"]["03_rlp_information_gain"]["metrics"]
     assert set(rlp["design_a"]) == {"cpt_2f", "cpt_f_rlp_f", "cpt_f"} and set(rlp["design_b"]) == {"cpt_2f", "cpt_f_rlp_f"}
     assert all({"accuracy", "accuracy_spread"} <= set(arm) for d in ("design_a", "design_b") for arm in rlp[d].values())
+    mixes = summary["notebooks"]["05_prismatic_synthesis"]["metrics"]["mixes"]
+    assert all({"acc", "acc_spread", "base_acc", "lr"} <= set(r) for r in mixes)  # every mix beside the base
     models = summary["notebooks"]["04_mode_collapse"]["metrics"]["models"]
     assert {"base", "sharpened", "cpt_start", "rlp", "raw_pile", "curated_pile"} <= set(models)
     refs = summary["notebooks"]["04_mode_collapse"]["metrics"]["references"]
