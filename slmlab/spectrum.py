@@ -409,24 +409,29 @@ def steerability_curve(model, tokenizer, fmt: str, tasks, ks=(0, 1, 4, 16), n_co
             "steerability": curve[0] - curve[-1], "per_task": per_task}
 
 
-def icl_loss_accuracy(model, tokenizer, fmt: str, tasks, n_examples: int = 16, seed: int = 0) -> dict:
-    """The authors' ``eval_icl`` measures: one sequence of ``n_examples`` i.i.d. outputs per task,
+def icl_loss_accuracy(model, tokenizer, fmt: str, tasks, n_examples: int = 16, seed: int = 0,
+                      n_draws: int = 1) -> dict:
+    """The authors' ``eval_icl`` measures: ``n_draws`` sequences of ``n_examples`` i.i.d. outputs per task,
     teacher-forced, description (spectrum) or question (SFT) first; for each output index j,
     ``loss`` (summed NLL of its tokens and end token), ``acc`` (token accuracy), ``all_acc`` (every
     token the argmax) and ``first_acc``. Returns the per-index means (``per_index["loss"]`` is the loss
     on the k-th output against k, k = the earlier examples it sees), the headline ``loss_geq_1`` /
     ``all_acc_geq_1`` / ``acc_geq_1`` (means over outputs with at least one earlier example) and
-    ``per_task`` lists of those three, one number per task in order (for the paired comparison).
+    ``per_task`` lists of those three, one number per task in order, averaged over its draws (for
+    the paired comparison).
     A sequence longer than the model's window raises: choose ``n_examples`` with :func:`max_examples`."""
     tasks = list(tasks)
     if not tasks:
         raise ValueError("tasks is empty")
     if isinstance(n_examples, bool) or not isinstance(n_examples, int) or n_examples < 2:
         raise ValueError(f"n_examples={n_examples!r} must be an int >= 2")
+    if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 1:
+        raise ValueError(f"n_draws={n_draws!r} must be a positive int")
     _check_format(fmt)
     encoded, owner = [], []
-    for t in tasks:
-        outs = sample_target(t.target, n_examples, random.Random(f"{seed}-{t.name}-icl"))
+    for t, draw in ((t, c) for t in tasks for c in range(n_draws)):
+        # draw 0 keeps the seed string of a single draw, so n_draws=1 scores the same sequences as before
+        outs = sample_target(t.target, n_examples, random.Random(f"{seed}-{t.name}-icl" + (f"-{draw}" if draw else "")))
         segs = (spectrum_segments(t.description, [(t.input, o) for o in outs]) if fmt == "spectrum"
                 else sft_segments(t.prompt, outs))
         ids, mask, where = encode_segments(tokenizer, segs, segment_index=True)
@@ -446,6 +451,7 @@ def icl_loss_accuracy(model, tokenizer, fmt: str, tasks, n_examples: int = 16, s
                 scores[key].append(float(v))
         for key in ("loss", "acc", "all_acc"):
             per_task[f"{key}_geq_1"].append(float(np.mean(scores[key][1:])))
+    per_task = {key: np.reshape(v, (len(tasks), n_draws)).mean(1).tolist() for key, v in per_task.items()}
     per_index = {key: [float(np.mean(v)) for v in vals] for key, vals in rows.items()}
     return {"per_index": per_index, "per_task": per_task,
             **{key: float(np.mean(v)) for key, v in per_task.items()}}
