@@ -339,8 +339,14 @@ def _loss_token_logprobs(model, encoded, batch_size: int = 64):
     if longest > window:
         raise ValueError(f"a scored sequence holds {longest} tokens, more than the model's window of {window}; "
                          "use fewer in-context examples (see max_examples)")
-    scored = masked_token_logprobs(model, [ids for ids, _ in encoded], [mask for _, mask in encoded], batch_size)
-    return [(lp.cpu().numpy(), hit.cpu().numpy()) for lp, hit in scored]
+    # Scored in order of length, so a batch pads to sequences of about its own length (2-3x less work
+    # for SFT prompts, whose length grows ~35 tokens per example); returned in the order given.
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
+    scored = masked_token_logprobs(model, [encoded[i][0] for i in order], [encoded[i][1] for i in order], batch_size)
+    out = [None] * len(encoded)
+    for i, (lp, hit) in zip(order, scored):
+        out[i] = (lp.cpu().numpy(), hit.cpu().numpy())
+    return out
 
 
 def answer_probabilities(model, tokenizer, fmt: str, queries, batch_size: int = 64) -> list[dict]:
