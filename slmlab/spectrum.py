@@ -24,7 +24,14 @@ rather than an end-of-turn token. The embedded tokenizer has 512 entries and no 
 ``Question`` and ``Answer`` are single tokens its model already reads; naming the description and
 output roles with them gives both formats the same head start, so the comparison isolates the
 structure (several samples per sequence, optional description) rather than new vocabulary. Both
-formats draw from one stream of samples and train for the same number of packed tokens.
+formats draw from one stream of samples and train on the same number of blocks.
+
+**Packing.** As the authors' one task per sequence requires, a block never cuts a document: documents
+go whole into blocks of ``block_size`` tokens (:func:`pack_episodes`; the rest of a block is padding)
+and attention never crosses a document (:func:`slmlab.training.document_inputs`), so every output
+that takes the loss sees its own description or earlier outputs and nothing of another task.
+Evaluation never cuts a prompt to fit the model's window either (:func:`max_examples` says how many
+examples fit; a longer sequence raises).
 """
 from __future__ import annotations
 
