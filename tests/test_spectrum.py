@@ -143,7 +143,7 @@ def _loss_without_context(tok, x, y, d):
             if doc == -1:
                 continue
             where = (d[b] == doc).nonzero().flatten()
-            if doc in seen or where[0] > 0 and d[b, where[0] - 1] == doc or x[b, where[0]] != tok.bos_token_id:
+            if doc in seen or x[b, where[0]] != tok.bos_token_id:      # cut over two blocks, or headless
                 bad.append((b, doc, "split or not whole"))
             seen.add(doc)
             for pos in where[(y[b, where] != S.IGNORE)].tolist():
