@@ -63,6 +63,14 @@ def test_every_lesson_reads_plausible_metrics():
               "02b": "0.3 ± 0 vs seed pool alone 0.2 ± 0 accuracy (base model 27%)", "03": "-0.100 to +0.200",
               "04": "most repetitive is sharpened"}
     words_04 = " ".join(frontpage.finding("04_x", metrics["04"]))
+    assert "real chat model" not in words_04   # nothing recorded about it: nothing said
+    real = dict(metrics["04"], real_intra_similarity=0.41, real_shuffled_baseline=0.19,
+                real_model={"name": "smollm2-135m-instruct", "quantisation": "Q4_1, dequantised to float32",
+                            "temperatures": [1.0, 1.5]})
+    assert ("smollm2-135m-instruct (Q4_1, dequantised to float32), on open-ended prompts at T=1.0: intra-model "
+            "similarity 0.410 against a shuffled-prompt baseline of 0.190") in " ".join(frontpage.finding("04_x", real))
+    skipped = dict(metrics["04"], real_model={"name": "smollm2-135m-instruct", "skipped": "no network"})
+    assert "real-model section was skipped" in " ".join(frontpage.finding("04_x", skipped))
     assert "Sharpened reduces diversity relative to base" in words_04  # no reference recorded: base
     assert "Rlp does not clearly change diversity relative to cpt_start" in words_04
     for nb, m in metrics.items():

@@ -80,3 +80,19 @@ def test_no_warnings_in_the_executed_notebooks(smoke_run):
             for o in cell.get("outputs", []):
                 text = "".join(o.get("text", "")) if o.get("name") == "stderr" else ""
                 assert "warn" not in text.lower(), f"{name}, cell {i}: {text[:800]}"
+
+
+@pytest.mark.notebooks
+def test_real_model_sections_record_or_say_why_they_skipped(smoke_run):
+    """Notebooks 04 and 06 end with a section on SmolLM2-135M-Instruct (slmlab.real_models): its
+    numbers when the model is in the cache or can be fetched, else the reason it was skipped."""
+    _, summary = smoke_run
+    for name, keys in (("04_mode_collapse", {"real_intra_similarity", "real_shuffled_baseline"}),
+                       ("06_spectrum_tuning", {"real_jsd_by_k"})):
+        metrics = summary["notebooks"][name]["metrics"]
+        real = metrics["real_model"]
+        if "skipped" in real:
+            assert real["skipped"], f"{name} skipped the real model without saying why"
+            continue
+        assert keys <= set(metrics), f"{name} did not record {sorted(keys - set(metrics))}"
+        assert real["parameters"] == 134_515_008 and real["quantisation"].startswith("Q4_1")
