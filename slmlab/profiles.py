@@ -216,7 +216,7 @@ SIZES["06_spectrum_tuning"] = {
 # real_samples answers per prompt, format and k (real_ks: in-context examples drawn from the target),
 # real_tasks of its distributional prompts, answers cut at real_max_tokens tokens.
 for _profile, _real in {"smoke": dict(real_samples=2, real_ks=(0, 1), real_tasks=1, real_max_tokens=4),
-                        "default": dict(real_samples=24, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_tokens=10),
+                        "default": dict(real_samples=16, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_tokens=8),
                         "gpu": dict(real_samples=100, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_tokens=16)}.items():
     SIZES["06_spectrum_tuning"][_profile].update(_real)
 del _profile, _real

@@ -150,6 +150,7 @@ CASES = [
     (P(sampling.sample_shared_prompt, top_p=1.5), (MODEL, TOK, "a b c", 2), ValueError, "top_p=1.5"),
     (P(sampling.sample_shared_prompt, max_new_tokens=0), (MODEL, TOK, "a b c", 2), ValueError, "max_new_tokens=0"),
     (P(sampling.sample_shared_prompt, seed=-1), (MODEL, TOK, "a b c", 2), ValueError, "seed=-1"),
+    (P(sampling.sample_shared_prompt, batch_size=0), (MODEL, TOK, "a b c", 2), ValueError, "batch_size=0"),
     # ---------------------------------------------------------------- real_models
     (real_models.ensure_model, ("gpt-5",), ValueError, "name='gpt-5' is not a known real model"),
     (real_models.model_folder, (42,), ValueError, "name=42 is not a known real model"),

@@ -234,3 +234,6 @@ def test_sample_shared_prompt_equals_separate_greedy_runs(tiny):
     a = sampling.sample_shared_prompt(model, tok, prompt, 8, max_new_tokens=6, seed=3)
     assert a == sampling.sample_shared_prompt(model, tok, prompt, 8, max_new_tokens=6, seed=3)
     assert len(set(a)) > 1   # it samples
+    # rows decoded in chunks draw from the same seeded stream: same answers, chunk by chunk
+    chunked = sampling.sample_shared_prompt(model, tok, prompt, 8, max_new_tokens=6, seed=3, batch_size=3)
+    assert len(chunked) == 8 and len(set(chunked)) > 1
