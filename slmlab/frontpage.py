@@ -250,6 +250,14 @@ def _collapse(m: dict) -> list[str]:
                    + (f" ({in_words(entropy)})." if entropy else "."))
     if not out:
         raise KeyError("valid_vendi")
+    real = m.get("real_model") if isinstance(m.get("real_model"), dict) else {}
+    if isinstance(m.get("real_intra_similarity"), (int, float)) and isinstance(m.get("real_shuffled_baseline"), (int, float)):
+        temps = real.get("temperatures") or ["?"]
+        out.append(f"A real chat model, {real.get('name', 'the real model')} ({real.get('quantisation', 'quantised')}), "
+                   f"on open-ended prompts at T={temps[0]}: intra-model similarity {m['real_intra_similarity']:.3f} "
+                   f"against a shuffled-prompt baseline of {m['real_shuffled_baseline']:.3f}.")
+    elif real.get("skipped"):
+        out.append("The real-model section was skipped (the model was neither cached nor obtainable).")
     return out
 
 

@@ -1,7 +1,8 @@
 """The tokenizer and the tiny Llama: build, save, load.
 
 ``load_model()`` with no argument returns the embedded default shipped inside the package; a local
-folder or a hub id goes through the very same ``from_pretrained`` path.
+folder, a hub id or a real model's name (``"smollm2-135m-instruct"``, converted once into a local
+folder by :mod:`slmlab.real_models`) goes through the very same ``from_pretrained`` path.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM,
                           PreTrainedTokenizerFast)
+
+from .real_models import REAL_MODELS, ensure_model
 
 __all__ = ["EMBEDDED_MODEL", "SPECIAL_TOKENS", "train_tokenizer", "tiny_llama_config",
            "build_model", "load_model", "count_parameters"]
@@ -134,9 +137,12 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str | torc
                dtype: torch.dtype | None = None):
     """Return ``(model, tokenizer)``, model in eval mode on ``device``.
 
-    ``None`` loads the embedded default (``slmlab.EMBEDDED_MODEL``). A local folder loads from disk;
-    anything else is taken as a hub id (``"HuggingFaceTB/SmolLM2-135M"``), which needs the network
-    or a cached copy. Weights load from safetensors only and no remote code ever runs.
+    ``None`` loads the embedded default (``slmlab.EMBEDDED_MODEL``). A local folder loads from disk.
+    A name of :data:`slmlab.real_models.REAL_MODELS` (``"smollm2-135m-instruct"``) loads that model's
+    converted folder from the cache, fetching and converting it first when missing
+    (:func:`slmlab.real_models.ensure_model`). Anything else is taken as a hub id
+    (``"HuggingFaceTB/SmolLM2-135M"``), which needs the network or a cached copy. Weights load from
+    safetensors only and no remote code ever runs.
     """
     if name_or_path is None:
         name_or_path = EMBEDDED_MODEL
@@ -146,6 +152,8 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str | torc
                 "`python -m slmlab train-embedded --out embedded`")
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise ValueError(f"name_or_path={name_or_path!r} must be None, a folder path or a hub id string")
+    if isinstance(name_or_path, str) and name_or_path.lower() in REAL_MODELS and not Path(name_or_path).is_dir():
+        name_or_path = ensure_model(name_or_path)
     path = Path(name_or_path).expanduser()
     looks_local = path.exists() or str(name_or_path).startswith((".", "/", "~")) or str(name_or_path).count("/") > 1
     if looks_local and not path.is_dir():

@@ -85,12 +85,19 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         # n_samples: answers per prompt, model and temperature; temperatures: swept (models compared at
         # 1.0, or the middle one); ft_steps: fine-tuning steps per variant;
         # n_redraw: extra sampling draws per compared model (the spread a verdict is read against);
-        # synth_prompts: prompts of the one-round loop run when notebook 02's pool is missing
-        "smoke": dict(n_samples=4, temperatures=(0.7, 1.5), ft_steps=3, n_redraw=1, synth_prompts=8),
+        # synth_prompts: prompts of the one-round loop run when notebook 02's pool is missing;
+        # real_*: the real-model section (SmolLM2-135M-Instruct, Q4_1): real_prompts of its open-ended
+        # prompts, real_samples answers each per temperature (real_temperatures, the first is the usual
+        # one) at top-p real_top_p, answers cut at real_max_tokens tokens
+        "smoke": dict(n_samples=4, temperatures=(0.7, 1.5), ft_steps=3, n_redraw=1, synth_prompts=8,
+                      real_prompts=2, real_samples=2, real_temperatures=(1.0, 1.5), real_top_p=0.9,
+                      real_max_tokens=8),
         "default": dict(n_samples=16, temperatures=(0.7, 1.0, 1.5), ft_steps=60, n_redraw=3,
-                        synth_prompts=64),
+                        synth_prompts=64, real_prompts=8, real_samples=12, real_temperatures=(1.0, 1.5),
+                        real_top_p=0.9, real_max_tokens=24),
         "gpu": dict(n_samples=32, temperatures=(0.5, 0.7, 1.0, 1.5, 2.0), ft_steps=200, n_redraw=3,
-                    synth_prompts=256),
+                    synth_prompts=256, real_prompts=10, real_samples=50, real_temperatures=(1.0, 1.5),
+                    real_top_p=0.9, real_max_tokens=48),
     },
 }
 
@@ -216,3 +223,12 @@ SIZES["06_spectrum_tuning"] = {
     "gpu": dict(n_seeds=5, train_steps=1000, batch_size=16, n_samples=100, lrs=(3e-4, 1e-3, 3e-3), n_heldout=6,
                 n_dev=6, ks=(0, 1, 3, 6), n_contexts=8, n_draws=16, curve_points=11),
 }
+
+# Notebook 06's real-model section (SmolLM2-135M-Instruct, Q4_1), kept apart from the entry above:
+# real_samples answers per prompt, format and k (real_ks: in-context examples drawn from the target),
+# real_tasks of its distributional prompts, answers cut at real_max_tokens tokens.
+for _profile, _real in {"smoke": dict(real_samples=2, real_ks=(0, 1), real_tasks=1, real_max_tokens=4),
+                        "default": dict(real_samples=16, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_tokens=8),
+                        "gpu": dict(real_samples=100, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_tokens=16)}.items():
+    SIZES["06_spectrum_tuning"][_profile].update(_real)
+del _profile, _real

@@ -80,6 +80,14 @@ def test_every_lesson_reads_plausible_metrics():
     # junk is not diversity: a mostly invalid model is named as such, not as the most diverse
     assert "The raw-pile model write a valid answer only 9% of the time" in words_04 and "(Vendi 11.3)" in words_04
     assert "more alike (similarity 0.50) than answers to different prompts (0.30)" in words_04
+    assert "real chat model" not in words_04   # nothing recorded about it: nothing said
+    real = dict(metrics["04"], real_intra_similarity=0.41, real_shuffled_baseline=0.19,
+                real_model={"name": "smollm2-135m-instruct", "quantisation": "Q4_1, dequantised to float32",
+                            "temperatures": [1.0, 1.5]})
+    assert ("smollm2-135m-instruct (Q4_1, dequantised to float32), on open-ended prompts at T=1.0: intra-model "
+            "similarity 0.410 against a shuffled-prompt baseline of 0.190") in " ".join(frontpage.finding("04_x", real))
+    skipped = dict(metrics["04"], real_model={"name": "smollm2-135m-instruct", "skipped": "no network"})
+    assert "real-model section was skipped" in " ".join(frontpage.finding("04_x", skipped))
     for nb, m in metrics.items():
         words = " ".join(frontpage.finding(nb + "_x", m))
         assert expect[nb] in words, (nb, words)
@@ -182,8 +190,9 @@ def test_prismatic_finding_reads_the_independent_judge():
     words = " ".join(frontpage.finding("05_prismatic_synthesis", m))
     assert "Over 8 equal-size data mixes (2 seeds each, each mix's rate from dev)" in words
     assert "+0.71 (permutation p = 0.031) for G-Vendi" in words and "7 of 8 mixes end above the base student (23%)" in words
-    assert "judged by what the loop did not optimise: G-Vendi of the final pool, independent judge: prismatic 5.1" in words
-    assert "within the seed spread" in words and "prismatic 26.5" not in words
+    assert ("judged by what the loop did not optimise: G-Vendi of the final pool, independent judge (higher is better): "
+            "prismatic seeding 5.1") in words
+    assert "no difference beyond the seed spread" in words and "prismatic 26.5" not in words
 
 
 def test_prismatic_finding_degrades_gracefully():

@@ -124,3 +124,19 @@ def test_outputs_read_clean(smoke_run, name):
     out, _ = smoke_run
     found = pages.output_problems(out / f"{name}.ipynb")
     assert not found, "\n".join(found)
+
+
+@pytest.mark.notebooks
+def test_real_model_sections_record_or_say_why_they_skipped(smoke_run):
+    """Notebooks 04 and 06 end with a section on SmolLM2-135M-Instruct (slmlab.real_models): its
+    numbers when the model is in the cache or can be fetched, else the reason it was skipped."""
+    _, summary = smoke_run
+    for name, keys in (("04_mode_collapse", {"real_intra_similarity", "real_shuffled_baseline"}),
+                       ("06_spectrum_tuning", {"real_jsd_by_k"})):
+        metrics = summary["notebooks"][name]["metrics"]
+        real = metrics["real_model"]
+        if "skipped" in real:
+            assert real["skipped"], f"{name} skipped the real model without saying why"
+            continue
+        assert keys <= set(metrics), f"{name} did not record {sorted(keys - set(metrics))}"
+        assert real["parameters"] == 134_515_008 and real["quantisation"].startswith("Q4_1")
