@@ -139,7 +139,8 @@ class _StopAtClose(StoppingCriteria):
 @torch.no_grad()
 def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_thought_tokens: int,
                     temperature: float, seed: int, step: int = 0, position_ids=None,
-                    amp: torch.dtype | None = None, shared: bool | None = None, context=None) -> list[list[int]]:
+                    amp: torch.dtype | None = None, shared: bool | None = None, context=None,
+                    work: dict | None = None) -> list[list[int]]:
     """G thoughts per position, decoded in one batch with a KV cache. Returns B·G lists of token ids
     (row b·G + g), each ending in the close delimiter if the model closed the thought itself.
     ``position_ids`` are the positions' global indices, which seed their random streams.
@@ -151,7 +152,9 @@ def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_t
     path, kept as the reference: both give the same thoughts). ``context``: the contexts' cache from
     :func:`forward_contexts`, which the shared path reads instead of running the contexts again (it
     is the prompts less their last token when the open delimiter is one token; the plain path prefills
-    its own)."""
+    its own). ``work``, when given, receives the padded tokens the passes really ran: ``prefill`` (the
+    contexts, 0 when ``context`` was given) and ``decode`` (one per row per decoding step, counting
+    only the rows still in the batch: a position that has closed its G thoughts costs nothing more)."""
     if not positions:
         raise ValueError("positions is empty")
     position_ids = range(len(positions)) if position_ids is None else position_ids
@@ -173,17 +176,22 @@ def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_t
                 raise ValueError(f"context holds {_cache_shape(context)} (contexts, tokens), the prompts less their open "
                                  f"delimiter need {(ids.shape[0], width - 1)} and a one-token open delimiter: "
                                  "pass forward_contexts(model, positions, fmt) of these positions")
-            return _decode_shared(model, ids, mask, fmt, group_size, max_thought_tokens, sampler, context)
-        return _decode_generate(model, ids, mask, fmt, group_size, max_thought_tokens, sampler)
+            return _decode_shared(model, ids, mask, fmt, group_size, max_thought_tokens, sampler, context,
+                                  {} if work is None else work)
+        return _decode_generate(model, ids, mask, fmt, group_size, max_thought_tokens, sampler,
+                                {} if work is None else work)
 
 
-def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler, context=None) -> list[list[int]]:
+def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler, context=None, work=None) -> list[list[int]]:
     """The contexts (all prompt tokens but the last) run once at (B, …); the B·G rows feed their
     last prompt token, then their own samples, attending to their context through
     :class:`~slmlab.prefix_attention.SharedPrefix` and to their own tokens through a cache allocated
     once. A position leaves the batch when all its G rows have closed their thought."""
     G, k = group_size, len(fmt.close_ids)
     device = ids.device
+    work = {} if work is None else work
+    work["prefill"] = 0 if context is not None else ids[:, :-1].numel()
+    work["decode"] = 0
     cache = context if context is not None else _forward_context(model, ids[:, :-1], mask[:, :-1])
     prefix = SharedPrefix(cache, mask[:, :-1], G)
     n_layers = len(prefix.keys)
@@ -209,6 +217,7 @@ def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler, conte
     with shared_prefix(model):
         for t in range(max_tokens):
             logits = step(cur, pos)  # (rows, V)
+            work["decode"] += cur.shape[0]  # the rows this step really ran
             prefix.check(n_layers)
             nxt = sampler.perturb(t, logits).argmax(-1)  # (rows,)
             seq[:, k - 1 + t] = nxt
@@ -233,9 +242,11 @@ def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler, conte
     return [row[:end] for row, end in zip(out, length.tolist())]
 
 
-def _decode_generate(model, ids, mask, fmt, group_size, max_tokens, sampler) -> list[list[int]]:
-    """The plain path: the contexts' cache repeated G times, then ``generate``."""
+def _decode_generate(model, ids, mask, fmt, group_size, max_tokens, sampler, work=None) -> list[list[int]]:
+    """The plain path: the contexts' cache repeated G times, then ``generate`` (which runs every row
+    until the last one stops)."""
     width = ids.shape[1]
+    work = {} if work is None else work
     gen_cfg = GenerationConfig(max_new_tokens=max_tokens, do_sample=False, pad_token_id=fmt.pad_id,
                                eos_token_id=None, use_cache=True)
     # Prefill each prompt once (B rows, all but its last token) and share the KV cache across its
@@ -247,11 +258,15 @@ def _decode_generate(model, ids, mask, fmt, group_size, max_tokens, sampler) -> 
             cache.batch_repeat_interleave(group_size)  # (B, …) -> (B·G, …), row b·G + g
         else:  # a model whose cache cannot be repeated: prefill every row instead
             cache = None
+    work["prefill"] = ids[:, :-1].numel() if cache is not None else ids.numel() * group_size
     out = model.generate(input_ids=ids.repeat_interleave(group_size, 0),
                          attention_mask=mask.repeat_interleave(group_size, 0), **{_cache_kw(model): cache},
                          generation_config=gen_cfg, logits_processor=LogitsProcessorList([sampler]),
                          stopping_criteria=StoppingCriteriaList([_StopAtClose(fmt.close_ids)]))
     new = out[:, width:].tolist()  # (N, ≤L)
+    # generate feeds all N rows once per new token but the last (the first feed is the prompt's last
+    # token when the context was prefilled, and the whole prompt otherwise)
+    work["decode"] = len(new) * (len(new[0]) if cache is not None else max(0, len(new[0]) - 1)) if new else 0
     k = len(fmt.close_ids)
     thoughts = []
     for row in new:

@@ -593,3 +593,39 @@ def test_shared_prefix_decoding_on_other_architectures(arch):
     pos = [{"context_ids": torch.randint(8, 64, (n,), generator=g).tolist(), "target_ids": [9]} for n in (5, 9, 12)]
     plain = sample_thoughts(model.eval(), pos, fmt, 4, 12, 1.5, 0, shared=False)
     assert sample_thoughts(model, pos, fmt, 4, 12, 1.5, 0, shared=True) == plain
+
+
+# ---------------------------------------------------------------- FLOPs of the work actually done
+@pytest.mark.parametrize("micro", [0, 8])
+def test_generation_flops_count_only_the_rows_still_decoding(trained, path, micro):
+    """The decoder drops a position once its G thoughts are closed, so generation runs G rows per
+    position for as many steps as that position's longest thought: Σ_b G·max_g len, less than N rows
+    to the longest thought of all (here one position finishes early). Counting finished rows, or the
+    contexts twice (once for sampling, once for scoring), fails here. The dense step's whole count is
+    checked against its passes: the contexts, decoding, the EMA pass, one forward and one backward."""
+    from slmlab.rlp import step_flops
+    from slmlab.thoughts import _left_padded_contexts
+    model, tok = trained
+    policy, ema, pos, cfg, fmt = _setup(trained)
+    cfg = replace(cfg, micro_batch=micro, temperature=0.7, max_thought_tokens=48)  # lengths differ by position
+    details = {}
+    row = rlp_step(policy, ema, torch.optim.SGD(policy.parameters(), lr=0.0), pos, cfg, fmt, step=0, details=details)
+    G, th = cfg.group_size, details["thoughts"]
+    decoded = sum(G * max(len(t) for t in th[b * G:(b + 1) * G]) for b in range(len(pos)))
+    assert decoded < len(th) * max(map(len, th))  # some position finished before the longest thought
+    contexts = len(pos) * max(len(p["context_ids"]) for p in pos)
+    assert row["gen_tokens"] == contexts + decoded
+    if path == "dense":
+        ema_pass = len(pos) * max(len(p["context_ids"]) + len(p["target_ids"]) for p in pos)
+        per = micro // G or len(pos)
+        scored = [build_thought_batch(pos[a:a + per], th[a * G:(a + per) * G], fmt, G) for a in range(0, len(pos), per)]
+        padded = sum(b.padded_tokens for b in scored)
+        shared = contexts if micro == 0 else 0  # one pass of the contexts serves sampling and scoring
+        n_params = sum(p.numel() for p in {id(p): p for p in policy.parameters()}.values())
+        assert row["flops"] == step_flops(n_params, row["gen_tokens"] + ema_pass + padded - shared, padded)
+    # the sampler's own count, both decoders: the plain one runs every row to the longest thought
+    for shared_path, want in ((True, decoded), (False, len(th) * max(map(len, th)))):
+        work = {}
+        assert sample_thoughts(model, pos, fmt, G, cfg.max_thought_tokens, cfg.temperature, cfg.seed, 0,
+                               work=work, shared=shared_path) == th
+        assert work == {"prefill": contexts, "decode": want}
