@@ -30,7 +30,7 @@ except ImportError:  # older transformers use torch's own
 
 from .prefix_attention import SharedPrefix, shared_prefix_attention
 
-__all__ = ["supports_decode_step", "why_not_decode_step", "decode_step"]
+__all__ = ["supports_decode_step", "why_not_decode_step", "DecodePlan", "decode_step"]
 
 # model types whose decoder layer is: x + attn(norm(x)), then x + mlp(norm(x)), with a SiLU-gated
 # MLP, rotary q/k and nothing else (no q/k norms, no sliding window, no embedding scale); the class
@@ -112,45 +112,67 @@ def _has_global_hooks() -> bool:
 _SILU = (SiLUActivation, torch.nn.SiLU)
 
 
-def _rms_norm(x: torch.Tensor, norm) -> torch.Tensor:
+def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     # the model's RMSNorm, op for op: in float32, scaled by its weight in the input's dtype
     dtype = x.dtype
-    x = x.to(torch.float32)
-    x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
-    return norm.weight * x.to(dtype)
+    if dtype != torch.float32:
+        x = x.to(torch.float32)
+    x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * (x if dtype == torch.float32 else x.to(dtype))
 
 
-def _linear(x: torch.Tensor, proj) -> torch.Tensor:
-    return F.linear(x, proj.weight, proj.bias)  # the nn.Linear's own maths, without a module call
-
-
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, half: int) -> torch.Tensor:
     return x * cos + torch.cat((-x[..., half:], x[..., :half]), -1) * sin
 
 
+class DecodePlan:
+    """What :func:`decode_step` reads from the model, looked up once per decoding loop instead of
+    once per token: each layer's weights and norms, and the rotary tables of every position the loop
+    can reach (the model's own ``rotary_emb``, run once over them: its values are computed position
+    by position, so a table row is the very number a step would compute)."""
+
+    def __init__(self, model, max_position: int):
+        model = getattr(model, "module", model)
+        inner, cfg = model.model, model.config
+        self.heads, self.kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
+        self.embed, self.lm_head = inner.embed_tokens.weight, (model.lm_head.weight, model.lm_head.bias)
+        self.norm = (inner.norm.weight, inner.norm.variance_epsilon)
+        self.layers = []
+        for layer in inner.layers:
+            a, m = layer.self_attn, layer.mlp
+            self.layers.append((a, a.head_dim, a.scaling,
+                                (layer.input_layernorm.weight, layer.input_layernorm.variance_epsilon),
+                                [(p.weight, p.bias) for p in (a.q_proj, a.k_proj, a.v_proj, a.o_proj)],
+                                (layer.post_attention_layernorm.weight, layer.post_attention_layernorm.variance_epsilon),
+                                [(p.weight, p.bias) for p in (m.gate_proj, m.up_proj, m.down_proj)]))
+        pos = torch.arange(max_position + 1, device=self.embed.device)[None]
+        # the rotary module casts to its input's dtype: the embeddings', as in a step
+        cos, sin = inner.rotary_emb(self.embed.new_empty((1, 1, 1)), pos)  # (1, P, d) each
+        self.cos, self.sin = cos[0], sin[0]
+
+
 @torch.no_grad()
-def decode_step(model, tokens: torch.Tensor, positions: torch.Tensor, prefix: SharedPrefix, cache) -> torch.Tensor:
+def decode_step(model, tokens: torch.Tensor, positions: torch.Tensor, prefix: SharedPrefix, cache,
+                plan: DecodePlan | None = None) -> torch.Tensor:
     """Logits (rows, V) of the next token after ``tokens`` (rows,), at ``positions`` (rows, 1), for
     rows that attend to their context in ``prefix`` and to their own earlier tokens in ``cache``
-    (whose layers' ``update`` appends this token's keys and values, as a ``transformers`` cache does)."""
-    model = getattr(model, "module", model)
-    inner, cfg = model.model, model.config
+    (whose layers' ``update`` appends this token's keys and values, as a ``transformers`` cache does).
+    ``plan``: a :class:`DecodePlan` of this model covering ``positions`` (built here when None)."""
     n = tokens.shape[0]
-    heads, kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
-    x = F.embedding(tokens, inner.embed_tokens.weight)  # (n, D)
-    cos, sin = inner.rotary_emb(x[:, None], positions)  # (n, 1, d) each
-    cos, sin = cos[:, None], sin[:, None]               # (n, 1, 1, d): broadcast over heads
-    for i, layer in enumerate(inner.layers):
-        attn = layer.self_attn
-        h = _rms_norm(x, layer.input_layernorm)
-        d = attn.head_dim
-        q = _rotate(_linear(h, attn.q_proj).view(n, heads, 1, d), cos, sin)
-        k = _rotate(_linear(h, attn.k_proj).view(n, kv_heads, 1, d), cos, sin)
-        k, v = cache.layers[i].update(k, _linear(h, attn.v_proj).view(n, kv_heads, 1, d))
-        o, _ = shared_prefix_attention(attn, q, k, v, None, scaling=attn.scaling, shared_prefix=prefix)
-        x = x + _linear(o.reshape(n, heads * d), attn.o_proj)
-        mlp = layer.mlp
-        h = _rms_norm(x, layer.post_attention_layernorm)
-        x = x + _linear(F.silu(_linear(h, mlp.gate_proj)) * _linear(h, mlp.up_proj), mlp.down_proj)
-    return _linear(_rms_norm(x, inner.norm), model.lm_head)
+    x = F.embedding(tokens, plan.embed if plan is not None else getattr(model, "module", model).model.embed_tokens.weight)
+    if plan is None:
+        plan = DecodePlan(model, int(positions.max()))
+    heads, kv_heads = plan.heads, plan.kv_heads
+    cos, sin = plan.cos[positions[:, 0]], plan.sin[positions[:, 0]]  # (n, d) each
+    cos, sin = cos[:, None, None], sin[:, None, None]  # (n, 1, 1, d): broadcast over heads
+    for i, (attn, d, scaling, norm1, (q_p, k_p, v_p, o_p), norm2, (g_p, u_p, dn_p)) in enumerate(plan.layers):
+        h = _rms_norm(x, *norm1)
+        half = d // 2
+        q = _rotate(F.linear(h, *q_p).view(n, heads, 1, d), cos, sin, half)
+        k = _rotate(F.linear(h, *k_p).view(n, kv_heads, 1, d), cos, sin, half)
+        k, v = cache.layers[i].update(k, F.linear(h, *v_p).view(n, kv_heads, 1, d))
+        o, _ = shared_prefix_attention(attn, q, k, v, None, scaling=scaling, shared_prefix=prefix)
+        x = x + F.linear(o.reshape(n, heads * d), *o_p)
+        h = _rms_norm(x, *norm2)
+        x = x + F.linear(F.silu(F.linear(h, *g_p)) * F.linear(h, *u_p), *dn_p)
+    return F.linear(_rms_norm(x, *plan.norm), *plan.lm_head)

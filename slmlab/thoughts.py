@@ -25,7 +25,7 @@ import torch
 from transformers import (GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria,
                           StoppingCriteriaList)
 
-from .decode_step import decode_step, supports_decode_step
+from .decode_step import DecodePlan, decode_step, supports_decode_step
 from .prefix_attention import OwnTokensCache, SharedPrefix, shared_prefix, supports_shared_prefix
 from .scoring import continuation_logprobs
 from .scoring import selected_token_logprobs as _token_logprobs
@@ -95,6 +95,7 @@ class _GumbelSampler(LogitsProcessor):
         self.gens = [torch.Generator().manual_seed(s) for s in seeds]
         self.t, self.prompt_len, self.banned, self.no_first = temperature, prompt_len, list(banned), list(no_first)
         self.max_tokens, self.chunk, self.noise, self.banned_mask = max_tokens, None, None, None
+        self.rows = None  # which rows of the drawn noise are still decoding (None: all)
 
     def __call__(self, input_ids, scores):
         return self.perturb(input_ids.shape[1] - self.prompt_len, scores)
@@ -103,8 +104,9 @@ class _GumbelSampler(LogitsProcessor):
         """Go on with the rows ``rows`` only (indices into the current rows): a row's stream is its
         own, so dropping the others changes none of the kept rows' noise."""
         self.gens = [self.gens[r] for r in rows]
-        if self.noise is not None:
-            self.noise = self.noise[torch.tensor(rows, device=self.noise.device)]
+        if self.noise is not None:  # index the drawn noise, not copy it: (n, C, V) is large
+            rows = torch.tensor(rows, device=self.noise.device)
+            self.rows = rows if self.rows is None else self.rows[rows]
 
     def perturb(self, step, scores):
         """Logits/T + Gumbel noise at decoding step ``step``, (rows, V) -> (rows, V)."""
@@ -114,6 +116,7 @@ class _GumbelSampler(LogitsProcessor):
         if step % self.chunk == 0:
             u = torch.stack([torch.rand((self.chunk, vocab), generator=g) for g in self.gens])  # (n, C, V)
             self.noise = -torch.log(-torch.log(u.clamp_(1e-10, 1 - 1e-7))).to(scores.device)
+            self.rows = None
         scores = scores.float() / self.t
         if self.banned:
             if self.banned_mask is None or self.banned_mask.shape[0] != vocab:
@@ -122,7 +125,8 @@ class _GumbelSampler(LogitsProcessor):
             scores.masked_fill_(self.banned_mask, -math.inf)
         if step == 0 and self.no_first:
             scores[:, self.no_first] = -math.inf  # a thought has at least one token (Alg. 1: |c| >= 1)
-        return scores + self.noise[:, step % self.chunk]
+        noise = self.noise[:, step % self.chunk]  # (rows drawn, V)
+        return scores + (noise if self.rows is None else noise[self.rows])
 
 
 class _StopAtClose(StoppingCriteria):
@@ -209,7 +213,8 @@ def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler, conte
     cur = ids[:, -1:].repeat_interleave(G, 0)   # (n, 1)
     pos = (mask.sum(1, keepdim=True) - 1).repeat_interleave(G, 0)  # positions count real tokens only
     if supports_decode_step(model):  # the same step without the forward's wrappers and module calls
-        step = lambda cur, pos: decode_step(model, cur[:, 0], pos, prefix, own)  # noqa: E731
+        plan = DecodePlan(model, int(pos.max()) + max_tokens)  # weights and rotary tables, looked up once
+        step = lambda cur, pos: decode_step(model, cur[:, 0], pos, prefix, own, plan)  # noqa: E731
     else:
         cache_kw = {_cache_kw(model): own}  # (inspects the signature: once, not per token)
         step = lambda cur, pos: model(input_ids=cur, position_ids=pos, use_cache=True, logits_to_keep=1,  # noqa: E731
