@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _EXPORTS = {
     "artifacts_dir": "runtime", "fit_threads": "runtime", "pick_device": "runtime", "pick_dtype": "runtime",
-    "runtime_versions": "runtime", "seed_everything": "runtime",
+    "runtime_versions": "runtime", "seed_everything": "runtime", "derive_seed": "runtime",
     "EMBEDDED_MODEL": "models", "load_model": "models",
 }
 __all__ = [*_EXPORTS, "__version__"]

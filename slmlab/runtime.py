@@ -2,6 +2,7 @@
 :mod:`slmlab.profiles`.)"""
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
@@ -10,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["pick_device", "pick_dtype", "seed_everything", "artifacts_dir", "runtime_versions", "cgroup_cpu_limit",
-           "usable_cpus", "fit_threads"]
+__all__ = ["pick_device", "pick_dtype", "seed_everything", "derive_seed", "artifacts_dir", "runtime_versions",
+           "cgroup_cpu_limit", "usable_cpus", "fit_threads"]
 
 
 def pick_device(device: str | None = "auto") -> torch.device:
@@ -55,6 +56,19 @@ def seed_everything(seed: int) -> torch.Generator:
     gen = torch.Generator()
     gen.manual_seed(seed)
     return gen
+
+
+def derive_seed(seed: int, *names) -> int:
+    """A seed for one named part of a run, derived from the run's ``seed``: ``derive_seed(seed, "cpt",
+    arm, k)``. The same names give the same seed; different names give unrelated ones (a hash, not
+    arithmetic such as ``seed + 1000`` that can collide with another part's seed). In [0, 2**31)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    for i, name in enumerate(names):
+        if not isinstance(name, (str, int)) or isinstance(name, bool):
+            raise TypeError(f"names[{i}]={name!r} must be a str or int naming the part the seed is for")
+    key = "\x1f".join([str(seed), *(f"{type(n).__name__}:{n}" for n in names)]).encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % 2**31
 
 
 def artifacts_dir() -> Path:
