@@ -85,7 +85,7 @@ from .training import _check_betas, _check_number, autocast_dtype
 __all__ = ["RLPConfig", "ThoughtFormat", "thought_format", "answer_positions", "uniform_positions",
            "sample_thoughts", "build_thought_batch", "score_thoughts", "baseline_logprob",
            "information_gain_reward", "leave_one_out_advantage", "clipped_thought_loss",
-           "evaluate_thoughts", "rlp_step", "train_rlp", "step_flops"]
+           "evaluate_thoughts", "rlp_step", "train_rlp", "step_flops", "think_accuracy", "thought_diversity"]
 
 
 @dataclass
@@ -535,3 +535,66 @@ def evaluate_thoughts(model, baseline_model, tokenizer, positions, cfg: RLPConfi
     return {"reward": s_pred - s_base[:, None], "s_pred": s_pred, "s_base": s_base,
             "thought_length": torch.cat(out["len"]),
             "thoughts": [texts[b * G:(b + 1) * G] for b in range(len(s_base))]}
+
+
+# ---------------------------------------------------------------- what a trained model does where RLP acts
+def _problem_rows(problems) -> list[dict]:
+    rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)
+    if not rows or not all(isinstance(r, dict) and {"prompt", "answer"} <= set(r) for r in rows):
+        raise ValueError("problems must be a non-empty Dataset/list of dicts with 'prompt' and 'answer'")
+    return rows
+
+
+def think_accuracy(model, tokenizer, problems, max_new_tokens: int = 80, think_open: str = "<think>") -> dict:
+    """Greedy answers two ways, per problem: free (the model decides whether to open ``<think>``) and
+    with ``<think>`` forced after the prompt (where RLP's thoughts start). Returns per-item 0/1 lists
+    ``accuracy`` (free), ``accuracy_forced_think`` and ``think_rate`` (the free answer opened a thought).
+
+    RLP's action starts after a forced ``<think>``: it trains what the model thinks, never whether it
+    thinks. Free accuracy mixes the two; forced-think accuracy reads the reasoning alone. A free
+    greedy answer that opened ``<think>`` is already the forced one (greedy decoding from the same
+    prefix), so only the problems answered without a thought are decoded again, forced."""
+    from .evaluation import answer_accuracy
+    rows = _problem_rows(problems)
+    free = answer_accuracy(model.eval(), tokenizer, rows, max_new_tokens=max_new_tokens)
+    thinks = [c.lstrip().startswith(think_open) for c in free["completions"]]
+    forced = [bool(c) for c in free["correct"]]
+    direct = [i for i, t in enumerate(thinks) if not t]
+    if direct:
+        again = answer_accuracy(model, tokenizer, [{**rows[i], "prompt": rows[i]["prompt"] + think_open} for i in direct],
+                                max_new_tokens=max_new_tokens)
+        for i, c in zip(direct, again["correct"]):
+            forced[i] = bool(c)
+    return {"accuracy": [float(c) for c in free["correct"]], "accuracy_forced_think": [float(c) for c in forced],
+            "think_rate": [float(t) for t in thinks]}
+
+
+def thought_diversity(model, tokenizer, problems, k: int = 8, temperature: float = 1.0, max_new_tokens: int = 80,
+                      seed: int = 0, n: int = 2, think_open: str = "<think>", think_close: str = "</think>") -> dict:
+    """Diversity where RLP acts: ``k`` samples per problem at ``temperature``, each after a forced
+    ``<think>`` (a thought, then an answer). Per problem: ``distinct_n`` of its k thoughts (distinct
+    n-grams over all n-grams), ``answer_entropy`` of its k parsed answers (normalised to [0, 1]; an
+    unparsable answer counts as one more value), ``valid_share`` (thought closed and an answer parsed)
+    and ``correct_share``. Returns each as the mean over problems and, under ``per_problem``, the
+    lists (so two models compared on the same problems can be paired item by item)."""
+    from .diversity import answer_entropy, distinct_n
+    from .problems import parse_answer
+    from .sampling import sample
+    rows = _problem_rows(problems)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ValueError(f"k={k!r} must be an int >= 2 (diversity needs at least two samples per problem)")
+    _check_number("temperature", temperature, low=0.0, low_open=True)
+    prompts = [r["prompt"] + think_open for r in rows for _ in range(k)]
+    outs = sample(model.eval(), tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    per = {"distinct_n": [], "answer_entropy": [], "valid_share": [], "correct_share": []}
+    for b, r in enumerate(rows):
+        group = outs[b * k:(b + 1) * k]
+        thoughts = [o.split(think_close, 1)[0] for o in group]
+        answers = [parse_answer(o) if think_close in o else None for o in group]
+        per["distinct_n"].append(distinct_n([t if t.strip() else "<empty>" for t in thoughts], n=n, pad=True))
+        per["answer_entropy"].append(answer_entropy(["none" if a is None else str(a) for a in answers]))
+        per["valid_share"].append(sum(a is not None for a in answers) / k)
+        per["correct_share"].append(sum(a == int(r["answer"]) for a in answers) / k)
+    out = {key: sum(v) / len(v) for key, v in per.items()}
+    out.update(per_problem=per, k=k, temperature=temperature, n=n)
+    return out
