@@ -629,3 +629,45 @@ def test_generation_flops_count_only_the_rows_still_decoding(trained, path, micr
         assert sample_thoughts(model, pos, fmt, G, cfg.max_thought_tokens, cfg.temperature, cfg.seed, 0,
                                work=work, shared=shared_path) == th
         assert work == {"prefill": contexts, "decode": want}
+
+
+# ---------------------------------------------------------------- where RLP acts: the decision to think, diversity
+def test_think_accuracy_scores_the_free_and_the_forced_answer(trained):
+    """Forced-think accuracy equals decoding every problem after a forced <think>; think_rate is the share
+    of free greedy answers that open one (some problems here answer directly, so both paths run)."""
+    from slmlab.evaluation import answer_accuracy
+    from slmlab.rlp import think_accuracy
+    model, tok = trained
+    problems = make_problems(24, 3, "eval", replace(HARDER, min_steps=1, max_steps=2))
+    think = tok.convert_tokens_to_ids("<think>")
+
+    def shy(module, inputs, logits):  # the model opens <think> less often: some answers go direct
+        logits[..., think] -= 2.0
+        return logits
+
+    handle = model.lm_head.register_forward_hook(shy)
+    try:
+        out = think_accuracy(model, tok, problems, max_new_tokens=48)
+        free = answer_accuracy(model, tok, problems, max_new_tokens=48)
+        forced = answer_accuracy(model, tok, [{**r, "prompt": r["prompt"] + "<think>"} for r in problems.to_list()],
+                                 max_new_tokens=48)
+    finally:
+        handle.remove()
+    assert out["accuracy"] == [float(c) for c in free["correct"]]
+    assert out["accuracy_forced_think"] == [float(c) for c in forced["correct"]]
+    assert out["think_rate"] == [float(c.startswith("<think>")) for c in free["completions"]]
+    assert 0 < sum(out["think_rate"]) < len(problems)  # both kinds of answer occur
+    assert out["accuracy_forced_think"] != out["accuracy"]  # forcing the thought changes some answers
+
+
+def test_thought_diversity_measures_samples_after_a_forced_think(trained):
+    from slmlab.rlp import thought_diversity
+    model, tok = trained
+    problems = make_problems(4, 5, "eval", replace(HARDER, min_steps=3, max_steps=4))
+    cold = thought_diversity(model, tok, problems, k=4, temperature=1e-3, seed=0)
+    hot = thought_diversity(model, tok, problems, k=4, temperature=2.0, seed=0)
+    assert cold["answer_entropy"] == 0.0 and all(len(v) == 4 for v in cold["per_problem"].values())
+    assert hot["distinct_n"] > cold["distinct_n"] and hot["answer_entropy"] > 0
+    assert 0 <= hot["valid_share"] <= 1 and 0 <= hot["correct_share"] <= 1
+    with pytest.raises(ValueError, match="k=1"):
+        thought_diversity(model, tok, problems, k=1)
