@@ -192,7 +192,31 @@ def _synthetic(m: dict) -> list[str]:
     return out
 
 
+def _rlp_sized(m: dict) -> list[str]:
+    """The sized design-B notebook: the judged metric with <think> forced, the start, headroom and MDE."""
+    start = m["design_b"].get("cpt_f", {})
+    out = []
+    if "accuracy_forced_think" in start:
+        out.append(f"Design B (the target documents' reasoning absent from the text) starts from CPT(F) at "
+                   f"{_pct(start['accuracy_forced_think'])} ± {_pct(start.get('accuracy_forced_think_spread', 0))} "
+                   f"accuracy with <think> forced ({_pct(start.get('think_rate', 0))} of its free greedy answers open "
+                   f"<think>); sampled thoughts left a headroom (pass@k − pass@1) of {m['headroom'] * 100:+.1f} points, "
+                   f"and the design could detect {m['mde_b']['mde'] * 100:.1f} points"
+                   + (" (half the headroom or less)." if m["mde_b"].get("can_see_half_headroom") else
+                      " (more than half the headroom: a null verdict is no evidence of no effect)."))
+    c = _comparison(m, "verdict_b")
+    if c:
+        steps = f"{m['rlp_steps']} RLP steps, " if "rlp_steps" in m else ""
+        out.append(f"At matched FLOPs from the same start ({steps}both learning rates chosen on dev), {in_words(c)}.")
+    c = _comparison(m, "verdict_a")
+    if c:
+        out.append(f"RL on answers against imitation of the gold chains (design A), {in_words(c)}.")
+    return out
+
+
 def _rlp(m: dict) -> list[str]:
+    if "headroom" in m and "mde_b" in m and "design_b" in m:
+        return _rlp_sized(m)
     if "verdict_a" in m or "verdict_b" in m:  # the two-design notebook: CPT(F)->RLP(F) vs CPT(F)->CPT(F)
         out = []
         if "pass_at_1" in m and "pass_at_k" in m:

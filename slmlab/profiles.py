@@ -68,18 +68,25 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "03_rlp_information_gain": {
         # n_target: target problems (the documents of both designs; design B adds as many replay
-        # documents); n_dev: dev split cut from the same pool (regime, RLP lr); n_eval: held-out problems;
-        # cpt_steps x cpt_batch (x 256 tokens): CPT(F), the common start; rlp_steps x batch_positions x
-        # group_size: one RLP(F) run (CPT's second budget is matched to its FLOPs); max_thought: thought
-        # cap; gen_cap: greedy answer cap; n_seeds: seeds per arm; lr_grid: RLP lrs tried on the dev split
-        "smoke": dict(n_target=48, n_dev=8, n_eval=8, cpt_steps=2, cpt_batch=2, rlp_steps=1, batch_positions=2,
-                      group_size=2, max_thought=16, gen_cap=40, n_seeds=2, lr_grid=(1e-4,)),
-        "default": dict(n_target=2_000, n_dev=64, n_eval=200, cpt_steps=20, cpt_batch=8, rlp_steps=8,
-                        batch_positions=8, group_size=8, max_thought=48, gen_cap=80, n_seeds=3,
-                        lr_grid=(3e-5, 1e-4)),
-        "gpu": dict(n_target=20_000, n_dev=256, n_eval=1_000, cpt_steps=400, cpt_batch=32, rlp_steps=120,
-                    batch_positions=32, group_size=16, max_thought=48, gen_cap=96, n_seeds=5,
-                    lr_grid=(1e-5, 3e-5, 1e-4)),
+        # documents); n_dev: dev split cut from the same pool (regime, learning rates); n_eval: held-out
+        # problems; cpt_steps x cpt_batch (x 256 tokens): CPT(F), the common start; rlp_steps x
+        # batch_positions x group_size: one RLP(F) run (CPT's second budget is matched to its FLOPs);
+        # max_thought: thought cap (the notebook lowers it to the longest gold chain); gen_cap: greedy
+        # answer cap; n_seeds: seeds per arm of design B (the headline); n_seeds_a: of design A;
+        # lr_grid_rlp / lr_grid_cpt: each arm's rates tried on the dev split (same size: same search)
+        "smoke": dict(n_target=48, n_dev=8, n_eval=8, cpt_steps=2, cpt_batch=2, rlp_steps=2, batch_positions=2,
+                      group_size=2, max_thought=16, gen_cap=40, n_seeds=2, n_seeds_a=2, lr_grid_rlp=(1e-4,),
+                      lr_grid_cpt=(3e-4,)),
+        # default: 100 RLP steps of 4 positions x 8 thoughts (warmup 10), 3 seeds x 200 problems; the
+        # notebook prints whether that can see half the measured headroom (it sizes the design first)
+        "default": dict(n_target=2_000, n_dev=64, n_eval=200, cpt_steps=20, cpt_batch=8, rlp_steps=100,
+                        batch_positions=4, group_size=8, max_thought=48, gen_cap=80, n_seeds=3, n_seeds_a=2,
+                        lr_grid_rlp=(3e-4, 1e-3), lr_grid_cpt=(3e-4, 1e-3)),
+        # gpu: the same designs, longer RLP, more seeds and eval problems (with the embedded model, or
+        # a larger one passed as the notebook's `model`)
+        "gpu": dict(n_target=20_000, n_dev=256, n_eval=1_000, cpt_steps=400, cpt_batch=32, rlp_steps=400,
+                    batch_positions=32, group_size=16, max_thought=48, gen_cap=96, n_seeds=5, n_seeds_a=5,
+                    lr_grid_rlp=(3e-5, 1e-4, 3e-4), lr_grid_cpt=(1e-4, 3e-4, 1e-3)),
     },
     "04_mode_collapse": {
         # n_samples: answers per prompt, model and temperature; temperatures: swept (models compared at

@@ -116,6 +116,24 @@ def test_rlp_lesson_reads_the_two_design_metrics():
     assert "information-gain reward moved" not in words  # the old design's sentence needs metrics 03 no longer records
 
 
+def test_rlp_lesson_reads_the_sized_design_b():
+    # notebook 03's third edition: design B judged with <think> forced, its start, headroom and MDE
+    items = lambda ps: [[1.0] * round(p * 20) + [0.0] * (20 - round(p * 20)) for p in ps]
+    m = {"headroom": 0.094, "mde_b": {"mde": 0.12, "can_see_half_headroom": False}, "rlp_steps": 100,
+         "design_b": {"cpt_f": {"accuracy_forced_think": 0.58, "accuracy_forced_think_spread": 0.01, "think_rate": 0.7}},
+         "verdict_b": compare(items_a=items([0.6, 0.65, 0.6]), items_b=items([0.55, 0.6, 0.6]),
+                              names=("CPT(F)->RLP(F)", "CPT(F)->CPT(F)"),
+                              metric="design B accuracy, <think> forced").to_dict(),
+         "verdict_a": compare([0.60, 0.61, 0.62], [0.69, 0.70, 0.71], names=("CPT(F)->RLP(F)", "CPT(F)->CPT(F)"),
+                              metric="design A accuracy, <think> forced").to_dict()}
+    words = " ".join(frontpage.finding("03_rlp_information_gain", m))
+    assert "starts from CPT(F) at 58%" in words and "70% of its free greedy answers open <think>" in words
+    assert "headroom (pass@k − pass@1) of +9.4 points" in words and "could detect 12.0 points" in words
+    assert "no evidence of no effect" in words and "100 RLP steps" in words
+    assert "design B accuracy, <think> forced" in words and "imitation of the gold chains" in words
+    assert "CPT(F)->CPT(F) beats CPT(F)->RLP(F)" in words
+
+
 def test_key_figure_prefers_the_tagged_cell_else_the_last():
     a, b, c = {"data": [1]}, {"data": [2]}, {"data": [3]}
     assert frontpage.key_figure([(a, []), (b, ["key-figure"]), (c, [])]) is b
