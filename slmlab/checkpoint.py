@@ -31,7 +31,8 @@ from pathlib import Path
 from . import _checks
 
 __all__ = ["MARKER", "DamagedCheckpoint", "check_out_dir", "save", "checkpoints", "latest", "load_latest",
-           "check_same_settings", "check_keep", "read_tensors", "read_torch", "read_json", "load_tensors"]
+           "check_same_settings", "check_keep", "read_tensors", "read_torch", "read_json", "load_tensors",
+           "save_model_folder"]
 
 MARKER = "slmlab_checkpoint.json"
 _FORMAT = 1
@@ -52,18 +53,18 @@ def check_keep(keep) -> None:
                          "0 would delete the checkpoint just written")
 
 
-def check_out_dir(out_dir) -> Path:
+def check_out_dir(out_dir, name: str = "out_dir", need: str = "checkpoints need a folder") -> Path:
     """``out_dir`` as a Path; ValueError if it names a file, or a checkpoint folder or a folder inside
     one (a run resumed from ``out_dir=latest(...)`` would nest its checkpoints in the old one's),
-    checked before a run, not at its first save."""
+    checked before a run, not at its first save. ``name`` and ``need`` word the message for the caller."""
     if not isinstance(out_dir, (str, os.PathLike)):
-        raise TypeError(f"out_dir={out_dir!r} must be a folder path (str or Path)")
+        raise TypeError(f"{name}={out_dir!r} must be a folder path (str or Path)")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"out_dir={str(out_dir)!r} is a file; checkpoints need a folder")
+        raise ValueError(f"{name}={str(out_dir)!r} is a file; {need}")
     for folder in (out_dir, *out_dir.parents):
         if (folder / MARKER).is_file():
-            raise ValueError(f"out_dir={str(out_dir)!r} is inside the checkpoint {str(folder)!r}; pass the run's "
+            raise ValueError(f"{name}={str(out_dir)!r} is inside the checkpoint {str(folder)!r}; pass the run's "
                              f"folder that holds the checkpoints ({str(folder.parent)!r}), which resumes from the newest")
     return out_dir
 
@@ -301,3 +302,29 @@ def load_tensors(module, tensors: dict, where="the checkpoint") -> None:
     untied = [k for k in missing if state[k].data_ptr() not in loaded]
     if untied or unexpected:
         raise ValueError(f"{where} does not fit this model: missing {untied[:5]}, unexpected {list(unexpected)[:5]}")
+
+
+def save_model_folder(folder, model, tokenizer, files: dict | None = None) -> Path:
+    """Write a finished model as a plain ``from_pretrained`` folder — safetensors weights, config,
+    tokenizer, and ``files`` ({name: text}, e.g. a model card) — atomically: everything goes into a
+    temporary folder beside it, which then replaces ``folder`` whole. Returns the folder."""
+    folder = check_out_dir(folder, "folder", "a model needs a folder")
+    if not hasattr(model, "save_pretrained") or not hasattr(tokenizer, "save_pretrained"):
+        raise TypeError(f"model and tokenizer must be transformers objects with save_pretrained; got "
+                        f"{type(model).__name__} and {type(tokenizer).__name__}")
+    if files is not None and (not isinstance(files, dict)
+                              or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
+        raise TypeError("files must be a dict {file name: text}")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp, old = folder.with_name(f".tmp-{folder.name}"), folder.with_name(f".old-{folder.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    for name, text in (files or {}).items():
+        (tmp / name).write_text(text)
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
