@@ -28,10 +28,10 @@ import torch
 from datasets import Dataset
 
 import slmlab
-from slmlab import (artifacts, checkpoint, comparison, curation, curation_datatrove, distributional, diversity, ema, embedded_recipe,
-                    embeddings, evaluation, exercises, experiment, gvendi, leaks, minutes, models, open_ended, prismatic,
-                    plots, problems, profiles, raw_corpus, real_models, report, rlp, runner, runtime, sampling, scoring,
-                    spectrum, synthesis, thoughts, training, widgets)
+from slmlab import (artifacts, checkpoint, comparison, curation, curation_datatrove, distributional, diversity, ema,
+                    embedded_recipe, embeddings, evaluation, exercises, experiment, gvendi, leaks, minutes, models,
+                    open_ended, plots, prismatic, problems, profiles, raw_corpus, real_models, report, rlp, runner,
+                    runtime, sampling, scoring, spectrum, synthesis, thoughts, training, widgets)
 from slmlab.__main__ import main as cli
 from slmlab.rlp import RLPConfig
 from slmlab.training import TrainConfig
@@ -510,7 +510,8 @@ CASES = [
     # ---------------------------------------------------------------- profiles: a size keeps its sign
     (P(profiles.sizes, batch=0), ("01_data_curation", "smoke"), ValueError, "batch=0 must be >= 1"),
     (P(profiles.sizes, lrs=(-1e-3,)), ("02_synthetic_data", "smoke"), ValueError, "lrs=(-0.001,) must be > 0"),
-    (P(profiles.sizes, lr_grid=(0.0,)), ("03_rlp_information_gain", "smoke"), ValueError, "must be > 0"),
+    (P(profiles.sizes, lr_grid_rlp=(0.0,)), ("03_rlp_information_gain", "smoke"), ValueError,
+     "lr_grid_rlp=(0.0,) must be > 0"),
     (P(profiles.sizes, leak_rate=1.5), ("01_data_curation", "smoke"), ValueError, "leak_rate=1.5 must be <= 1"),
     (P(profiles.sizes, leak_rate=-0.1), ("01_data_curation", "smoke"), ValueError, "leak_rate=-0.1 must be > 0"),
     (P(profiles.sizes, ks=(0, 1.5)), ("06_spectrum_tuning", "smoke"), ValueError, "ks=(0, 1.5) must hold ints"),
