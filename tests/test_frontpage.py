@@ -131,7 +131,7 @@ def test_rlp_lesson_reads_the_sized_design_b():
     assert "headroom (pass@k − pass@1) of +9.4 points" in words and "could detect 12.0 points" in words
     assert "no evidence of no effect" in words and "100 RLP steps" in words
     assert "design B accuracy, <think> forced" in words and "imitation of the gold chains" in words
-    assert "CPT(F)->CPT(F) beats CPT(F)->RLP(F)" in words
+    assert "CPT(F)->CPT(F) did better, beyond the seed spread" in words
 
 
 def test_key_figure_prefers_the_tagged_cell_else_the_last():
