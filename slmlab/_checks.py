@@ -6,6 +6,7 @@ Private: modules import these; a reader of a notebook never needs them.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from pathlib import Path
 
@@ -34,15 +35,8 @@ def integer(name: str, value, low: int | None = None, high: int | None = None, w
 def number(name: str, value, low=None, high=None, low_open: bool = False, why: str = "") -> float:
     """A finite real number within [low, high] (``low_open``: strictly above low). TypeError for a
     non-number (a bool or a string included), ValueError for one out of range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:  # numpy scalars are numbers too
-            import numpy as np
-            if isinstance(value, (np.integer, np.floating)):
-                value = value.item()
-            else:
-                raise TypeError
-        except (ImportError, TypeError):
-            raise TypeError(f"{name}={value!r} must be a number") from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy scalars are Real too
+        raise TypeError(f"{name}={value!r} must be a number")
     lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
     hi = "" if high is None else f"<= {high}"
     allowed = " and ".join(x for x in (lo, hi) if x) or "finite"
