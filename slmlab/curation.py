@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from datasets import Dataset
 
+from . import _checks
 from .problems import THINK_CLOSE, THINK_OPEN, format_document, parse_answer, parse_document, verify
 
 __all__ = ["STAGES", "STAGE_TARGETS", "HeuristicRules", "MinHashParams", "CurationConfig",
@@ -72,6 +73,9 @@ def _texts(batch, text_column: str) -> list[str]:
                          f"it), got {type(batch).__name__}")
     if text_column not in batch:
         raise ValueError(f"text_column={text_column!r} is not in the batch; columns are {sorted(batch)}")
+    if isinstance(batch[text_column], str):  # list() would split it into letters
+        raise ValueError(f"text_column={text_column!r} holds a single string, not a list of texts; a batch holds "
+                         f"one list per column, e.g. {{{text_column!r}: [{batch[text_column]!r:.30}]}}")
     texts = list(batch[text_column])
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
     if bad:
@@ -156,6 +160,9 @@ def _complete_answer(text: str) -> bool:
 
 def heuristic_reasons(text: str, rules: HeuristicRules = HeuristicRules()) -> list[str]:
     """Every rule ``text`` breaks (empty list: it passes)."""
+    _checks.text("text", text)
+    if not isinstance(rules, HeuristicRules):
+        raise TypeError(f"rules must be a HeuristicRules, got {type(rules).__name__}")
     out = []
     words = text.split()
     # Gopher counts "non-symbol" words: drop tokens that are only punctuation or symbols.
@@ -220,7 +227,7 @@ def content_hash_batch(batch: dict, text_column: str = "text") -> dict:
 
 def exact_duplicate_reasons(hashes: list[str], doc_ids: list | None = None) -> list[str]:
     """Global pass in document order: ``"copy of <id>"`` for every repeat of an earlier hash."""
-    hashes = list(hashes)
+    hashes = _checks.strings("hashes", hashes, allow_empty=True)
     doc_ids = list(range(len(hashes))) if doc_ids is None else list(doc_ids)
     if len(doc_ids) != len(hashes):
         raise ValueError(f"doc_ids has {len(doc_ids)} entries but hashes has {len(hashes)}; give one id per hash")
@@ -264,6 +271,7 @@ _PUNCT = re.compile(r"[^\w\s]")
 def simplify_text(text: str) -> str:
     """FineWeb's shingling normalisation minus number folding: lowercase, punctuation to spaces,
     one space between words."""
+    _checks.text("text", text)
     return " ".join(_PUNCT.sub(" ", text.lower()).split())
 
 
@@ -276,6 +284,8 @@ def _shingles(text: str, n: int) -> list[bytes]:
 
 def minhash_batch(batch: dict, text_column: str = "text", params: MinHashParams = MinHashParams()) -> dict:
     """``minhash``: the datasketch MinHash signature (``params.num_perm`` ints) of each document."""
+    if not isinstance(params, MinHashParams):
+        raise TypeError(f"params must be a MinHashParams, got {type(params).__name__}")
     from datasketch import MinHash
     texts = _texts(batch, text_column)
     sigs = MinHash.bulk([_shingles(t, params.n_gram) for t in texts], num_perm=params.num_perm, seed=params.seed,
@@ -324,6 +334,8 @@ class QualityScorer:
     keeps it stateless and picklable, so it can travel to ``num_proc`` workers and datatrove tasks."""
 
     def __init__(self, seed: int = 0, c: float = 4.0):
+        _checks.seed(seed)
+        _checks.number("c", c, low=0.0, low_open=True, why="inverse regularisation strength of the logistic regression")
         from sklearn.feature_extraction.text import HashingVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline, make_union
@@ -334,7 +346,10 @@ class QualityScorer:
             LogisticRegression(C=c, solver="liblinear", max_iter=2000, random_state=seed))
 
     def fit(self, texts: list[str], labels: list[int]) -> "QualityScorer":
-        texts, labels = list(texts), [int(v) for v in labels]
+        texts = _checks.strings("texts", texts, allow_empty=True)
+        if isinstance(labels, str):
+            raise ValueError(f"labels={labels!r:.40} must be a list of 0/1 labels, one per text")
+        labels = [int(v) for v in labels]
         if len(texts) != len(labels) or not texts:
             raise ValueError("texts and labels must be non-empty and of equal length")
         if set(labels) != {0, 1}:
@@ -357,6 +372,7 @@ def quality_batch(batch: dict, scorer: QualityScorer, threshold: float = 0.5,
     """``quality_score`` (P(good)) and ``quality_reason`` (``"score 0.12 < 0.5"`` or "")."""
     if not isinstance(scorer, QualityScorer):
         raise ValueError("scorer must be a fitted QualityScorer (see fit_quality_scorer)")
+    _checks.number("threshold", threshold, low=0.0, high=1.0, why="a P(good) below it is dropped")
     texts = _texts(batch, text_column)
     scores = scorer.score(texts).tolist() if texts else []
     return {"quality_score": scores,
@@ -393,7 +409,7 @@ def _ngrams(text: str, n: int) -> list[str]:
 
 def eval_ngram_index(eval_texts, n: int = 13) -> frozenset:
     """Every word ``n``-gram (after :func:`simplify_text`) of the eval documents."""
-    eval_texts = list(eval_texts)
+    eval_texts = _checks.strings("eval_texts", eval_texts, allow_empty=True)
     if not eval_texts:
         raise ValueError("eval_texts is empty: pass the eval split's documents")
     if not isinstance(n, int) or n < 1:
@@ -445,6 +461,7 @@ class CurationConfig:
     stages: tuple = STAGES
 
     def __post_init__(self):
+        self.stages = _checks.names("stages", self.stages)
         unknown = set(self.stages) - set(STAGES)
         if unknown:
             raise ValueError(f"stages={self.stages!r}: unknown {sorted(unknown)}; choose from {STAGES}")
@@ -464,6 +481,13 @@ class CurationResult:
     kept: Dataset          # the documents that survived every stage (normalised text)
     annotated: Dataset     # every input document, with removed_by, reason (and quality_score)
     report: list           # one dict per stage: n_in, n_removed, reasons, seconds
+
+    def __post_init__(self):
+        for name in ("kept", "annotated"):
+            if not isinstance(getattr(self, name), Dataset):
+                raise TypeError(f"{name} must be a datasets.Dataset, got {type(getattr(self, name)).__name__}")
+        if not isinstance(self.report, list):
+            raise TypeError(f"report must be a list of per-stage dicts, got {type(self.report).__name__}")
 
 
 def check_dataset(dataset, text_column: str = "text") -> None:
@@ -504,6 +528,8 @@ def curate(dataset: Dataset, scorer: QualityScorer | None = None, eval_texts=Non
     kept set does not depend on ``num_proc`` (each stage is per-document or a global pass in order).
     """
     check_dataset(dataset, text_column)
+    if not isinstance(config, CurationConfig):
+        raise TypeError(f"config must be a CurationConfig, got {type(config).__name__}")
     if not isinstance(num_proc, int) or num_proc < 1:
         raise ValueError(f"num_proc={num_proc!r} must be a positive int")
     if "quality" in config.stages and not isinstance(scorer, QualityScorer):
@@ -588,6 +614,11 @@ def stage_precision_recall(annotated: Dataset, targets: dict = STAGE_TARGETS,
     """Per stage, against ground-truth labels: precision = share of its removals that carry one of
     its target labels; recall = share of target-labelled documents *reaching the stage* that it
     removed. Returns ``{stage: {precision, recall, n_removed, n_target}}`` (None where undefined)."""
+    if not isinstance(annotated, Dataset):
+        raise TypeError(f"annotated must be a datasets.Dataset (CurationResult.annotated), got {type(annotated).__name__}")
+    if not isinstance(targets, dict):
+        raise TypeError(f"targets must be a dict of stage -> set of defect labels, got {type(targets).__name__}")
+    stages = _checks.names("stages", stages)
     for col in ("removed_by", label_column):
         if col not in annotated.column_names:
             raise ValueError(f"annotated lacks column {col!r}; pass CurationResult.annotated from a "

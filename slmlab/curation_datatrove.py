@@ -21,11 +21,13 @@ from pathlib import Path
 
 from datasets import Dataset
 from datatrove.executor import LocalPipelineExecutor
+from loguru import logger
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
-from .curation import (CurationConfig, QualityScorer, check_dataset, content_hash_batch,
+from . import _checks
+from .curation import (CurationConfig, MinHashParams, QualityScorer, check_dataset, content_hash_batch,
                        decontamination_batch, eval_ngram_index, exact_duplicate_reasons,
                        heuristic_batch, minhash_batch, minhash_near_duplicates, normalise_batch,
                        quality_batch, verifier_batch)
@@ -53,7 +55,11 @@ class BatchStage(PipelineStep):
     type = "🧹 - CURATION"
 
     def __init__(self, fn, reason_column: str | None = None, batch_size: int = 1000, **kwargs):
-        self.name = fn.__name__  # before __init__: datatrove names the stats after it
+        _checks.callable_("fn", fn, "fn(batch, **kwargs) -> dict of columns (e.g. curation.heuristic_batch)")
+        if reason_column is not None and not isinstance(reason_column, str):
+            raise TypeError(f"reason_column={reason_column!r} must be None or the name of the column fn returns")
+        _checks.integer("batch_size", batch_size, low=1)
+        self.name = getattr(fn, "__name__", type(fn).__name__)  # before __init__: datatrove names the stats after it
         super().__init__()
         self.fn, self.reason_column, self.batch_size, self.kwargs = fn, reason_column, batch_size, kwargs
 
@@ -81,6 +87,9 @@ class GlobalDedup(PipelineStep):
     name = "global dedup"
 
     def __init__(self, output_file: str, minhash_params):
+        _checks.path("output_file", output_file)
+        if not isinstance(minhash_params, MinHashParams):
+            raise TypeError(f"minhash_params must be a MinHashParams, got {type(minhash_params).__name__}")
         super().__init__()
         self.output_file, self.params = output_file, minhash_params
 
@@ -108,6 +117,7 @@ class DropIds(PipelineStep):
     name = "drop duplicates"
 
     def __init__(self, ids_file: str):
+        _checks.path("ids_file", ids_file)
         super().__init__()
         self.ids_file = ids_file
 
@@ -126,7 +136,9 @@ def write_jsonl_shards(dataset: Dataset, folder, n_shards: int = 2, text_column:
     check_dataset(dataset, text_column)
     if not isinstance(n_shards, int) or n_shards < 1:
         raise ValueError(f"n_shards={n_shards!r} must be a positive int")
-    folder = Path(folder)
+    folder = _checks.path("folder", folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"folder={str(folder)!r} is a file; the shards need a folder")
     folder.mkdir(parents=True, exist_ok=True)
     rows = dataset.to_list()
     if "doc_id" not in dataset.column_names:
@@ -142,6 +154,21 @@ def write_jsonl_shards(dataset: Dataset, folder, n_shards: int = 2, text_column:
     return paths
 
 
+class _QuietExecutor(LocalPipelineExecutor):
+    """datatrove's local executor with its console logs kept in its log files: unsilenced, one curation
+    prints about 130 lines (pipeline banners, per-task stats, ANSI colour codes) into a notebook that
+    prints the one line that matters itself. Errors still reach the console, and raise as before."""
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+        # datatrove: "Any task with local_rank != 0 will not print logs to console" (only errors); the
+        # log file under logging_dir keeps everything. local_rank is used for nothing else.
+        return super()._run_for_rank(rank, local_rank + 1, node_rank)
+
+    def _launch_run_for_rank(self, rank: int, ranks_q, completed=None, completed_lock=None):
+        # the shared counter only feeds an "n/N tasks completed" console line
+        return super()._launch_run_for_rank(rank, ranks_q)
+
+
 def run_datatrove_curation(dataset: Dataset, work_dir, scorer: QualityScorer, eval_texts,
                            config: CurationConfig = CurationConfig(), tasks: int = 2,
                            text_column: str = "text") -> list:
@@ -149,15 +176,20 @@ def run_datatrove_curation(dataset: Dataset, work_dir, scorer: QualityScorer, ev
     as many JSONL shards) and return the kept ``doc_id`` values, sorted. Files go under ``work_dir``."""
     if not isinstance(scorer, QualityScorer):
         raise ValueError("scorer must be a fitted QualityScorer (see slmlab.curation.fit_quality_scorer)")
+    if not isinstance(config, CurationConfig):
+        raise TypeError(f"config must be a CurationConfig, got {type(config).__name__}")
+    _checks.integer("tasks", tasks, low=1)
+    work = _checks.path("work_dir", work_dir)
+    if work.exists() and not work.is_dir():
+        raise ValueError(f"work_dir={str(work)!r} is a file; the pipeline needs a folder")
     if tuple(config.stages) != ("normalise", "heuristics", "exact_dedup", "near_dedup", "quality",
                                 "verifier", "decontamination"):
         raise ValueError("run_datatrove_curation runs the full pipeline; use config.stages = STAGES")
-    work = Path(work_dir)
     write_jsonl_shards(dataset, work / "input", tasks, text_column)
     index = eval_ngram_index(eval_texts, config.decont_n)
     bs = config.batch_size
     ids_file = str(work / "dedup" / "removed_ids.json")
-    first = LocalPipelineExecutor(pipeline=[
+    first = _QuietExecutor(pipeline=[
         JsonlReader(str(work / "input")),
         BatchStage(normalise_batch, batch_size=bs),
         BatchStage(heuristic_batch, "heuristics_reason", bs, rules=config.rules),
@@ -165,11 +197,11 @@ def run_datatrove_curation(dataset: Dataset, work_dir, scorer: QualityScorer, ev
         BatchStage(minhash_batch, batch_size=bs, params=config.minhash),
         JsonlWriter(str(work / "fingerprints"), compression=None),
     ], tasks=tasks, logging_dir=str(work / "logs" / "1_fingerprints"), skip_completed=False)
-    dedup = LocalPipelineExecutor(pipeline=[
+    dedup = _QuietExecutor(pipeline=[
         JsonlReader(str(work / "fingerprints")),
         GlobalDedup(ids_file, config.minhash),
     ], tasks=1, logging_dir=str(work / "logs" / "2_dedup"), depends=first, skip_completed=False)
-    last = LocalPipelineExecutor(pipeline=[
+    last = _QuietExecutor(pipeline=[
         JsonlReader(str(work / "fingerprints")),
         DropIds(ids_file),
         BatchStage(quality_batch, "quality_reason", bs, scorer=scorer, threshold=config.quality_threshold),
@@ -178,7 +210,11 @@ def run_datatrove_curation(dataset: Dataset, work_dir, scorer: QualityScorer, ev
                    min_numbers=config.decont_min_numbers),
         JsonlWriter(str(work / "kept"), compression=None),
     ], tasks=tasks, logging_dir=str(work / "logs" / "3_filter"), depends=dedup, skip_completed=False)
-    last.run()
+    logger.disable("datatrove")  # this process's own datatrove lines (launches, merged stats): in the files
+    try:
+        last.run()
+    finally:
+        logger.enable("datatrove")
     kept = []
     for path in sorted((work / "kept").glob("*.jsonl")):
         for line in path.read_text().splitlines():

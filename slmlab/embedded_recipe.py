@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import _checks
 from .checkpoint import save_model_folder
 from .evaluation import answer_accuracy, answer_logprob, token_loss
 from .models import EMBEDDED_MODEL, build_model, count_parameters, tiny_llama_config, train_tokenizer
@@ -40,6 +41,16 @@ class Recipe:
     lr: float = 3e-3
     warmup_steps: int = 100
 
+    def __post_init__(self):
+        _checks.seed(self.seed, "Recipe.seed")
+        for name in ("n_train", "n_eval", "vocab_size", "hidden_size", "n_layers", "n_heads", "steps", "batch_size",
+                     "block_size"):
+            _checks.integer(f"Recipe.{name}", getattr(self, name), low=1)
+        _checks.integer("Recipe.warmup_steps", self.warmup_steps, low=0)
+        for name in ("direct_share", "open_ended_share"):
+            _checks.number(f"Recipe.{name}", getattr(self, name), low=0.0, high=1.0)
+        _checks.number("Recipe.lr", self.lr, low=0.0, low_open=True)
+
 
 def train_embedded(recipe: Recipe = Recipe(), out: Path = Path("runs/slmlab-tiny"),
                    work_dir: Path = Path("runs/embedded"), device: str = "cpu") -> dict:
@@ -47,7 +58,10 @@ def train_embedded(recipe: Recipe = Recipe(), out: Path = Path("runs/slmlab-tiny
     to ``out`` (pass ``slmlab.EMBEDDED_MODEL`` to replace the shipped one). Resumes from checkpoints
     in ``work_dir``. The recipe is sized for a 2-core CPU;
     ``device="cuda"`` runs the same recipe faster (bf16 autocast either way)."""
-    out = Path(out)
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe (e.g. Recipe(steps=500)), got {type(recipe).__name__}")
+    out = _checks.path("out", out)
+    _checks.path("work_dir", work_dir)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "config.json").exists())):
         raise ValueError(f"out={str(out)!r} exists and is not a model folder; it would be replaced: name a new "
                          "folder (or a model folder to overwrite)")
@@ -88,6 +102,10 @@ def _device_name(model) -> str:
 
 def model_card(model, tokenizer, eval_set, recipe: Recipe, tokens: int, train_seconds: float) -> dict:
     """The figures a model card states, all measured on the held-out split."""
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be the Recipe the model was trained with, got {type(recipe).__name__}")
+    _checks.integer("tokens", tokens, low=0)
+    _checks.number("train_seconds", train_seconds, low=0.0)
     think = answer_accuracy(model, tokenizer, eval_set, with_steps=True)
     direct = answer_accuracy(model, tokenizer, eval_set, with_steps=False)
     harder_set = make_problems(len(eval_set), recipe.seed, "eval", HARDER)

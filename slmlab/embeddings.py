@@ -36,10 +36,29 @@ def default_encoder_path() -> Path | None:
     return path if (path / "config.json").exists() else None
 
 
-@functools.lru_cache(maxsize=4)
 def load_encoder(name_or_path: str | None = None, device: str = "cpu"):
     """``(model, tokenizer)`` of an encoder folder or hub id; None: the bundled MiniLM, else the
-    embedded LM. Cached, so repeated :func:`embed` calls load the weights once."""
+    embedded LM. Cached, so repeated :func:`embed` calls load the weights once. A name that reads as a
+    path (it starts with ``/``, ``.`` or ``~``, or exists) must be an existing folder: a missing one is
+    refused, not looked up on the hub."""
+    if name_or_path is not None:
+        if not isinstance(name_or_path, (str, os.PathLike)):
+            raise TypeError(f"name_or_path={name_or_path!r:.60} must be None, 'embedded', a folder or a hub id (str)")
+        name_or_path = os.fspath(name_or_path)
+        path = Path(name_or_path).expanduser()
+        # a hub id is "name" or "org/name"; anything else that names no folder is a folder that is missing
+        looks_local = name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1 or path.exists()
+        if name_or_path != "embedded" and looks_local and not path.is_dir():
+            raise FileNotFoundError(f"name_or_path={name_or_path!r}: no such folder; pass an encoder folder that "
+                                    "exists, 'embedded', or None for the bundled MiniLM")
+        name_or_path = str(path) if path.is_dir() else name_or_path
+    if not isinstance(device, str):
+        raise TypeError(f"device={device!r} must be a str such as 'cpu' or 'cuda'")
+    return _load_encoder(name_or_path, device)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_encoder(name_or_path: str | None, device: str):
     from transformers import AutoModel, AutoTokenizer
     if name_or_path is None:
         path = default_encoder_path()
@@ -50,13 +69,22 @@ def load_encoder(name_or_path: str | None = None, device: str = "cpu"):
     if name_or_path == "embedded":
         from .models import load_model
         return load_model(None, device=device)
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=False)
-    model = AutoModel.from_pretrained(name_or_path, use_safetensors=True, trust_remote_code=False)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=False)
+        model = AutoModel.from_pretrained(name_or_path, use_safetensors=True, trust_remote_code=False)
+    except OSError as err:
+        raise FileNotFoundError(f"encoder {name_or_path!r} could not be loaded ({err.__class__.__name__}: "
+                                f"{str(err).splitlines()[0][:200]}); pass a local encoder folder, or "
+                                "None for the bundled MiniLM (hub ids need the network)") from err
     return model.to(device).eval(), tokenizer
 
 
 @torch.no_grad()
 def _mean_pooled(model, tokenizer, texts: list[str], batch_size: int, max_length: int) -> np.ndarray:
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(limit, int) and max_length > limit:  # longer texts would index past the position table
+        raise ValueError(f"max_length={max_length} is longer than the encoder's context of {limit} positions; "
+                         f"pass max_length <= {limit}")
     device = next(model.parameters()).device
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -11,6 +11,9 @@ __all__ = ["answer_accuracy", "token_loss", "answer_logprob", "answer_loss"]
 
 
 def _check_problems(problems):
+    if isinstance(problems, (str, dict)):
+        raise ValueError(f"problems must be a Dataset or a list of problem dicts, not one {type(problems).__name__}; "
+                         "wrap a single problem in a list")
     if problems is None or len(problems) == 0:
         raise ValueError("problems is empty: pass a Dataset or list of dicts with 'prompt', 'answer', 'n_steps'")
     rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)

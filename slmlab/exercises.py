@@ -16,6 +16,7 @@ import json
 import re
 from pathlib import Path
 
+from . import _checks
 from .report import atomic_write_text
 from .runner import NOTEBOOK_DIR, find_notebooks
 
@@ -26,6 +27,12 @@ SOLUTION_TAG = "solution"
 TIERS = ("easy", "medium", "hard")
 STUB_LINE = "# Your solution here: write it, run it, then compare with the solution notebook."
 MARKDOWN_STUB = "*Your answer here* (the solution notebook has one to compare with)."
+
+
+def _check_nb(nb) -> None:
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise ValueError(f"nb must be a notebook as a dict with a 'cells' list (json.load of an .ipynb), "
+                         f"got {type(nb).__name__}")
 
 
 def _source(cell) -> str:
@@ -44,6 +51,9 @@ def _leading_comments(cell) -> str:
 def task_of(cells: list[dict], index: int) -> tuple[str, bool]:
     """The task of the solution cell ``cells[index]`` and whether the cell states it itself: its opening
     comment lines, else the markdown cell just above it (``**Easy.** …``)."""
+    if not isinstance(cells, list):
+        raise TypeError(f"cells must be the notebook's list of cells (nb['cells']), got {type(cells).__name__}")
+    _checks.integer("index", index, low=0, high=len(cells) - 1, why=f"an index into the {len(cells)} cells")
     own = _leading_comments(cells[index])
     if own:
         return own, True
@@ -54,6 +64,7 @@ def task_of(cells: list[dict], index: int) -> tuple[str, bool]:
 
 def tier_of(task: str) -> str | None:
     """easy, medium or hard: the task's first word (markdown and comment marks ignored)."""
+    _checks.text("task", task)
     words = re.findall(r"[a-z]+", task.lower())
     return words[0] if words and words[0] in TIERS else None
 
@@ -64,12 +75,14 @@ def _is_solution(cell) -> bool:
 
 def solution_cells(nb: dict) -> list[dict]:
     """Cells tagged ``solution``: code, or markdown for an answer in words."""
+    _check_nb(nb)
     return [c for c in nb["cells"] if _is_solution(c)]
 
 
 def solution_tasks(nb: dict, name: str = "notebook") -> list[tuple[int, str, bool]]:
     """``(cell index, task, stated in the cell)`` for every solution cell; ValueError when a solution's
     task or tier cannot be found."""
+    _check_nb(nb)
     out = []
     for i, cell in enumerate(nb["cells"]):
         if not _is_solution(cell):
@@ -85,6 +98,7 @@ def solution_tasks(nb: dict, name: str = "notebook") -> list[tuple[int, str, boo
 
 def exercise_version(nb: dict, name: str = "notebook") -> dict:
     """A copy of ``nb`` with every solution cell replaced by its stub (the task, no code)."""
+    _check_nb(nb)
     out = copy.deepcopy(nb)
     for i, task, own in solution_tasks(out, name):
         cell = out["cells"][i]
@@ -101,7 +115,9 @@ def exercise_version(nb: dict, name: str = "notebook") -> dict:
 def write_exercises(out, folder: Path = NOTEBOOK_DIR, only: str | None = None) -> list[Path]:
     """Write the exercise version of each notebook to ``out`` (one without solution cells is copied as
     it is, so the folder holds the whole collection); return the paths."""
-    out = Path(out)
+    out = _checks.path("out", out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out={str(out)!r} is a file; name a folder for the exercise notebooks")
     written = []
     for book in find_notebooks(only, folder):
         nb = json.loads(book.read_text())

@@ -85,6 +85,14 @@ class ArmResults:
     dev_scores: dict[str, dict[float, float]] = field(default_factory=dict)
     select: str | None = None
 
+    def __post_init__(self):
+        self.seeds = _check_seeds(self.seeds)
+        for name in ("per_seed", "items", "lr", "dev_scores"):
+            if not isinstance(getattr(self, name), dict):
+                raise TypeError(f"ArmResults.{name} must be a dict keyed by arm, got {type(getattr(self, name)).__name__}")
+        if self.select is not None and not isinstance(self.select, str):
+            raise TypeError(f"ArmResults.select={self.select!r} must be None or a metric name")
+
     def values(self, arm: str, metric: str) -> list[float]:
         """The per-seed values of ``metric`` for ``arm``."""
         return collect(self.per_seed, arm, metric)

@@ -10,9 +10,11 @@ nothing and exits 1 when a file disagrees with the summaries (the tests run it o
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
+from . import _checks
 from .report import atomic_write_text
 
 __all__ = ["load_summaries", "time_line", "readme_text", "notebook_text", "apply", "ROOT"]
@@ -27,13 +29,18 @@ SOURCE = "`python -m slmlab minutes` writes these numbers from `results/summary-
 
 def load_summaries(paths) -> dict[str, dict]:
     """``{profile: summary}`` from summary.json files, in reading order (default, gpu, smoke)."""
+    if isinstance(paths, (str, os.PathLike)):
+        raise ValueError(f"paths={str(paths)!r} is a single path; pass a list of summary.json paths, [{str(paths)!r}]")
     found = {}
     for path in paths:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"summary file {path} not found (write one with `python -m slmlab run`)")
-        summary = json.loads(path.read_text())
-        if not isinstance(summary, dict) or "profile" not in summary or "notebooks" not in summary:
+        try:
+            summary = json.loads(path.read_text())
+        except ValueError as err:
+            raise ValueError(f"{path} is not valid JSON ({err}); pass a summary.json written by `python -m slmlab run`") from None
+        if not isinstance(summary, dict) or "profile" not in summary or not isinstance(summary.get("notebooks"), dict):
             raise ValueError(f"{path} is not a summary.json written by `python -m slmlab run`")
         failed = [n for n, e in summary["notebooks"].items() if not e.get("ok", True)]
         if failed:
@@ -45,6 +52,14 @@ def load_summaries(paths) -> dict[str, dict]:
     if not found:
         raise ValueError("pass at least one summary.json")
     return dict(sorted(found.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else len(ORDER)))
+
+
+def _check_summaries(summaries) -> None:
+    """``{profile: summary}`` as :func:`load_summaries` returns it."""
+    if not isinstance(summaries, dict) or not summaries or not all(
+            isinstance(s, dict) and isinstance(s.get("notebooks"), dict) for s in summaries.values()):
+        raise ValueError("summaries must be {profile: summary} with a 'notebooks' dict in each summary, as "
+                         "load_summaries returns it")
 
 
 def _min(seconds: float) -> str:
@@ -62,6 +77,8 @@ def _machine(summary: dict) -> str:
 
 def time_line(name: str, summaries: dict[str, dict]) -> str:
     """The notebook's time line: measured minutes per profile and peak memory."""
+    _checks.text("name", name)
+    _check_summaries(summaries)
     parts = []
     for profile, s in summaries.items():
         entry = s["notebooks"].get(name)
@@ -93,6 +110,8 @@ def _total(summaries: dict[str, dict]) -> str:
 
 def readme_text(text: str, summaries: dict[str, dict]) -> str:
     """The README with its notebook table's minutes columns and its total line rewritten."""
+    _checks.text("text", text)
+    _check_summaries(summaries)
     lines = text.split("\n")
     try:
         head = next(i for i, line in enumerate(lines) if line.startswith(TABLE_HEAD))
@@ -125,7 +144,14 @@ def readme_text(text: str, summaries: dict[str, dict]) -> str:
 
 def notebook_text(text: str, name: str, summaries: dict[str, dict]) -> str:
     """The notebook (JSON text) with the time paragraph of its title cell rewritten."""
-    nb = json.loads(text)
+    _checks.text("text", text)
+    _check_summaries(summaries)
+    try:
+        nb = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"{name}: text is not a notebook's JSON ({err})") from None
+    if not isinstance(nb, dict) or not nb.get("cells"):
+        raise ValueError(f"{name}: text is not a notebook with cells")
     cell = nb["cells"][0]
     lines = "".join(cell["source"]).split("\n")
     try:

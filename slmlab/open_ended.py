@@ -6,6 +6,7 @@ import random
 
 from datasets import Dataset
 
+from . import _checks
 from .problems import format_prompt
 
 __all__ = ["open_ended_prompts", "open_ended_documents"]
@@ -47,6 +48,7 @@ def open_ended_documents(n: int, seed: int) -> list[str]:
     """``n`` training documents answering the open-ended prompts, answers drawn by popularity."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"n={n!r} must be an int >= 0")
+    _checks.seed(seed)  # random.Random would take None or 'abc' silently
     rng = random.Random(f"{seed}-open")
     prompts = open_ended_prompts().to_list()
     docs = []

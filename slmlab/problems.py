@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 from datasets import Dataset
 
+from . import _checks
+
 __all__ = ["ProblemConfig", "HARDER", "FAILURES", "make_problem", "make_problems", "make_splits",
            "problem_key", "split_of", "format_prompt", "format_document", "parse_answer", "parse_steps", "check_steps",
            "question_numbers", "parse_document", "parse_generation", "recompute_question", "verify",
@@ -82,7 +84,11 @@ MAX_ATTEMPTS = 10_000   # draws before a setting that cannot produce what was as
 
 def apply_operation(op: str, a: int, b: int) -> int:
     """``a op b`` for an operation name (``add``/``sub``/``mul``/``div``) or symbol; ``div`` floors."""
-    op = _OP_OF_SYMBOL.get(op, op)
+    op = _OP_OF_SYMBOL.get(op, op) if isinstance(op, str) else op
+    _checks.integer("a", a)
+    _checks.integer("b", b)
+    if op == "div" and b == 0:
+        raise ValueError(f"b=0: {a} / 0 is not a whole number; a division needs b != 0")
     if op == "add":
         return a + b
     if op == "sub":
@@ -97,8 +103,7 @@ def apply_operation(op: str, a: int, b: int) -> int:
 # ---------------------------------------------------------------------------------------------
 # generate
 def _positive_int(name: str, value, low: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name}={value!r} must be an int >= {low}")
+    _checks.integer(name, value, low=low)
 
 
 @dataclass(frozen=True)
@@ -205,11 +210,14 @@ def write_question(start: int, ops, operands, name: str, obj: str, pick=lambda o
 def problem_key(p: dict) -> str:
     """Content identity of a problem (numbers and operations, not wording): two problems with the
     same key are the same exercise, so they must land in the same split."""
+    _checks.dict_("p", p, keys=("start", "ops", "operands"), what="a problem from make_problem")
     return f"{p['start']}|{','.join(p['ops'])}|{','.join(map(str, p['operands']))}"
 
 
 def split_of(key: str, eval_share: float) -> str:
     """"eval" for the ``eval_share`` of problem keys a stable hash puts there, else "train"."""
+    _checks.text("key", key)
+    _checks.number("eval_share", eval_share, low=0.0, high=1.0)
     h = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
     return "eval" if h < eval_share else "train"
 
@@ -231,6 +239,7 @@ def make_problems(n: int, seed: int, split: str = "train", cfg: ProblemConfig = 
         raise ValueError(f"eval_share={eval_share!r} must lie in [0, 1]")
     if (split == "eval" and eval_share == 0.0) or (split == "train" and eval_share == 1.0):
         raise ValueError(f"split={split!r} is empty when eval_share={eval_share}: choose 0 < eval_share < 1")
+    _checks.seed(seed)  # random.Random would take None or 'abc' silently
     rng = random.Random(f"{seed}-{split}")
     seen, rows = set(), []
     levels = list(range(cfg.min_steps, cfg.max_steps + 1))
@@ -270,12 +279,15 @@ def make_splits(n_train: int, n_eval: int, seed: int, cfg: ProblemConfig = Probl
 # format
 def format_prompt(question: str) -> str:
     """What a model is asked: ``Question: {question}\\nAnswer: ``."""
+    _checks.text("question", question)
     return f"Question: {question}{ANSWER_PREFIX}"
 
 
 def format_document(p: dict, with_steps: bool = True) -> str:
     """The text a model trains on, from ``question``, ``steps`` and ``answer``. Both formats share
     :func:`format_prompt` as prefix."""
+    _checks.dict_("p", p, keys=("question", "answer") + (("steps",) if with_steps else ()),
+                  what="a problem with its question, steps and answer")
     if with_steps:
         return f"{format_prompt(p['question'])}{THINK_OPEN}{p['steps']}{THINK_CLOSE} {p['answer']}"
     return f"{format_prompt(p['question'])}{p['answer']}"
@@ -291,6 +303,7 @@ _NUMBER_RE = re.compile(r"\d+")
 def parse_answer(completion: str) -> int | None:
     """Final answer of a completion (the text after ``Answer: ``): the first integer after the last
     ``</think>``, or at the start when there is no thought. None when there is none."""
+    _checks.text("completion", completion)
     tail = completion.rsplit(THINK_CLOSE, 1)[-1] if THINK_CLOSE in completion else completion
     if THINK_OPEN in tail:
         return None
@@ -300,6 +313,7 @@ def parse_answer(completion: str) -> int | None:
 
 def parse_steps(steps: str) -> list[tuple[int, str, int, int]]:
     """Every ``a op b = c`` in ``steps``, as ``(a, op symbol, b, c)``."""
+    _checks.text("steps", steps)
     return [(int(a), op, int(b), int(c)) for a, op, b, c in _STEP_RE.findall(steps)]
 
 
@@ -320,6 +334,7 @@ def check_steps(steps: str) -> bool:
 
 def question_numbers(question: str) -> set[str]:
     """The numbers written in a question, as digit strings."""
+    _checks.text("question", question)
     return set(_NUMBER_RE.findall(question))
 
 

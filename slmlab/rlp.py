@@ -85,7 +85,7 @@ from .training import _check_betas, _check_number, autocast_dtype
 __all__ = ["RLPConfig", "ThoughtFormat", "thought_format", "answer_positions", "uniform_positions",
            "sample_thoughts", "build_thought_batch", "score_thoughts", "baseline_logprob",
            "information_gain_reward", "leave_one_out_advantage", "clipped_thought_loss",
-           "evaluate_thoughts", "rlp_step", "train_rlp", "step_flops"]
+           "evaluate_thoughts", "rlp_step", "train_rlp", "step_flops", "think_accuracy", "thought_diversity"]
 
 
 @dataclass
@@ -144,6 +144,7 @@ class RLPConfig:
         _check_number("adam_eps", self.adam_eps, low=0.0, low_open=True)
         for name in ("kl_beta", "clip_low", "clip_high", "weight_decay"):
             _check_number(name, getattr(self, name), low=0.0)
+        _check_number("clip_low", self.clip_low, high=1.0, why="the ratio is clipped below at 1 - clip_low")
         _check_number("grad_clip", self.grad_clip, low=0.0, why="max gradient norm; 0 turns clipping off, "
                       "a negative value would flip every gradient")
         _check_betas(self.betas)
@@ -244,11 +245,16 @@ def _sparse_plan(batch, valid, group_size: int):
     return distinct, inverse, torch.bincount(inverse, minlength=len(distinct)), can_move
 
 
-def step_flops(n_params: int, gen_tokens: int, prompt_tokens: int, train_tokens: int, fwd_tokens: int) -> float:
-    """Approximate FLOPs: 2·P per token forward, 6·P per token forward + backward (attention ignored).
-    Generation counts its prompts once (prefill) and each new token once (KV cache); callers pass
-    padded token counts, the work a batched pass does (``rlp_step`` does)."""
-    return 2.0 * n_params * (gen_tokens + prompt_tokens + fwd_tokens) + 6.0 * n_params * train_tokens
+def step_flops(n_params: int, forward_tokens: int, backward_tokens: int) -> float:
+    """Approximate FLOPs of the passes run: 2·P per token of a forward pass, 4·P per token of a
+    backward pass (attention ignored). One rule for every pass of every step, dense or sparse: each
+    pass counts the padded tokens it really ran, once, where it ran — a decoding step the rows still
+    in the batch, a context shared by sampling and scoring the one pass that computed it."""
+    return 2.0 * n_params * forward_tokens + 4.0 * n_params * backward_tokens
+
+
+def _target(position, reward_tokens):
+    return list(position["target_ids"])[:reward_tokens] if reward_tokens else list(position["target_ids"])
 
 
 # ---------------------------------------------------------------- the step
@@ -276,8 +282,13 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     # prompts less the open delimiter), the first scoring pass back-propagates through them.
     context = (forward_contexts(unwrapped, positions, fmt, amp)
                if len(spans) == 1 and len(fmt.open_ids) == 1 else None)
+    # padded tokens of the forward and backward passes this step runs, each counted where it runs
+    ctx_tokens = len(positions) * max(len(p["context_ids"]) for p in positions) if context is not None else 0
+    gen_work = {}
     thoughts = sample_thoughts(unwrapped, positions, fmt, G, cfg.max_thought_tokens, cfg.temperature,
-                               cfg.seed, step, position_ids, amp, context=context)  # B·G lists of ids
+                               cfg.seed, step, position_ids, amp, context=context, work=gen_work)  # B·G lists of ids
+    gen_tokens = ctx_tokens + gen_work["prefill"] + gen_work["decode"]
+    fwd_tok, bwd_tok = gen_tokens, 0
     batches = [build_thought_batch(positions[a:b], thoughts[a * G:b * G], fmt, G, cfg.reward_tokens)
                for a, b in spans]  # each (n_c, T_c), n_c = (b − a)·G
     n_total = len(thoughts)
@@ -287,13 +298,15 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     # comes out of the first forward pass of the update itself, under θ = θ_old (a sparse step reads
     # it off a pass without gradient over the distinct thoughts).
     s_ema = baseline_logprob(ema_model, positions, fmt, cfg.reward_tokens, amp)  # (B,)
+    fwd_tok += len(positions) * max(len(p["context_ids"]) + len(_target(p, cfg.reward_tokens)) for p in positions)
     ref_logp = [None] * len(batches)
     if cfg.kl_beta > 0:
         with torch.no_grad():
             ref_logp = [score_thoughts(ref_model, b, cfg.temperature, amp)[1] for b in batches]  # (n_c, T_c)
+        fwd_tok += sum(b.padded_tokens for b in batches)
     old_logp, rewards, adv = [None] * len(batches), [None] * len(batches), [None] * len(batches)
     trained = [None] * len(batches)  # per micro-batch: (rows back-propagated, their advantages, copies each)
-    t_forward, tok_stats, losses, grad_norm, extra_fwd = 0.0, [], [], 0.0, 0
+    t_forward, tok_stats, losses, grad_norm = 0.0, [], [], 0.0
     for epoch in range(cfg.ppo_epochs):
         for c, batch in enumerate(batches):
             last = c == len(batches) - 1
@@ -312,8 +325,7 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
                         with torch.no_grad():
                             s_once, _, entropy = score_thoughts(unwrapped, once, cfg.temperature, amp, context,
                                                                 row_weights=counts)
-                        # padded work of this pass; the contexts' run is the one counted with the update
-                        extra_fwd += once.padded_tokens - (0 if context is None else once.context_ids.numel())
+                        fwd_tok += once.padded_tokens - ctx_tokens  # a shared context is read, not run
                         s_pred = s_once[inverse.to(device)]
                     # Stage 3 (l.12): information-gain reward, a constant for the update.
                     rewards[c] = s_pred.view(-1, G) - s_ema[a:b, None]  # (B_c, G)
@@ -334,6 +346,9 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
                     _, logp, _ = score_thoughts(model, trained[c][0], cfg.temperature, amp)
                 rows, row_adv, weights = trained[c]
                 tmask = rows.thought_mask.to(device)
+                # this pass: forward (a shared context was run once, above) and backward (into the context)
+                fwd_tok += rows.padded_tokens - (ctx_tokens if epoch == 0 else 0)
+                bwd_tok += rows.padded_tokens
                 # Stage 5 (l.14): clipped surrogate on thought tokens only; no next-token loss.
                 loss, clip_ratio = clipped_thought_loss(logp, old_logp[c], row_adv, tmask, cfg.clip_low,
                                                         cfg.clip_high, weights)
@@ -366,24 +381,17 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     entropy = sum(n * e for n, e, _ in first) / n_tok
     clip_ratio = sum(k for _, _, k in tok_stats[-len(batches):]) / n_tok  # clipped thought tokens, last pass
     r = torch.cat(rewards).detach().float()  # (B, G)
-    # FLOPs count the padded work the batched passes really do, not just the real tokens:
-    # generation runs all N rows until the longest thought ends, prefill runs the left-padded prompts
-    # (all but their last token once per position, the last once per thought), scoring and the EMA
-    # pass run their padded batches (a sparse step: the distinct thoughts without gradient, then the
-    # thoughts that move with it).
-    width = max(len(p["context_ids"]) + len(fmt.open_ids) for p in positions)
-    local = torch.tensor([float(sum(int(b.thought_length.sum()) for b in batches)),
-                          float(len(thoughts) * max(map(len, thoughts))),
-                          float(sum(rows.padded_tokens for rows, _, _ in trained)),
-                          float(len(positions) * (width - 1) + len(thoughts)),
-                          float(len(positions) * max(len(p["context_ids"]) + len(p["target_ids"]) for p in positions)),
-                          float(extra_fwd)])
+    # FLOPs count the padded work the passes really ran (step_flops): generation the rows still
+    # decoding at each step (a position whose G thoughts have all closed has left the batch), the
+    # contexts once, scoring, the EMA pass and the update their padded batches (a sparse step: the
+    # distinct thoughts without gradient, then the thoughts that move, with it).
+    local = torch.tensor([float(sum(int(b.thought_length.sum()) for b in batches)), float(gen_tokens),
+                          float(fwd_tok), float(bwd_tok)])
     if accel is not None and accel.num_processes > 1:
         r = accel.gather(r.contiguous())
         local = accel.reduce(local.to(device), "sum").cpu()
     n_params = sum(p.numel() for p in {id(p): p for p in unwrapped.parameters()}.values())
-    gen, gen_padded, train_tok, prompt_tok, ema_tok, extra_fwd = (float(v) for v in local)
-    fwd = ema_tok + extra_fwd + (train_tok if cfg.kl_beta > 0 else 0.0)
+    gen, gen_tokens, fwd_tok, bwd_tok = (float(v) for v in local)
     # ``loss`` and ``clip_ratio`` are those of the last PPO pass. On the first pass the ratio is 1, so
     # the surrogate is −mean(A), zero by construction (advantages sum to zero in each group) while
     # its gradient is not, and nothing is clipped: both say something only when ppo_epochs > 1.
@@ -397,8 +405,8 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
         "truncated_frac": float(torch.cat([b.truncated for b in batches]).float().mean()),
         "mixed_sign_frac": float(((r > 0).any(1) & (r < 0).any(1)).float().mean()),
         "gen_s": t1 - t0, "score_s": t_forward, "update_s": t3 - t1 - t_forward,
-        "flops": step_flops(n_params, int(gen_padded), int(prompt_tok), int(train_tok) * cfg.ppo_epochs, int(fwd)),
-        "thought_tokens": gen, "positions": r.shape[0],
+        "flops": step_flops(n_params, int(fwd_tok), int(bwd_tok)),
+        "thought_tokens": gen, "gen_tokens": gen_tokens, "positions": r.shape[0],
     }
 
 
@@ -528,3 +536,66 @@ def evaluate_thoughts(model, baseline_model, tokenizer, positions, cfg: RLPConfi
     return {"reward": s_pred - s_base[:, None], "s_pred": s_pred, "s_base": s_base,
             "thought_length": torch.cat(out["len"]),
             "thoughts": [texts[b * G:(b + 1) * G] for b in range(len(s_base))]}
+
+
+# ---------------------------------------------------------------- what a trained model does where RLP acts
+def _problem_rows(problems) -> list[dict]:
+    rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)
+    if not rows or not all(isinstance(r, dict) and {"prompt", "answer"} <= set(r) for r in rows):
+        raise ValueError("problems must be a non-empty Dataset/list of dicts with 'prompt' and 'answer'")
+    return rows
+
+
+def think_accuracy(model, tokenizer, problems, max_new_tokens: int = 80, think_open: str = "<think>") -> dict:
+    """Greedy answers two ways, per problem: free (the model decides whether to open ``<think>``) and
+    with ``<think>`` forced after the prompt (where RLP's thoughts start). Returns per-item 0/1 lists
+    ``accuracy`` (free), ``accuracy_forced_think`` and ``think_rate`` (the free answer opened a thought).
+
+    RLP's action starts after a forced ``<think>``: it trains what the model thinks, never whether it
+    thinks. Free accuracy mixes the two; forced-think accuracy reads the reasoning alone. A free
+    greedy answer that opened ``<think>`` is already the forced one (greedy decoding from the same
+    prefix), so only the problems answered without a thought are decoded again, forced."""
+    from .evaluation import answer_accuracy
+    rows = _problem_rows(problems)
+    free = answer_accuracy(model.eval(), tokenizer, rows, max_new_tokens=max_new_tokens)
+    thinks = [c.lstrip().startswith(think_open) for c in free["completions"]]
+    forced = [bool(c) for c in free["correct"]]
+    direct = [i for i, t in enumerate(thinks) if not t]
+    if direct:
+        again = answer_accuracy(model, tokenizer, [{**rows[i], "prompt": rows[i]["prompt"] + think_open} for i in direct],
+                                max_new_tokens=max_new_tokens)
+        for i, c in zip(direct, again["correct"]):
+            forced[i] = bool(c)
+    return {"accuracy": [float(c) for c in free["correct"]], "accuracy_forced_think": [float(c) for c in forced],
+            "think_rate": [float(t) for t in thinks]}
+
+
+def thought_diversity(model, tokenizer, problems, k: int = 8, temperature: float = 1.0, max_new_tokens: int = 80,
+                      seed: int = 0, n: int = 2, think_open: str = "<think>", think_close: str = "</think>") -> dict:
+    """Diversity where RLP acts: ``k`` samples per problem at ``temperature``, each after a forced
+    ``<think>`` (a thought, then an answer). Per problem: ``distinct_n`` of its k thoughts (distinct
+    n-grams over all n-grams), ``answer_entropy`` of its k parsed answers (normalised to [0, 1]; an
+    unparsable answer counts as one more value), ``valid_share`` (thought closed and an answer parsed)
+    and ``correct_share``. Returns each as the mean over problems and, under ``per_problem``, the
+    lists (so two models compared on the same problems can be paired item by item)."""
+    from .diversity import answer_entropy, distinct_n
+    from .problems import parse_answer
+    from .sampling import sample
+    rows = _problem_rows(problems)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ValueError(f"k={k!r} must be an int >= 2 (diversity needs at least two samples per problem)")
+    _check_number("temperature", temperature, low=0.0, low_open=True)
+    prompts = [r["prompt"] + think_open for r in rows for _ in range(k)]
+    outs = sample(model.eval(), tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    per = {"distinct_n": [], "answer_entropy": [], "valid_share": [], "correct_share": []}
+    for b, r in enumerate(rows):
+        group = outs[b * k:(b + 1) * k]
+        thoughts = [o.split(think_close, 1)[0] for o in group]
+        answers = [parse_answer(o) if think_close in o else None for o in group]
+        per["distinct_n"].append(distinct_n([t if t.strip() else "<empty>" for t in thoughts], n=n, pad=True))
+        per["answer_entropy"].append(answer_entropy(["none" if a is None else str(a) for a in answers]))
+        per["valid_share"].append(sum(a is not None for a in answers) / k)
+        per["correct_share"].append(sum(a == int(r["answer"]) for a in answers) / k)
+    out = {key: sum(v) / len(v) for key, v in per.items()}
+    out.update(per_problem=per, k=k, temperature=temperature, n=n)
+    return out

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import _checks
+
 __all__ = ["pick_device", "pick_dtype", "seed_everything", "derive_seed", "artifacts_dir", "runtime_versions",
            "cgroup_cpu_limit", "usable_cpus", "fit_threads", "thread_setting"]
 
@@ -48,8 +50,7 @@ def pick_dtype(device: torch.device, dtype: str | None = "auto") -> torch.dtype:
 def seed_everything(seed: int) -> torch.Generator:
     """Seed python, numpy and torch (all devices) and return a torch Generator seeded the same way,
     for code that wants its own stream."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    _checks.seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -62,8 +63,7 @@ def derive_seed(seed: int, *names) -> int:
     """A seed for one named part of a run, derived from the run's ``seed``: ``derive_seed(seed, "cpt",
     arm, k)``. The same names give the same seed; different names give unrelated ones (a hash, not
     arithmetic such as ``seed + 1000`` that can collide with another part's seed). In [0, 2**31)."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    _checks.seed(seed)
     for i, name in enumerate(names):
         if not isinstance(name, (str, int)) or isinstance(name, bool):
             raise TypeError(f"names[{i}]={name!r} must be a str or int naming the part the seed is for")
@@ -117,9 +117,9 @@ def cgroup_cpu_limit(root="/sys/fs/cgroup", self_cgroup="/proc/self/cgroup") -> 
     The process's own cgroup (from ``self_cgroup``) and every folder above it up to ``root`` are read,
     because a quota on any ancestor applies too; the smallest wins. cgroup v2 keeps ``cpu.max`` under
     ``root``; v1 keeps ``cpu.cfs_*`` under ``root/cpu`` (or ``cpu,cpuacct``)."""
-    root = Path(root)
+    root = _checks.path("root", root)
     try:
-        lines = Path(self_cgroup).read_text().splitlines()
+        lines = _checks.path("self_cgroup", self_cgroup).read_text().splitlines()
     except OSError:
         return None
     limits = []

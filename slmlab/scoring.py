@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from . import _checks
+
 __all__ = ["ContinuationScores", "continuation_logprobs", "masked_token_logprobs", "selected_token_logprobs"]
 
 
@@ -26,6 +28,14 @@ def selected_token_logprobs(logits: torch.Tensor, ids: torch.Tensor, select: tor
     (N, T, V) of the same sequences, at ``temperature``. Returns ``(logp (M,), logits rows (M, V),
     log-partition (M,))`` in float32, in row-major order of the selected positions; position 0 has
     nothing before it and is never scored."""
+    if not (isinstance(logits, torch.Tensor) and logits.ndim == 3):
+        raise ValueError(f"logits must be a (N, T, V) tensor, got {_shape(logits)}")
+    if not (isinstance(ids, torch.Tensor) and ids.shape == logits.shape[:2]):
+        raise ValueError(f"ids must be a (N, T) tensor of the logits' first two sizes {tuple(logits.shape[:2])}, "
+                         f"got {_shape(ids)}")
+    if not (isinstance(select, torch.Tensor) and select.dtype == torch.bool and select.shape == ids.shape):
+        raise ValueError(f"select must be a bool tensor of the ids' shape {tuple(ids.shape)}, got {_shape(select)}")
+    _checks.number("temperature", temperature, low=0.0, low_open=True)
     sel = select[:, 1:]
     lg = logits[:, :-1][sel].float() / temperature  # (M, V)
     tok = ids[:, 1:][sel]                           # (M,)
@@ -42,12 +52,31 @@ class ContinuationScores:
     counts: torch.Tensor
     token_logprobs: list
 
+    def __post_init__(self):
+        for name in ("sums", "counts"):
+            if not (isinstance(getattr(self, name), torch.Tensor) and getattr(self, name).ndim == 1):
+                raise ValueError(f"{name} must be a 1-D tensor (one entry per sequence), got {_shape(getattr(self, name))}")
+        if not isinstance(self.token_logprobs, list):
+            raise TypeError(f"token_logprobs must be a list of tensors, got {type(self.token_logprobs).__name__}")
+        if not len(self.sums) == len(self.counts) == len(self.token_logprobs):
+            raise ValueError(f"sums, counts and token_logprobs must have one entry per sequence, got "
+                             f"{len(self.sums)}, {len(self.counts)} and {len(self.token_logprobs)}")
+
     def mean_per_token(self) -> float:
         """Σ log p over all continuation tokens / their number (a loss is minus this)."""
         total = int(self.counts.sum())
         if total == 0:
             raise ValueError("no continuation token was scored (every continuation is empty)")
         return float(self.sums.sum()) / total
+
+
+def _shape(x) -> str:
+    return f"shape {tuple(x.shape)} {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def _check_model(model):
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (a causal LM), got {type(model).__name__}")
 
 
 def _as_ids(name: str, items, tokenizer, special: bool) -> list[list[int]]:
@@ -79,11 +108,22 @@ def masked_token_logprobs(model, sequences, masks, batch_size: int = 64, amp: to
     the model's device. ``sequences`` are token-id lists; ``masks[i][j]`` True scores token j of sequence i
     (token 0 has nothing before it and is never scored). The marked tokens need not be contiguous
     (several answers in one document). ``pad`` fills the right padding (never read by a real token)."""
+    _check_model(model)
+    _checks.integer("batch_size", batch_size, low=1)
+    _checks.integer("pad", pad, low=0)
+    sequences = _as_ids("sequences", list(sequences), None, False)
+    if isinstance(masks, (str, torch.Tensor)) or not hasattr(masks, "__len__"):
+        raise TypeError(f"masks must be a list of bool lists, one per sequence, got {type(masks).__name__}")
     if len(sequences) != len(masks):
         raise ValueError(f"sequences and masks must have the same length, got {len(sequences)} and {len(masks)}")
     for i, (s, m) in enumerate(zip(sequences, masks)):
         if len(s) != len(m):
             raise ValueError(f"sequences[{i}] has {len(s)} tokens but masks[{i}] has {len(m)} entries")
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(limit, int) and sequences and max(map(len, sequences)) > limit:
+        i = max(range(len(sequences)), key=lambda j: len(sequences[j]))
+        raise ValueError(f"sequences[{i}] is {len(sequences[i])} tokens, longer than the model's context "
+                         f"(model.config.max_position_embeddings={limit}); shorten it")
     device = next(model.parameters()).device
     out = []
     for start in range(0, len(sequences), batch_size):
@@ -115,6 +155,9 @@ def continuation_logprobs(model, tokenizer, prefixes, continuations, batch_size:
     token-id lists (``tokenizer`` may then be None). ``batch_size`` sequences per forward pass;
     ``amp``: autocast dtype of the forward pass (None: the model's own). Returns
     :class:`ContinuationScores`."""
+    _check_model(model)
+    if isinstance(prefixes, str) or isinstance(continuations, str):
+        raise ValueError("prefixes and continuations must be lists (of strings or token-id lists), not a single string")
     prefixes, continuations = list(prefixes), list(continuations)
     if len(prefixes) != len(continuations):
         raise ValueError(f"prefixes and continuations must have the same length, got {len(prefixes)} "

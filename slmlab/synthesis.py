@@ -47,7 +47,7 @@ import numpy as np
 from datasets import Dataset, load_from_disk
 from tqdm.auto import tqdm
 
-from . import checkpoint
+from . import _checks, checkpoint
 from . import problems as grammar
 from .curation import (MinHashParams, decontamination_batch, eval_ngram_index, minhash_batch,
                        minhash_near_duplicates, simplify_text)
@@ -177,6 +177,8 @@ def draw_attributes(rng: random.Random, target: grammar.ProblemConfig | None = N
     start, number of steps (the difficulty) and one operation the problem must use. With ``target``
     (a :class:`slmlab.problems.ProblemConfig`) start, steps and operation are drawn from its ranges,
     so the prompt steers the generator toward that distribution; without it, 1-4 steps from 2-50."""
+    if not isinstance(rng, random.Random):
+        raise TypeError(f"rng must be a random.Random (e.g. random.Random(seed)), got {type(rng).__name__}")
     if target is not None and not isinstance(target, grammar.ProblemConfig):
         raise ValueError(f"target={target!r} must be None or a slmlab.problems.ProblemConfig")
     lo, hi = (target.min_steps, target.max_steps) if target else (1, 4)
@@ -223,6 +225,9 @@ def render_prompt(template: str, examples=(), attributes: dict | None = None, to
     (``opening`` is empty for chat and instruction styles, whose output is parsed as it comes)."""
     if template not in TEMPLATES:
         raise ValueError(f"template={template!r} must be one of {TEMPLATES}")
+    if isinstance(examples, (str, dict)):  # iterating it would give its letters (or its keys)
+        raise ValueError(f"examples must be a list of documents or pool rows, not one {type(examples).__name__}; "
+                         "wrap it in a list")
     examples = [_example_text(e) for e in examples]
     if template == "zero_shot" and examples:
         raise ValueError("template='zero_shot' takes no examples")
@@ -274,6 +279,8 @@ def build_prompts(pool_rows: list[dict], n: int, templates, k_shot: int, rng: ra
     dropped, first ones first, until the prompt fits. ``target``: attribute prompts draw their
     attributes from this distribution (see :func:`draw_attributes`). ``example_steps``: an attribute
     prompt asking for ``n`` steps shows examples of ``example_steps[n]`` steps (default ``n``)."""
+    if isinstance(pool_rows, (str, dict)):
+        raise ValueError(f"pool_rows must be a list of pool rows (see pool_from_problems), not one {type(pool_rows).__name__}")
     example_steps = _step_map(example_steps)
     if max_prompt_tokens is not None and tokenizer is None:
         raise ValueError("max_prompt_tokens needs the tokenizer to count tokens")
@@ -332,7 +339,12 @@ def _problem_record(problem: dict, strict: bool) -> dict:
 def pool_from_problems(problems, source: str = "seed") -> Dataset:
     """A pool Dataset (columns :data:`POOL_COLUMNS`) from grammar problems (``make_problems``) or any
     rows with ``question``, ``steps`` and ``answer``; rows without worked steps are dropped."""
+    if isinstance(problems, (str, dict)):
+        raise ValueError(f"problems must be a Dataset or a list of problem dicts, not one {type(problems).__name__}")
     rows = problems.to_list() if hasattr(problems, "to_list") else list(problems)
+    if bad := [i for i, r in enumerate(rows) if not isinstance(r, dict)]:
+        raise ValueError(f"problems must hold dicts with question, steps and answer; problems[{bad[0]}] is "
+                         f"{type(rows[bad[0]]).__name__}")
     out = []
     for r in rows:
         if not r.get("steps"):
@@ -364,8 +376,12 @@ def propose(model, tokenizer, pool_rows: list[dict], cfg: SynthesisConfig, n: in
 
     ``generate_fn(prompts, seed) -> completions`` replaces the model (any generator: an API, a
     vLLM engine, a stub in tests); by default :func:`slmlab.sampling.sample` runs ``model``."""
+    if not isinstance(cfg, SynthesisConfig):
+        raise TypeError(f"cfg must be a SynthesisConfig, got {type(cfg).__name__}")
     n = cfg.prompts_per_round if n is None else n
-    seed = cfg.seed if seed is None else seed
+    seed = cfg.seed if seed is None else _checks.seed(seed)
+    if generate_fn is not None:
+        _checks.callable_("generate_fn", generate_fn, "generate_fn(prompts, seed) -> completions")
     rng = random.Random(f"{seed}-prompts")
     style = _resolved_style(cfg, tokenizer)
     requests = build_prompts(pool_rows, n, templates or cfg.templates, cfg.k_shot, rng, tokenizer, style,
@@ -398,6 +414,8 @@ def steps_written(problem: dict | None) -> int | None:
     """How many operations a parsed problem's *question* tells (read back by the grammar), or None
     when it does not parse or is not in the grammar's sentences. Counted on the question, not on the
     steps, so an invalid solution still shows what the generator was writing."""
+    if problem is not None and not isinstance(problem, dict):
+        raise TypeError(f"problem must be a dict from parse_generation (or None), got {type(problem).__name__}")
     s = recompute_question(problem["question"]) if problem else None
     return len(s["ops"]) if s is not None else None
 
@@ -411,6 +429,7 @@ def step_succession(model, tokenizer, pool_rows: list[dict], n_per_level: int = 
     ``generate_fn``: see :func:`propose`."""
     if isinstance(n_per_level, bool) or not isinstance(n_per_level, int) or n_per_level < 1:
         raise ValueError(f"n_per_level={n_per_level!r} must be a positive int (prompts per step count)")
+    _checks.seed(seed)
     cfg = SynthesisConfig(seed=seed) if cfg is None else cfg
     levels = sorted({int(r["n_steps"]) for r in pool_rows})
     if not levels:
@@ -440,6 +459,11 @@ def cue_steps(succession: dict, wanted=range(1, 5)) -> dict:
     """Invert :func:`step_succession`: for each wanted step count ``n``, the examples' step count
     ``m`` after which the generator most often wrote ``n`` (ties: ``m == n`` first, then the smaller
     ``m``). A count the generator never wrote keeps ``n`` (no cue makes it)."""
+    if not isinstance(succession, dict) or not all(isinstance(c, dict) for c in succession.values()):
+        raise ValueError("succession must be {examples' steps: {written steps: count}}, as step_succession returns it")
+    wanted = list(wanted) if not isinstance(wanted, (str, int)) else wanted
+    if not isinstance(wanted, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in wanted):
+        raise ValueError(f"wanted={wanted!r} must be a list of step counts (ints), e.g. range(1, 5)")
     out = {}
     for n in wanted:
         share = {m: c.get(n, 0) / max(1, sum(c.values())) for m, c in succession.items()}
@@ -455,6 +479,13 @@ def filter_novel(candidates: list[dict], pool_rows: list[dict], params: MinHashP
     ``eval_overlap`` (an eval problem's key, or a shared eval 13-gram with 4+ numbers),
     ``near_duplicate_of_pool`` (MinHash LSH on the question, notebook 01's settings),
     ``duplicate_in_round`` (copies an earlier candidate of the same batch)."""
+    if not isinstance(candidates, list) or not all(isinstance(c, dict) and "reason" in c for c in candidates):
+        raise ValueError("candidates must be a list of dicts with 'reason' (and 'row' when valid), as propose returns")
+    pool_rows = pool_rows.to_list() if isinstance(pool_rows, Dataset) else pool_rows
+    if isinstance(pool_rows, str) or not all(isinstance(r, dict) and "key" in r for r in pool_rows):
+        raise ValueError("pool_rows must be pool rows with a 'key' column (see pool_from_problems)")
+    if not isinstance(params, MinHashParams):
+        raise TypeError(f"params must be a MinHashParams, got {type(params).__name__}")
     pool_keys = {r["key"] for r in pool_rows}
     live = [c for c in candidates if not c["reason"]]
     if exclude_index is not None and live:
@@ -528,7 +559,7 @@ def run_synthesis(model, tokenizer, seed_pool, cfg: SynthesisConfig = SynthesisC
     (valid/generated), novel_rate (novel/valid), yield (kept/generated), reasons, pool_size, and
     distinct_2 / vendi of the pool's questions and of the round's kept ones (``new_*``)."""
     if not isinstance(cfg, SynthesisConfig):
-        raise ValueError("cfg must be a SynthesisConfig")
+        raise ValueError(f"cfg must be a SynthesisConfig, got {type(cfg).__name__}")
     pool = seed_pool if isinstance(seed_pool, Dataset) and set(POOL_COLUMNS) <= set(seed_pool.column_names) \
         else pool_from_problems(seed_pool)
     pool = pool.select_columns(list(POOL_COLUMNS))

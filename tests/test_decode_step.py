@@ -105,10 +105,98 @@ def test_evaluate_thoughts_with_one_context_pass_equals_the_reward_of_its_though
     """evaluate_thoughts (contexts run once, no graph) = sampling, then information_gain_reward."""
     from slmlab.rlp import evaluate_thoughts, information_gain_reward
     model, pos, fmt, tok = setup
-    cfg = RLPConfig(max_thought_tokens=6, temperature=1.0)
+    cfg = RLPConfig(max_thought_tokens=6, temperature=1.0, mixed_precision="no")  # "auto" is bf16 on some CPUs
     ev = evaluate_thoughts(model, model, tok, pos, cfg, group_size=3, seed=2)
     th = sample_thoughts(model, pos, fmt, 3, 6, 1.0, 2, -1, range(len(pos)))
     assert [tok.decode(t) for t in th] == [t for row in ev["thoughts"] for t in row]
     want = information_gain_reward(model, model, pos, th, fmt, group_size=3)
     assert torch.allclose(ev["reward"], want.view(-1, 3), atol=1e-5)
     assert not ev["reward"].requires_grad
+
+
+# ---------------------------------------------------------------- what the lean step cannot see
+# decode_step reads the weights and never calls the modules, so whatever lives in a module call (a
+# hook, a wrapper, a subclass) would be skipped while sampling yet used while scoring and updating.
+
+class _LoRALinear(torch.nn.Module):
+    """A LoRA-style adapter around a projection: it still has ``.weight``, but computes more."""
+
+    def __init__(self, base, rank=2):
+        super().__init__()
+        self.base = base
+        self.a = torch.nn.Parameter(0.5 * torch.randn(rank, base.in_features))
+        self.b = torch.nn.Parameter(0.5 * torch.randn(base.out_features, rank))
+
+    @property
+    def weight(self):
+        return self.base.weight
+
+    @property
+    def bias(self):
+        return self.base.bias
+
+    def forward(self, x):
+        return self.base(x) + x @ self.a.T @ self.b.T
+
+
+class _ScaledLinear(torch.nn.Linear):
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+def test_what_decode_step_cannot_reproduce_sends_the_sampler_through_the_modules():
+    model = _qwen2()
+    assert supports_decode_step(model)
+    changes = {
+        "forward hook": lambda m: m.lm_head.register_forward_hook(lambda mod, i, o: o + 1),
+        "pre-hook on a layer's MLP": lambda m: m.model.layers[1].mlp.register_forward_pre_hook(lambda mod, a: None),
+        "global hook": lambda m: torch.nn.modules.module.register_module_forward_hook(lambda mod, i, o: None),
+    }
+    for name, add in changes.items():
+        handle = add(model)
+        assert not supports_decode_step(model), name
+        handle.remove()
+        assert supports_decode_step(model), name  # removed: the lean step is exact again
+    for name, change in {
+        "LoRA-style wrapper": lambda m: setattr(m.model.layers[0].self_attn, "q_proj",
+                                                _LoRALinear(m.model.layers[0].self_attn.q_proj)),
+        "subclass of Linear": lambda m: setattr(m.model.layers[1].mlp, "up_proj", _ScaledLinear(32, 64, bias=False)),
+        "patched forward": lambda m: setattr(m.model.norm, "forward", lambda x: x),
+        "parametrized weight": lambda m: torch.nn.utils.parametrize.register_parametrization(
+            m.lm_head, "weight", _Double()),
+    }.items():
+        m = _qwen2()
+        change(m)
+        assert not supports_decode_step(m), name
+
+
+class _Double(torch.nn.Module):
+    def forward(self, w):
+        return 2 * w
+
+
+def test_a_hooked_model_samples_the_thoughts_its_hook_makes():
+    """A hook on the output layer that makes closing the thought near-certain: the sampler's thoughts
+    close at the first token they may (the close is banned at token 0), as generate's do. Without the
+    fallback the lean step would skip the hook and almost no thought would close."""
+    from slmlab.thoughts import ThoughtFormat
+    model = _qwen2()
+    fmt = ThoughtFormat(open_ids=(5,), close_ids=(6,), sep_ids=(7,), pad_id=0, banned_ids=(0, 5))
+    g = torch.Generator().manual_seed(1)
+    pos = [{"context_ids": torch.randint(8, 64, (n,), generator=g).tolist(), "target_ids": [9]} for n in (5, 9, 12)]
+    free = sample_thoughts(model, pos, fmt, 4, 12, 1.0, 0)
+    assert sum(t[-1:] == [6] for t in free) < 6  # unhooked, few thoughts close
+    boost = torch.zeros(64)
+    boost[6] = 1e4
+
+    def push_close(module, inputs, output):
+        return output + boost
+
+    handle = model.lm_head.register_forward_hook(push_close)
+    try:
+        hooked = sample_thoughts(model, pos, fmt, 4, 12, 1.0, 0)
+        assert all(len(t) == 2 and t[-1] == 6 for t in hooked)
+        assert hooked == sample_thoughts(model, pos, fmt, 4, 12, 1.0, 0, shared=False)  # generate agrees
+    finally:
+        handle.remove()
+    assert sample_thoughts(model, pos, fmt, 4, 12, 1.0, 0) == free

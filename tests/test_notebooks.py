@@ -12,7 +12,8 @@ import json
 
 import pytest
 
-from slmlab import runner
+from conftest import per_notebook_params
+from slmlab import pages, runner
 
 # Headline numbers each notebook must record (the names its issue gives).
 EXPECTED = {
@@ -36,11 +37,8 @@ PER_MODEL = {"intra_similarity", "inter_similarity", "vendi", "distinct_2", "sel
              "percent_valid", "valid_vendi", "valid_answer_entropy", "unique_valid_count"}
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report")
-    summary = runner.run_collection("smoke", out=out)
-    return out, summary
+# smoke_run (tests/conftest.py): the collection's one execution per test session, shared with the
+# page and output checks below and in test_browser.py.
 
 
 @pytest.mark.notebooks
@@ -116,3 +114,29 @@ def test_checked_outputs_match_the_committed_ones(smoke_run):
                 f"{book.stem}, cell {cell['id']}: its output changed; if the change is meant, rerun the notebook at "
                 "the smoke profile and commit that cell's new output")
     assert checked >= 1
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", per_notebook_params())
+def test_outputs_read_clean(smoke_run, name):
+    """Issue 23: no output longer than 60 lines but tables, no ANSI escapes, no markup shown as text, no
+    progress-bar leftovers, every widget with a still picture for the page (slmlab.pages.output_problems)."""
+    out, _ = smoke_run
+    found = pages.output_problems(out / f"{name}.ipynb")
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.notebooks
+def test_real_model_sections_record_or_say_why_they_skipped(smoke_run):
+    """Notebooks 04 and 06 end with a section on SmolLM2-135M-Instruct (slmlab.real_models): its
+    numbers when the model is in the cache or can be fetched, else the reason it was skipped."""
+    _, summary = smoke_run
+    for name, keys in (("04_mode_collapse", {"real_intra_similarity", "real_shuffled_baseline"}),
+                       ("06_spectrum_tuning", {"real_jsd_by_k"})):
+        metrics = summary["notebooks"][name]["metrics"]
+        real = metrics["real_model"]
+        if "skipped" in real:
+            assert real["skipped"], f"{name} skipped the real model without saying why"
+            continue
+        assert keys <= set(metrics), f"{name} did not record {sorted(keys - set(metrics))}"
+        assert real["parameters"] == 134_515_008 and real["quantisation"].startswith("Q4_1")

@@ -70,21 +70,7 @@ def test_sizes_is_read_only_and_does_not_share_the_table():
     assert SIZES["02_synthetic_data"]["smoke"]["rounds"] != 9
 
 
-@pytest.mark.parametrize("notebook,profile,overrides,exc,fragment", [
-    ("99_nothing", "smoke", {}, ValueError, "notebook='99_nothing' has no sizes"),
-    ("01_data_curation", "huge", {}, ValueError, "profile='huge' is not a known profile"),
-    ("01_data_curation", None, {}, ValueError, "is not a known profile"),
-    ("01_data_curation", "smoke", {"n_layers": 3}, ValueError, "'n_layers' is not a size of 01_data_curation"),
-    ("01_data_curation", "smoke", {"n_docs": "many"}, TypeError, "n_docs='many' must be an int"),
-    ("01_data_curation", "smoke", {"n_docs": 2.7}, TypeError, "n_docs=2.7 must be an int"),
-    ("01_data_curation", "smoke", {"n_docs": True}, TypeError, "n_docs=True must be an int"),
-    ("01_data_curation", "smoke", {"n_docs": -1}, ValueError, "n_docs=-1 must be >= 0"),
-    ("01_data_curation", "smoke", {"run_datatrove": 1}, TypeError, "run_datatrove=1 must be True or False"),
-    ("04_mode_collapse", "smoke", {"temperatures": 1.0}, TypeError, "temperatures=1.0 must be a list or tuple"),
-])
-def test_bad_sizes(notebook, profile, overrides, exc, fragment):
-    with pytest.raises(exc, match=re.escape(fragment)):
-        sizes(notebook, profile, **overrides)
+# Bad overrides (wrong type, wrong sign, unknown names) are rows of tests/test_bad_input.py.
 
 
 def test_unknown_size_attribute_names_the_known_ones():

@@ -593,3 +593,81 @@ def test_shared_prefix_decoding_on_other_architectures(arch):
     pos = [{"context_ids": torch.randint(8, 64, (n,), generator=g).tolist(), "target_ids": [9]} for n in (5, 9, 12)]
     plain = sample_thoughts(model.eval(), pos, fmt, 4, 12, 1.5, 0, shared=False)
     assert sample_thoughts(model, pos, fmt, 4, 12, 1.5, 0, shared=True) == plain
+
+
+# ---------------------------------------------------------------- FLOPs of the work actually done
+@pytest.mark.parametrize("micro", [0, 8])
+def test_generation_flops_count_only_the_rows_still_decoding(trained, path, micro):
+    """The decoder drops a position once its G thoughts are closed, so generation runs G rows per
+    position for as many steps as that position's longest thought: Σ_b G·max_g len, less than N rows
+    to the longest thought of all (here one position finishes early). Counting finished rows, or the
+    contexts twice (once for sampling, once for scoring), fails here. The dense step's whole count is
+    checked against its passes: the contexts, decoding, the EMA pass, one forward and one backward."""
+    from slmlab.rlp import step_flops
+    from slmlab.thoughts import _left_padded_contexts
+    model, tok = trained
+    policy, ema, pos, cfg, fmt = _setup(trained)
+    cfg = replace(cfg, micro_batch=micro, temperature=0.7, max_thought_tokens=48)  # lengths differ by position
+    details = {}
+    row = rlp_step(policy, ema, torch.optim.SGD(policy.parameters(), lr=0.0), pos, cfg, fmt, step=0, details=details)
+    G, th = cfg.group_size, details["thoughts"]
+    decoded = sum(G * max(len(t) for t in th[b * G:(b + 1) * G]) for b in range(len(pos)))
+    assert decoded < len(th) * max(map(len, th))  # some position finished before the longest thought
+    contexts = len(pos) * max(len(p["context_ids"]) for p in pos)
+    assert row["gen_tokens"] == contexts + decoded
+    if path == "dense":
+        ema_pass = len(pos) * max(len(p["context_ids"]) + len(p["target_ids"]) for p in pos)
+        per = micro // G or len(pos)
+        scored = [build_thought_batch(pos[a:a + per], th[a * G:(a + per) * G], fmt, G) for a in range(0, len(pos), per)]
+        padded = sum(b.padded_tokens for b in scored)
+        shared = contexts if micro == 0 else 0  # one pass of the contexts serves sampling and scoring
+        n_params = sum(p.numel() for p in {id(p): p for p in policy.parameters()}.values())
+        assert row["flops"] == step_flops(n_params, row["gen_tokens"] + ema_pass + padded - shared, padded)
+    # the sampler's own count, both decoders: the plain one runs every row to the longest thought
+    for shared_path, want in ((True, decoded), (False, len(th) * max(map(len, th)))):
+        work = {}
+        assert sample_thoughts(model, pos, fmt, G, cfg.max_thought_tokens, cfg.temperature, cfg.seed, 0,
+                               work=work, shared=shared_path) == th
+        assert work == {"prefill": contexts, "decode": want}
+
+
+# ---------------------------------------------------------------- where RLP acts: the decision to think, diversity
+def test_think_accuracy_scores_the_free_and_the_forced_answer(trained):
+    """Forced-think accuracy equals decoding every problem after a forced <think>; think_rate is the share
+    of free greedy answers that open one (some problems here answer directly, so both paths run)."""
+    from slmlab.evaluation import answer_accuracy
+    from slmlab.rlp import think_accuracy
+    model, tok = trained
+    problems = make_problems(24, 3, "eval", replace(HARDER, min_steps=1, max_steps=2))
+    think = tok.convert_tokens_to_ids("<think>")
+
+    def shy(module, inputs, logits):  # the model opens <think> less often: some answers go direct
+        logits[..., think] -= 2.0
+        return logits
+
+    handle = model.lm_head.register_forward_hook(shy)
+    try:
+        out = think_accuracy(model, tok, problems, max_new_tokens=48)
+        free = answer_accuracy(model, tok, problems, max_new_tokens=48)
+        forced = answer_accuracy(model, tok, [{**r, "prompt": r["prompt"] + "<think>"} for r in problems.to_list()],
+                                 max_new_tokens=48)
+    finally:
+        handle.remove()
+    assert out["accuracy"] == [float(c) for c in free["correct"]]
+    assert out["accuracy_forced_think"] == [float(c) for c in forced["correct"]]
+    assert out["think_rate"] == [float(c.startswith("<think>")) for c in free["completions"]]
+    assert 0 < sum(out["think_rate"]) < len(problems)  # both kinds of answer occur
+    assert out["accuracy_forced_think"] != out["accuracy"]  # forcing the thought changes some answers
+
+
+def test_thought_diversity_measures_samples_after_a_forced_think(trained):
+    from slmlab.rlp import thought_diversity
+    model, tok = trained
+    problems = make_problems(4, 5, "eval", replace(HARDER, min_steps=3, max_steps=4))
+    cold = thought_diversity(model, tok, problems, k=4, temperature=1e-3, seed=0)
+    hot = thought_diversity(model, tok, problems, k=4, temperature=2.0, seed=0)
+    assert cold["answer_entropy"] == 0.0 and all(len(v) == 4 for v in cold["per_problem"].values())
+    assert hot["distinct_n"] > cold["distinct_n"] and hot["answer_entropy"] > 0
+    assert 0 <= hot["valid_share"] <= 1 and 0 <= hot["correct_share"] <= 1
+    with pytest.raises(ValueError, match="k=1"):
+        thought_diversity(model, tok, problems, k=1)

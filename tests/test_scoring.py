@@ -62,21 +62,6 @@ def test_empty_continuation_scores_nothing(tiny):
         continuation_logprobs(model, tok, ["Question: x"], [""]).mean_per_token()
 
 
-@pytest.mark.parametrize("args, kwargs, exc, fragment", [
-    ((["a", "b"], ["c"]), {}, ValueError, "same length, got 2 and 1"),
-    (([], []), {}, ValueError, "prefixes is empty"),
-    ((["a"], ["b"]), {"batch_size": 0}, ValueError, "batch_size=0"),
-    ((["a", "b"], ["c", [5]]), {}, TypeError, r"continuations\[0\]"),
-    (([[0, "x"]], [[5]]), {}, TypeError, r"prefixes\[0\]"),
-    (([[]], [[5]]), {}, ValueError, r"prefixes\[0\] has no tokens"),
-    (([[0] * 300], [[5] * 30]), {}, ValueError, "max_position_embeddings=320"),
-])
-def test_bad_input_is_named(tiny, args, kwargs, exc, fragment):
-    model, tok = tiny
-    with pytest.raises(exc, match=fragment):
-        continuation_logprobs(model, tok, *args, **kwargs)
-
-
 def test_strings_need_the_tokenizer(tiny):
     model, _ = tiny
     with pytest.raises(ValueError, match="pass the tokenizer"):
