@@ -9,6 +9,13 @@ command line's error messages stay fast; ``from slmlab import load_model`` works
 from __future__ import annotations
 
 import importlib
+import os
+
+# OpenMP threads that wait for work by spinning stall when another process takes their core: beside a
+# neighbour that wakes often (a browser, a Jupyter server, a second kernel), 2-thread torch work on a
+# 2-core CPU ran 12x slower (benchmarks/bench_threads.py). Waiting passively avoids that. OpenMP reads
+# this once, when torch loads, so it is set here, on `import slmlab`, unless the user set it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 

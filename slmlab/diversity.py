@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = ["unit_rows", "vendi_score", "vendi_score_kernel", "eigenvalue_entropy", "distinct_n", "self_bleu",
            "mean_pairwise_similarity", "answer_entropy", "intra_model_similarity",
-           "inter_model_similarity", "cross_model_neighbour_share", "shuffled_prompt_baseline"]
+           "inter_model_similarity", "cross_model_neighbour_share", "shuffled_prompt_baseline", "answer_clusters"]
 
 
 def _check_q(q) -> float:
@@ -284,3 +284,24 @@ def shuffled_prompt_baseline(embeddings_by_prompt, other_by_prompt=None, seed: i
             shift = [others[(i + 1 + rng.integers(len(others) - 1)) % len(others)] for i in range(len(others))]
             values.append(inter_model_similarity(groups, shift))
     return float(np.mean(values))
+
+
+def answer_clusters(embeddings, threshold: float = 0.7) -> list[list[int]]:
+    """Group answers that say nearly the same thing: leader clustering in the given order. Each
+    answer joins the cluster whose first answer (its leader) is most similar to it, when that cosine
+    similarity reaches ``threshold``, and else starts a new cluster. Returns lists of row indices,
+    largest first (ties: earlier leader first); the leader is each list's first index, so it can be
+    shown as the cluster's representative. Deterministic; O(n x clusters)."""
+    X = unit_rows(embeddings, min_rows=1)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not -1 <= threshold <= 1:
+        raise ValueError(f"threshold={threshold!r} must be a cosine similarity in [-1, 1]")
+    clusters: list[list[int]] = []
+    for i, x in enumerate(X):
+        if clusters:
+            sims = X[[c[0] for c in clusters]] @ x
+            best = int(np.argmax(sims))
+            if sims[best] >= threshold:
+                clusters[best].append(i)
+                continue
+        clusters.append([i])
+    return sorted(clusters, key=lambda c: (-len(c), c[0]))

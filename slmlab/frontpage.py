@@ -18,8 +18,33 @@ from pathlib import Path
 from typing import Callable
 
 from .experiment import RULE, Comparison
+from .plots import arm_name
 
-__all__ = ["Lesson", "LESSONS", "find_comparisons", "in_words", "finding", "key_figure", "front_page"]
+__all__ = ["Lesson", "LESSONS", "GLOSSARY", "find_comparisons", "in_words", "finding", "key_figure", "front_page"]
+
+# The metric names that reach the reader as they are recorded (summary.json keeps them; the notebooks
+# print them), in words. The front page lists those it uses under the findings.
+GLOSSARY: dict[str, str] = {
+    "Vendi score": "the effective number of different items in a sample: the exponential of the entropy of the "
+                   "eigenvalues of their similarity matrix (1 = all alike, n = all different)",
+    "G-Vendi": "the Vendi score of the examples' gradients (under a small proxy model) instead of their text embeddings",
+    "intra-model similarity": "mean cosine similarity of one model's answers to the same prompt",
+    "answer entropy": "entropy (bits) of the distribution of distinct answers to one prompt",
+    "percent_valid": "share of generated answers that are valid for the task",
+    "unique_gens_pct": "distinct valid answers / valid answers",
+    "unique_valid_count": "number of distinct valid answers per task",
+    "valid_set_coverage": "share of the task's valid answers that the model produced",
+    "steerability": "JS(k=0) - JS(k=max): how far k in-context examples moved the model toward a target it could not know",
+    "loss_geq_1": "in one sequence of 16 sampled answers per task, the mean summed loss (nats) of each answer after the "
+                  "first (the spectrum-tuning authors' eval_icl)",
+    "all_acc_geq_1": "in the same sequences, the share of answers after the first whose every token is the model's top "
+                     "prediction (exact match)",
+    "JS divergence": "Jensen-Shannon divergence between the model's answer distribution and the task's target (0 = same)",
+    "pass@k": "share of problems where at least one of k sampled answers is right",
+    "CPT": "continued pretraining (next-token prediction); F is one FLOP budget, 2F twice it",
+    "RLP": "reinforcement learning as a pretraining objective: thoughts rewarded by the information they add about "
+           "the next tokens",
+}
 
 COMPARISON_FIELDS = [f.name for f in fields(Comparison)]
 # the fields every recorded comparison has; the interval fields came later and may be absent
@@ -52,10 +77,28 @@ def find_comparisons(metrics, path: str = "") -> dict[str, Comparison]:
     return found
 
 
+def verdict_words(c: Comparison) -> str:
+    """The verdict for a reader: which arm did better on this metric (whichever way "better" points),
+    or that neither did beyond the noise; the arms by their readable names."""
+    if c.a_beats_b or c.b_beats_a:
+        winner = c.a if c.a_beats_b else c.b
+        return f"{arm_name(winner)} did better, beyond the seed spread"
+    verdict = c.verdict
+    for ident in (c.a, c.b):
+        verdict = verdict.replace(ident, arm_name(ident))
+    return "no difference beyond " + verdict[len("within "):] if verdict.startswith("within ") else verdict
+
+
 def in_words(c: Comparison) -> str:
-    """One comparison as a clause: both means with their spreads, the seeds, and the verdict."""
-    return (f"{c.metric}: {c.a} {c.a_mean:.3g} ± {c.a_spread:.2g} vs {c.b} {c.b_mean:.3g} ± {c.b_spread:.2g} "
-            f"(n={c.n_a} and {c.n_b}) — {c.verdict}")
+    """One comparison as a clause: both means with their spreads, the seeds, and the verdict in words."""
+    seeds = f"{c.n_a} seeds each" if c.n_a == c.n_b else f"{c.n_a} and {c.n_b} seeds"
+    better = "higher" if c.higher_is_better else "lower"
+    return (f"{c.metric} ({better} is better): {arm_name(c.a)} {c.a_mean:.3g} ± {c.a_spread:.2g} vs "
+            f"{arm_name(c.b)} {c.b_mean:.3g} ± {c.b_spread:.2g} ({seeds}) — {verdict_words(c)}")
+
+
+def _capital(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
 
 
 def _comparison(m: dict, key: str) -> Comparison | None:
@@ -81,38 +124,67 @@ def _curation(m: dict) -> list[str]:
            + (f" of {m['n_docs']:,} documents." if "n_docs" in m else ".")]
     acc = _comparison(m, "comparisons.accuracy")
     if acc:
-        out.append(f"Trained for the same steps, {in_words(acc)}.")
+        out.append(f"Continued training for the same steps on each, {in_words(acc)}.")
     elif "curated_accuracy" in m and "raw_accuracy" in m:
-        out.append(f"Trained for the same steps, curated {m['curated_accuracy']:.3g} ± "
-                   f"{m.get('curated_accuracy_spread', 0):.2g} vs raw {m['raw_accuracy']:.3g} ± "
-                   f"{m.get('raw_accuracy_spread', 0):.2g} accuracy (no verdict recorded).")
+        out.append(f"Continued training for the same steps on each, accuracy on unseen problems was "
+                   f"{m['curated_accuracy']:.3g} ± {m.get('curated_accuracy_spread', 0):.2g} on the curated set vs "
+                   f"{m['raw_accuracy']:.3g} ± {m.get('raw_accuracy_spread', 0):.2g} on the raw pile (no verdict recorded).")
     gap = m.get("contaminated_gap")
     if isinstance(gap, dict):  # leaked minus unseen direct accuracy, per training arm (and before training)
-        before = f" ({100 * gap['before']:+.1f} before training)" if "before" in gap else ""
-        out.append(f"Answering directly, leaked eval problems score {100 * gap['raw']['mean']:+.1f} ± "
-                   f"{100 * gap['raw']['sd']:.1f} points above unseen ones after training on the raw pile and "
-                   f"{100 * gap['decontaminated']['mean']:+.1f} ± {100 * gap['decontaminated']['sd']:.1f} after "
-                   f"13-gram decontamination{before}.")
+        raw, dec = gap["raw"], gap["decontaminated"]
+        before = gap.get("before")
+        start = (f"Before training, the model answered leaked eval problems {_points(before)} unseen ones of the "
+                 f"same length (answering directly, without steps); after" if before is not None else
+                 "Answering directly, without steps, after")
+        out.append(f"{start} training on the raw pile, which holds copies of them, {_points(raw['mean'], raw['sd'])} "
+                   f"unseen ones; after training on the same pile without what 13-gram decontamination removed, "
+                   f"{_points(dec['mean'], dec['sd'])} unseen ones.")
         cmp = _comparison(m, "comparisons.contamination_accuracy")
-        if cmp:
-            out.append(f"Raw vs decontaminated, {in_words(cmp)}.")
+        if cmp and before is not None:
+            gained = (f"the leaks gained the raw-pile model {100 * (raw['mean'] - before):+.1f} points on the problems "
+                      f"they copy, and the decontaminated-pile model {100 * (dec['mean'] - before):+.1f}")
+            if cmp.a_beats_b:
+                out.append(f"So {gained}: contamination inflates a score, and removing the copies removes most of it "
+                           f"(the two gaps differ beyond the seed spread).")
+            elif cmp.b_beats_a:
+                out.append(f"Unexpectedly, {gained}: the decontaminated pile's gap is the larger, beyond the seed spread.")
+            else:
+                out.append(f"{_capital(gained)}, but the two gaps do not differ beyond the seed spread: at this size "
+                           f"the leak's effect is not measured apart from noise.")
     elif gap is not None:
         out.append(f"After training on the raw pile, leaked eval problems score {100 * gap:+.1f} "
                    f"points above unseen ones (direct answers).")
     return out
 
 
+def _points(x: float, sd: float | None = None) -> str:
+    """A difference of two accuracies in percentage points, for a sentence: "9.5 ± 5.3 points better than"."""
+    x = 100 * float(x)
+    spread = f" ± {100 * float(sd):.1f}" if sd is not None else ""
+    if abs(x) < 0.05:
+        return f"as well as ({spread.strip(' ±') or '0'} points spread)" if spread else "as well as"
+    return f"{abs(x):.1f}{spread} points {'better' if x > 0 else 'worse'} than"
+
+
 def _synthetic(m: dict) -> list[str]:
-    valid, vendi = m["valid_rate"], m.get("vendi", [])
+    valid = m["valid_rate"]
     out = [f"Over {len(valid)} generate → verify → filter rounds, {_pct(valid[0])}"
            + (f" to {_pct(valid[-1])}" if len(valid) > 1 else "") + " of generated problems were valid"
-           + (f" (Vendi score {vendi[0]:.2f} → {vendi[-1]:.2f})" if vendi else "")
-           + (f"; {m['synthetic_kept']:,} were kept." if "synthetic_kept" in m else ".")]
-    acc = _comparison(m, "comparisons.accuracy")
-    base = f" (base model {_pct(m['base_accuracy'])})" if "base_accuracy" in m else ""
+           + (f"; {m['synthetic_kept']:,} new problems were kept beside a seed pool of {m['seed_pool_size']:,}."
+              if "synthetic_kept" in m and "seed_pool_size" in m else ".")]
+    fixed = m.get("vendi_fixed")
+    if isinstance(fixed, list) and len(fixed) >= 2:  # at one sample size: the whole pool's Vendi grows with the pool
+        out.append(f"Measured on {m.get('vendi_fixed_n', 'the same number of')} problems drawn from the pool, its "
+                   f"Vendi score went from {fixed[0]:.2f} (the seed pool) to {fixed[-1]:.2f} after the last round.")
+    acc, loss = _comparison(m, "comparisons.accuracy"), _comparison(m, "comparisons.answer_loss")
+    base = f" (the base model scores {_pct(m['base_accuracy'])})" if "base_accuracy" in m else ""
     if acc:
-        out.append(f"Continuing to train the embedded model on harder problems{base}, seed pool + synthetic vs the "
-                   f"seed pool alone at equal steps, {in_words(acc)}.")
+        out.append(f"Continuing to train the embedded model on harder problems{base} for the same steps, {in_words(acc)}.")
+        if loss:
+            out.append(f"On the {loss.metric}, {arm_name(loss.a)} {loss.a_mean:.3g} ± {loss.a_spread:.2g} vs "
+                       f"{arm_name(loss.b)} {loss.b_mean:.3g} ± {loss.b_spread:.2g} — {verdict_words(loss)}"
+                       + (": the synthetic problems did not help here, and made the worked answers less likely."
+                          if not acc.a_beats_b and loss.b_beats_a else "."))
     elif "with_synthetic_accuracy" in m:
         out.append(f"With synthetic data {m['with_synthetic_accuracy']:.3g} ± {m.get('with_synthetic_accuracy_spread', 0):.2g}"
                    f" vs seed pool alone {m['seed_only_accuracy']:.3g} ± {m.get('seed_only_accuracy_spread', 0):.2g}"
@@ -173,19 +245,50 @@ def _rlp(m: dict) -> list[str]:
 
 def _collapse(m: dict) -> list[str]:
     models = m["models"]
-    ranked = sorted(models, key=lambda n: models[n]["intra_similarity"])
+    t = m.get("temperature", "?")
+    out = []
+    if all("valid_vendi" in v and "percent_valid" in v for v in models.values()):
+        # diversity counts among valid answers: varied junk is not diversity (the notebook's own point)
+        ranked = sorted(models, key=lambda n: models[n]["valid_vendi"])
+        top, low = ranked[-1], ranked[0]
+
+        def said(n):
+            return f"{_the(n)} (Vendi {models[n]['valid_vendi']:.2f} over its valid answers, {_pct(models[n]['percent_valid'])} valid)"
+        out.append(f"Across {len(models)} tiny models at T={t}, counting only valid answers, the most diverse is "
+                   f"{said(top)} and the least {said(low)}.")
+        junk = [n for n in models if models[n]["percent_valid"] < 0.5]
+        if junk:
+            shares = " and ".join(_pct(models[n]["percent_valid"]) for n in junk)
+            overall = (" (Vendi " + " and ".join(f"{models[n]['vendi']:.1f}" for n in junk) + ")"
+                       if all("vendi" in models[n] for n in junk) else "")
+            out.append(f"{_capital(' and '.join(_the(n) for n in junk))} write a valid answer only {shares} of the "
+                       f"time: the high diversity of all their outputs{overall} is mostly invalid output.")
     base = models.get("base")
-    out = [f"Across {len(models)} tiny models at T={m.get('temperature', '?')}, the most repetitive is "
-           f"{ranked[-1]} (intra-model similarity {models[ranked[-1]]['intra_similarity']:.3f}) and the least "
-           f"{ranked[0]} ({models[ranked[0]]['intra_similarity']:.3f})"
-           + (f"; base {base['intra_similarity']:.3f} against a shuffled-prompt baseline of "
-              f"{base['shuffled_baseline']['intra_similarity']:.3f}." if base and "shuffled_baseline" in base else ".")]
+    if base and "shuffled_baseline" in base and "intra_similarity" in base:
+        out.append(f"The base model's answers to one prompt are more alike (similarity {base['intra_similarity']:.2f}) "
+                   f"than answers to different prompts ({base['shuffled_baseline']['intra_similarity']:.2f}).")
     for name, verdict in m.get("verdicts", {}).items():
         entropy = _comparison(m, f"comparisons.{name}.answer_entropy")
         ref = m.get("references", {}).get(name, "base")
-        out.append(f"{name.capitalize()} {verdict.lower()} diversity relative to {ref}"
+        out.append(_capital(f"{_the(name)} {verdict.lower()} diversity relative to {_the(ref)}")
                    + (f" ({in_words(entropy)})." if entropy else "."))
+    if not out:
+        raise KeyError("valid_vendi")
+    real = m.get("real_model") if isinstance(m.get("real_model"), dict) else {}
+    if isinstance(m.get("real_intra_similarity"), (int, float)) and isinstance(m.get("real_shuffled_baseline"), (int, float)):
+        temps = real.get("temperatures") or ["?"]
+        out.append(f"A real chat model, {real.get('name', 'the real model')} ({real.get('quantisation', 'quantised')}), "
+                   f"on open-ended prompts at T={temps[0]}: intra-model similarity {m['real_intra_similarity']:.3f} "
+                   f"against a shuffled-prompt baseline of {m['real_shuffled_baseline']:.3f}.")
+    elif real.get("skipped"):
+        out.append("The real-model section was skipped (the model was neither cached nor obtainable).")
     return out
+
+
+def _the(arm: str) -> str:
+    """An arm's readable name as a noun phrase ("the base model", "the CPT start", but "RLP", "CPT(2F)")."""
+    name = arm_name(arm)
+    return name if name.isupper() or "(" in name else f"the {name}"
 
 
 def _rho(x) -> str:
@@ -203,11 +306,23 @@ def _prismatic(m: dict) -> list[str]:
                    f"embedding Vendi rates {emb_hi} more diverse but G-Vendi rates {g_hi} ({nums})."))
     if "gvendi_accuracy_spearman" in m:
         mixes = m.get("mixes") or []
-        out.append(f"Over {len(mixes) or 'the'} equal-size data mixes (one seed each: a direction, not a verdict), "
-                   f"Spearman rho with held-out accuracy is {_rho(m['gvendi_accuracy_spearman'])} for G-Vendi and "
-                   f"{_rho(m.get('embedding_vendi_accuracy_spearman'))} for embedding Vendi.")
+        seeds = m.get("mix_seeds")
+        how = f"{seeds} seeds each, each mix's rate from dev" if seeds else "one seed each: a direction, not a verdict"
+        p = m.get("mix_spearman_p")
+        p = f" (permutation p = {p:.3f})" if isinstance(p, (int, float)) else ""
+        out.append(f"Over {len(mixes) or 'the'} equal-size data mixes ({how}), "
+                   f"Spearman rho with held-out accuracy is {_rho(m['gvendi_accuracy_spearman'])}{p} for G-Vendi and "
+                   f"{_rho(m.get('embedding_vendi_accuracy_spearman'))} for embedding Vendi"
+                   + (f"; {m['mixes_above_base']} of {len(mixes)} mixes end above the base student" + (
+                       f" ({_pct(m['base_accuracy']['all'])})" if isinstance(m.get("base_accuracy"), dict)
+                       and "all" in m["base_accuracy"] else "") + "."
+                      if "mixes_above_base" in m and mixes else "."))
     g, e, acc = (_comparison(m, f"comparisons.{k}") for k in ("g_vendi", "embedding_vendi", "acc"))
-    if g:
+    judge = _comparison(m, "comparisons.gvendi_independent")
+    if judge:  # the loop optimises its own proxy's G-Vendi; the finding is what it did not optimise
+        out.append("Prismatic vs uniform seeding at the same generation budget, judged by what the loop did not "
+                   "optimise: " + in_words(judge) + (f"; {in_words(e)}." if e else "."))
+    elif g:
         out.append("Prismatic vs uniform seeding at the same generation budget, " + in_words(g)
                    + (f"; {in_words(e)}." if e else "."))
     elif "gvendi_prismatic" in m and "gvendi_uniform" in m:
@@ -326,13 +441,22 @@ def _question(name: str, executed: Path) -> str:
     return title.split("·", 1)[-1].strip() if title else name
 
 
+def _glossary(text: str) -> str:
+    """The glossary entries for the terms that ``text`` uses, as an HTML definition list."""
+    used = [(term, meaning) for term, meaning in GLOSSARY.items() if term.lower() in text.lower()]
+    if not used:
+        return ""
+    items = "".join(f"<dt>{html.escape(t)}</dt><dd>{html.escape(d)}</dd>" for t, d in used)
+    return f'<section class="glossary"><h2>Words used above</h2><dl>{items}</dl></section>'
+
+
 def front_page(summary: dict, out, plotly_url: str | None = None, figures: dict | None = None) -> str:
     """HTML of the front page for a run's ``summary`` (as written to ``summary.json``). ``figures``
     maps notebook name to its key figure (plotly JSON); ``plotly_url`` is where plotly.js sits."""
     import plotly.io as pio
     out = Path(out)
     figures = figures or {}
-    sections = []
+    sections, said = [], []
     for name, entry in summary["notebooks"].items():
         n = html.escape(name)
         executed = out / f"{name}.ipynb"
@@ -341,7 +465,8 @@ def front_page(summary: dict, out, plotly_url: str | None = None, figures: dict 
         sentences = finding(name, entry.get("metrics", {})) if ok else [
             f"FAILED at cell {entry.get('cell')}: {error[0][:300]}"]
         cmp = find_comparisons(entry.get("metrics", {}))
-        verdicts = "".join(f"<li>{html.escape(str(c))}</li>" for c in cmp.values())
+        verdicts = "".join(f"<li>{html.escape(in_words(c))}</li>" for c in cmp.values())
+        said.append(" ".join(sentences) + " " + " ".join(in_words(c) for c in cmp.values()))
         fig = figures.get(name)
         fig_html = (pio.to_html(fig, include_plotlyjs=False, full_html=False, default_height=360,
                                 config={"displayModeBar": False}) if fig and plotly_url else
@@ -360,11 +485,12 @@ def front_page(summary: dict, out, plotly_url: str | None = None, figures: dict 
 {script}
 <style>body{{font-family:sans-serif;margin:2em auto;max-width:60em;line-height:1.45}}
 section.nb{{border-top:1px solid #ccc;padding-top:.5em;margin-top:1.5em}}.muted{{color:#666;font-size:90%}}
-details li{{font-family:monospace;font-size:85%}}</style></head><body>
+details li{{font-size:90%}}dt{{font-weight:bold;margin-top:.4em}}</style></head><body>
 <h1>slmlab: how small language models learn to reason — what each notebook found</h1>
 <p>Profile <code>{html.escape(str(summary['profile']))}</code>, seed {html.escape(str(summary.get('seed', 0)))},
 {summary.get('total_seconds', 0) / 60:.1f} minutes in all. Every sentence below is computed from the numbers the
 notebook recorded (<a href="summary.json">summary.json</a>); a comparison counts only under the collection's
 rule: <i>{html.escape(RULE)}</i>.</p>
 {''.join(sections)}
+{_glossary(' '.join(said))}
 </body></html>"""

@@ -18,7 +18,12 @@ Where this departs from the authors' code, and why:
   ``BasicProjector`` does the same); the rows of ``R`` depend only on (seed, row), so the result
   does not depend on the block size;
 - the projected features are cached as safetensors keyed by a hash of the model's weights, the
-  token ids, the parameter subset, the projection dimension and the seed.
+  token ids, the parameter subset, the projection dimension and the seed;
+- a second, independent proxy (:func:`train_proxy`) is a smaller model trained from scratch by the
+  embedded model's recipe (its data mixture, learning rate and schedule) for a few hundred steps
+  with its own seed, sharing the embedded tokenizer: the authors' proxy is an off-the-shelf
+  pretrained model, and a measure that the prismatic loop did not optimise needs a model the loop
+  never saw.
 """
 from __future__ import annotations
 
@@ -38,7 +43,8 @@ from tqdm.auto import tqdm
 from .diversity import vendi_score
 
 __all__ = ["solution_batch", "default_parameters", "rademacher_rows", "rademacher_matrix", "project",
-           "per_example_gradients", "gradient_features", "g_vendi", "ROW_GROUP"]
+           "per_example_gradients", "gradient_features", "g_vendi", "train_proxy",
+           "rank_correlation_test", "ROW_GROUP"]
 
 ROW_GROUP = 2048   # rows of R drawn from one seeded generator; the unit that makes R block-size free
 
@@ -251,3 +257,82 @@ def g_vendi(features) -> float:
     """G-Vendi of gradient features (n, dim): the Vendi score under the cosine kernel, between 1
     (every example pushes the model the same way) and min(n, dim)."""
     return vendi_score(features, q=1.0, normalize=True)
+
+
+def train_proxy(tokenizer, seed: int, hidden_size: int = 64, n_layers: int = 2, n_heads: int = 4,
+                steps: int = 200, batch_size: int = 8, n_docs: int = 4000, lr: float = 3e-3,
+                direct_share: float = 0.2, device="cpu", progress: bool = True):
+    """A small proxy model trained from scratch by the embedded model's recipe, shortened: ``n_docs``
+    arithmetic problems of the recipe's distribution (1-4 steps, ``direct_share`` answer-only, drawn
+    with ``seed``), ``steps`` optimizer steps of ``batch_size`` packed 256-token blocks at the recipe's
+    peak rate with cosine decay, weights initialised with ``seed``. Returns ``(model, history)``, the
+    model in eval mode; ``history`` holds ``loss`` (per step), ``tokens`` and ``eval_loss`` (nats per
+    token on held-out problems of the same distribution).
+
+    Defaults give about 164k parameters and 0.4M training tokens: seconds on a CPU, and a model that
+    has learnt the format and the step structure but not yet the arithmetic (its eval loss says how far
+    it got). Use it as a proxy the experiment under study never saw; a different ``seed`` (or size)
+    gives another. ``device``: where it trains and stays."""
+    from .models import build_model, tiny_llama_config
+    from .problems import ProblemConfig, make_splits
+    from .training import TrainConfig, pretrain
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    if isinstance(n_docs, bool) or not isinstance(n_docs, int) or n_docs < batch_size:
+        raise ValueError(f"n_docs={n_docs!r} must be an int >= batch_size={batch_size} (documents to train on)")
+    data = make_splits(n_docs, max(32, n_docs // 20), seed, ProblemConfig(), direct_share)
+    model = build_model(tiny_llama_config(tokenizer, hidden_size, n_layers, n_heads), seed=seed).to(device)
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, block_size=256, lr=lr,
+                      warmup_steps=max(1, steps // 10), eval_every=0, seed=seed, progress=progress)
+    run = pretrain(model, tokenizer, list(data["train"]["text"]), cfg, eval_texts=list(data["eval"]["text"]))
+    history = {"loss": [r["loss"] for r in run["history"]], "tokens": run["tokens"],
+               "eval_loss": run["final_eval_loss"]}
+    return run["model"].eval(), history
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean of their positions), 0-based, along the last axis."""
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x), dtype=float)
+    for v in np.unique(x):             # ties: the mean of their ranks
+        tie = x == v
+        if tie.sum() > 1:
+            ranks[tie] = ranks[tie].mean()
+    return ranks
+
+
+def rank_correlation_test(x, y, n_permutations: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """Spearman's rho between ``x`` and ``y`` and its two-sided permutation p-value.
+
+    The null hypothesis: the pairing of ``x`` with ``y`` is arbitrary (the diversity score says nothing
+    about the accuracy). The p-value is the share of re-pairings of ``y`` with |rho| at least the
+    observed |rho|: every permutation when there are at most ``n_permutations`` of them (exact),
+    otherwise ``n_permutations`` random ones drawn with ``seed`` plus the observed pairing itself
+    ((hits + 1) / (n + 1), never 0). Returns ``(nan, nan)`` when either side is constant (no ranking)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"x and y must be 1-d and the same length, got shapes {x.shape} and {y.shape}")
+    if len(x) < 3:
+        raise ValueError(f"need at least 3 pairs for a rank correlation, got {len(x)}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("x and y must be finite numbers (drop the NaN pairs first)")
+    if isinstance(n_permutations, bool) or not isinstance(n_permutations, int) or n_permutations < 1:
+        raise ValueError(f"n_permutations={n_permutations!r} must be a positive int")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan"), float("nan")
+    rx, ry = _ranks(x), _ranks(y)
+    rx, ry = (rx - rx.mean()) / np.linalg.norm(rx - rx.mean()), (ry - ry.mean()) / np.linalg.norm(ry - ry.mean())
+    rho = float(rx @ ry)                                   # Pearson on ranks = Spearman
+    exact = math.factorial(len(x)) <= n_permutations
+    if exact:
+        from itertools import permutations
+        perms = np.array(list(permutations(range(len(x)))))
+    else:
+        rng = np.random.default_rng(seed)
+        perms = np.argsort(rng.random((n_permutations, len(x))), axis=1)
+    null = ry[perms] @ rx                                  # (n_perms,) rho of each re-pairing
+    hits = int((np.abs(null) >= abs(rho) - 1e-12).sum())
+    p = hits / len(perms) if exact else (hits + 1) / (len(perms) + 1)
+    return rho, float(p)

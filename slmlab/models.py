@@ -1,10 +1,12 @@
 """The tokenizer and the tiny Llama: build, save, load.
 
 ``load_model()`` with no argument returns the embedded default shipped inside the package; a local
-folder or a hub id goes through the very same ``from_pretrained`` path.
+folder, a hub id or a real model's name (``"smollm2-135m-instruct"``, converted once into a local
+folder by :mod:`slmlab.real_models`) goes through the very same ``from_pretrained`` path.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM,
                           PreTrainedTokenizerFast)
+
+from .real_models import REAL_MODELS, ensure_model
 
 __all__ = ["EMBEDDED_MODEL", "SPECIAL_TOKENS", "train_tokenizer", "tiny_llama_config",
            "build_model", "load_model", "count_parameters"]
@@ -116,13 +120,29 @@ def _check_model_folder(path: Path) -> None:
                              "re-save or re-download the model") from err
 
 
+@contextlib.contextmanager
+def _no_loading_bar():
+    """transformers' progress bars off for the block (and back on after, if they were on)."""
+    from transformers.utils import logging as hf_logging
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
 def load_model(name_or_path: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                dtype: torch.dtype | None = None):
     """Return ``(model, tokenizer)``, model in eval mode on ``device``.
 
-    ``None`` loads the embedded default (``slmlab.EMBEDDED_MODEL``). A local folder loads from disk;
-    anything else is taken as a hub id (``"HuggingFaceTB/SmolLM2-135M"``), which needs the network
-    or a cached copy. Weights load from safetensors only and no remote code ever runs.
+    ``None`` loads the embedded default (``slmlab.EMBEDDED_MODEL``). A local folder loads from disk.
+    A name of :data:`slmlab.real_models.REAL_MODELS` (``"smollm2-135m-instruct"``) loads that model's
+    converted folder from the cache, fetching and converting it first when missing
+    (:func:`slmlab.real_models.ensure_model`). Anything else is taken as a hub id
+    (``"HuggingFaceTB/SmolLM2-135M"``), which needs the network or a cached copy. Weights load from
+    safetensors only and no remote code ever runs.
     """
     if name_or_path is None:
         name_or_path = EMBEDDED_MODEL
@@ -132,6 +152,8 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str | torc
                 "`python -m slmlab train-embedded --out embedded`")
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise ValueError(f"name_or_path={name_or_path!r} must be None, a folder path or a hub id string")
+    if isinstance(name_or_path, str) and name_or_path.lower() in REAL_MODELS and not Path(name_or_path).is_dir():
+        name_or_path = ensure_model(name_or_path)
     path = Path(name_or_path).expanduser()
     looks_local = path.exists() or str(name_or_path).startswith((".", "/", "~")) or str(name_or_path).count("/") > 1
     if looks_local and not path.is_dir():
@@ -145,7 +167,11 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str | torc
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path) if looks_local else name_or_path,
                                                   trust_remote_code=False)
-        model = AutoModelForCausalLM.from_pretrained(str(path) if looks_local else name_or_path, **kwargs)
+        if looks_local:  # a "Loading weights 0/38" bar for a folder read in milliseconds is noise in every page
+            with _no_loading_bar():
+                model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+        else:  # a hub download keeps its bar
+            model = AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
     except OSError as err:
         if looks_local:
             raise

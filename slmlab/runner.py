@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .frontpage import front_page, key_figure
-from .pages import notebook_html, plotly_figures, ship_mathjax, ship_plotly
+from .pages import drop_progress_bars, notebook_html, plotly_figures, ship_mathjax, ship_plotly
 from .report import atomic_write_text, read_metrics
 from .profiles import PROFILE_NAMES
 
@@ -26,6 +26,11 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 # Plotly under papermill would store only its JSON mimetype, which the HTML pages cannot draw;
 # "notebook" adds an HTML rendering with plotly.js inlined once per executed notebook.
 PLOTLY_RENDERER = "plotly_mimetype+notebook"
+# Nobody watches a progress bar in a headless run, and what it leaves in the saved notebook is its
+# first frame ("Loading weights 0/38"): datasets' map/save bars, the hub's (transformers' loading bar)
+# and plain tqdm are off in the executed notebooks; tqdm.auto's widget bars, which ignore TQDM_DISABLE,
+# are removed from the executed notebook afterwards (pages.drop_progress_bars).
+QUIET_PROGRESS = {"TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 # A cell that runs longer than this fails the run instead of hanging it (seconds, per profile).
 CELL_TIMEOUT = {"smoke": 300, "default": 1800, "gpu": 7200}
 
@@ -209,7 +214,7 @@ def run_collection(profile: str = "default", only: str | None = None, out="repor
         _check_model(model)
     out = _writable_folder(out)
     env = dict(os.environ, PLOTLY_RENDERER=PLOTLY_RENDERER, SLMLAB_ARTIFACTS=str(out / "artifacts"),
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", **QUIET_PROGRESS)
     if model is None:  # the collection runs offline unless the user asked for a hub model
         env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     params = {"profile": profile, "seed": seed, "device": device, "model": model}
@@ -235,6 +240,7 @@ def run_collection(profile: str = "default", only: str | None = None, out="repor
         entry = {"seconds": round(seconds, 1), "peak_rss_mb": status["peak_rss_mb"],
                  "metrics": read_metrics(metrics_file)}
         if dst.exists():
+            drop_progress_bars(dst)  # a bar's saved first frame is junk in the notebook and its page
             _to_html(dst, out / f"{name}.html", mathjax_url)
         if not status["ok"]:
             entry.update(ok=False, cell=status["cell"], error=status["error"])

@@ -24,12 +24,21 @@ rather than an end-of-turn token. The embedded tokenizer has 512 entries and no 
 ``Question`` and ``Answer`` are single tokens its model already reads; naming the description and
 output roles with them gives both formats the same head start, so the comparison isolates the
 structure (several samples per sequence, optional description) rather than new vocabulary. Both
-formats draw from one stream of samples and train for the same number of packed tokens.
+formats draw from one stream of samples and train on the same number of blocks.
+
+**Packing.** As the authors' one task per sequence requires, a block never cuts a document: documents
+go whole into blocks of ``block_size`` tokens (:func:`pack_episodes`; the rest of a block is padding)
+and attention never crosses a document (:func:`slmlab.training.document_inputs`), so every output
+that takes the loss sees its own description or earlier outputs and nothing of another task.
+Evaluation never cuts a prompt to fit the model's window either (:func:`max_examples` says how many
+examples fit; a longer sequence raises).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
+import tempfile
 
 import numpy as np
 import torch
@@ -40,9 +49,9 @@ from .sampling import sample
 from .scoring import masked_token_logprobs
 
 __all__ = ["FORMATS", "spectrum_segments", "sft_segments", "in_context_prompt", "encode_segments",
-           "pack_masked", "episodes", "format_episode", "training_blocks", "train_format",
+           "pack_episodes", "episodes", "format_episode", "training_blocks", "train_format",
            "js_divergence", "empirical_distribution", "coverage_metrics", "sample_outputs",
-           "answer_probabilities", "renormalise", "steerability_curve", "icl_loss_accuracy"]
+           "answer_probabilities", "renormalise", "steerability_curve", "icl_loss_accuracy", "max_examples"]
 
 FORMATS = ("spectrum", "sft")
 HEADERS = {"description": "Question:", "input": "Input:", "output": "Answer:"}  # the spectrum roles
@@ -134,23 +143,39 @@ def encode_segments(tokenizer, segments, segment_index: bool = False):
     return (ids, mask, where) if segment_index else (ids, mask)
 
 
-def pack_masked(encoded, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Concatenate encoded documents ``[(ids, mask), ...]`` and cut them into blocks of
-    ``block_size``: ``(input_ids, labels)``, labels -100 where a token takes no loss. The ragged
-    tail is dropped (as :func:`slmlab.training.pack_documents` does)."""
+def pack_episodes(encoded, block_size: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Place encoded documents ``[(ids, mask), ...]`` whole, in order, into blocks of ``block_size``:
+    a document that does not fit in what is left of a block starts the next one, and the rest is
+    padding (``pad_id``, no loss). Returns ``(input_ids, labels, documents)``: labels -100 where a
+    token takes no loss, and per token the index of its document (-1 on padding), which
+    :func:`slmlab.training.document_inputs` turns into attention that never crosses a document.
+    A block never starts mid-document, so no loss token loses the description or examples before it."""
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 2:
         raise ValueError(f"block_size={block_size!r} must be an int >= 2")
-    ids, labels = [], []
-    for doc_ids, doc_mask in encoded:
+    rows, row = [], ([], [], [])
+
+    def close(r):
+        pad = block_size - len(r[0])
+        rows.append((r[0] + [pad_id] * pad, r[1] + [IGNORE] * pad, r[2] + [-1] * pad))
+
+    for d, (doc_ids, doc_mask) in enumerate(encoded):
         if len(doc_ids) != len(doc_mask):
             raise ValueError("each encoded document needs one mask entry per token")
-        ids.extend(doc_ids)
-        labels.extend(i if m else IGNORE for i, m in zip(doc_ids, doc_mask))
-    n = len(ids) // block_size
-    if n == 0:
-        raise ValueError(f"the documents hold {len(ids)} tokens, fewer than one block of {block_size}")
-    shape = (n, block_size)
-    return (torch.tensor(ids[: n * block_size]).view(shape), torch.tensor(labels[: n * block_size]).view(shape))
+        if len(doc_ids) > block_size:
+            raise ValueError(f"document {d} holds {len(doc_ids)} tokens, more than block_size={block_size}; "
+                             "use fewer samples per episode or a larger block")
+        if len(row[0]) + len(doc_ids) > block_size:
+            close(row)
+            row = ([], [], [])
+        row[0].extend(doc_ids)
+        row[1].extend(i if m else IGNORE for i, m in zip(doc_ids, doc_mask))
+        row[2].extend([d] * len(doc_ids))
+    if row[0]:
+        close(row)
+    if not rows:
+        raise ValueError("encoded is empty: nothing to pack")
+    ids, labels, docs = (torch.tensor([r[i] for r in rows]) for i in range(3))
+    return ids, labels, docs
 
 
 # ----------------------------------------------------------------------------------------------
@@ -190,30 +215,69 @@ def format_episode(fmt: str, task: Task, outputs, include_description: bool = Tr
 
 
 def training_blocks(fmt: str, tokenizer, tasks, n_blocks: int, block_size: int, seed: int, **episode_kw):
-    """Exactly ``n_blocks`` packed blocks of format ``fmt``, filled from :func:`episodes` in order.
-    Returns ``(input_ids, labels, info)``; ``info`` counts the answers and loss tokens used."""
+    """Exactly ``n_blocks`` blocks of format ``fmt``, filled from :func:`episodes` in order, each
+    document whole (:func:`pack_episodes`): a spectrum episode is one document, an SFT episode one
+    document per output. Returns ``(input_ids, labels, documents, info)``; ``info`` counts the
+    answers, loss tokens and real (unpadded) tokens in the blocks."""
+    if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 1:
+        raise ValueError(f"n_blocks={n_blocks!r} must be a positive int")
     stream = episodes(tasks, seed, **episode_kw)
-    encoded, n_tokens, answers = [], 0, 0
-    while n_tokens < n_blocks * block_size:
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    encoded, n_answers, placed, need = [], [], 0, n_blocks * block_size
+    while True:
         task, outputs, with_desc = next(stream)
         for doc in format_episode(fmt, task, outputs, with_desc):
-            ids, mask = encode_segments(tokenizer, doc + ([("</s>", False)] if fmt == "spectrum" else []))
-            encoded.append((ids, mask))
-            n_tokens += len(ids)
-        answers += len(outputs)
-    x, y = pack_masked(encoded, block_size)
-    return x[:n_blocks], y[:n_blocks], {"answers": answers, "loss_tokens": int((y[:n_blocks] != IGNORE).sum())}
+            encoded.append(encode_segments(tokenizer, doc + ([("</s>", False)] if fmt == "spectrum" else [])))
+            n_answers.append(len(outputs) if fmt == "spectrum" else 1)
+            placed += len(encoded[-1][0])
+        # Enough tokens to fill the blocks (padding aside) before packing; pack again if padding left one short.
+        if placed >= need:
+            x, y, d = pack_episodes(encoded, block_size, pad)
+            if len(x) > n_blocks:   # the last block may be cut short of documents: keep only full ones
+                break
+            need = placed + (n_blocks + 1 - len(x)) * block_size
+    x, y, d = x[:n_blocks], y[:n_blocks], d[:n_blocks]
+    kept = sorted(set(d.unique().tolist()) - {-1})
+    info = {"answers": sum(n_answers[i] for i in kept), "documents": len(kept),
+            "loss_tokens": int((y != IGNORE).sum()), "real_tokens": int((d != -1).sum())}
+    return x, y, d, info
 
 
-def train_format(model, tokenizer, fmt: str, tasks, cfg: training.TrainConfig, **episode_kw) -> dict:
+def train_format(model, tokenizer, fmt: str, tasks, cfg: training.TrainConfig, measure=None, measure_at=(),
+                 **episode_kw) -> dict:
     """Fine-tune ``model`` in place on ``tasks`` in format ``fmt`` for ``cfg.steps`` steps of
-    ``cfg.batch_size`` blocks (every block seen once), loss on answer tokens only. Returns
-    :func:`slmlab.training.pretrain`'s dict plus ``data`` (answers and loss tokens used)."""
-    x, y, info = training_blocks(fmt, tokenizer, tasks, cfg.steps * cfg.batch_size, cfg.block_size, cfg.seed,
-                                 **episode_kw)
-    out = training.pretrain(model, tokenizer, x, cfg, labels=y)
-    out["model"].eval()
-    return {**out, "data": info}
+    ``cfg.batch_size`` blocks (every block seen once), loss on answer tokens only, attention kept
+    inside each document. Returns :func:`slmlab.training.pretrain`'s dict plus ``data`` (answers,
+    loss and real tokens used).
+
+    With ``measure`` (a function of the model returning a dict) and ``measure_at`` (steps, 0 = before
+    training), the run pauses at each of those steps — the one run with its own schedule, resumed
+    from a checkpoint, so the final model is the one an unpaused run gives — and ``curve`` lists
+    ``{"step", "tokens", **measure(model)}``: the metric against training tokens."""
+    x, y, d, info = training_blocks(fmt, tokenizer, tasks, cfg.steps * cfg.batch_size, cfg.block_size, cfg.seed,
+                                    **episode_kw)
+    stops = sorted(set(measure_at))
+    if stops and (measure is None or any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= cfg.steps
+                                         for s in stops)):
+        raise ValueError(f"measure_at={measure_at!r} needs a measure function and steps in [0, {cfg.steps}]")
+    if not stops:
+        out = training.pretrain(model, tokenizer, x, cfg, labels=y, documents=d)
+        out["model"].eval()
+        return {**out, "data": info}
+    curve = []
+    paused = dataclasses.replace(cfg, checkpoint_every=math.gcd(*[s for s in stops if s] or [cfg.steps]),
+                                 keep_checkpoints=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        for stop in stops + ([cfg.steps] if stops[-1] != cfg.steps else []):
+            if stop:
+                out = training.pretrain(model, tokenizer, x, paused, labels=y, documents=d, out_dir=tmp,
+                                        stop_after=stop)
+                model = out["model"]
+            if stop in stops:
+                model.eval()
+                curve.append({"step": stop, "tokens": stop * cfg.batch_size * cfg.block_size, **measure(model)})
+    model.eval()
+    return {**out, "model": model, "data": info, "curve": curve}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -275,12 +339,21 @@ def sample_outputs(model, tokenizer, fmt: str, task: Task, n: int, seed: int, co
 def _loss_token_logprobs(model, encoded, batch_size: int = 64):
     """For each encoded document ``(ids, loss mask)``, the log-probability of every loss token and
     whether it is the argmax (teacher forcing): a list of ``(logp array, hit array)``."""
-    # A document longer than the model's window keeps its last tokens (the loss tokens are last):
-    # the model sees as many earlier examples as fit, as it would when prompted.
+    # Never cut a prompt to fit: a cut one loses its question or its first examples, and the two
+    # formats would then be scored on different evidence. Choose k with max_examples instead.
     window = getattr(model.config, "max_position_embeddings", None) or 10 ** 9
-    scored = masked_token_logprobs(model, [ids[-window:] for ids, _ in encoded],
-                                   [mask[-window:] for _, mask in encoded], batch_size)
-    return [(lp.cpu().numpy(), hit.cpu().numpy()) for lp, hit in scored]
+    longest = max(len(ids) for ids, _ in encoded)
+    if longest > window:
+        raise ValueError(f"a scored sequence holds {longest} tokens, more than the model's window of {window}; "
+                         "use fewer in-context examples (see max_examples)")
+    # Scored in order of length, so a batch pads to sequences of about its own length (2-3x less work
+    # for SFT prompts, whose length grows ~35 tokens per example); returned in the order given.
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
+    scored = masked_token_logprobs(model, [encoded[i][0] for i in order], [encoded[i][1] for i in order], batch_size)
+    out = [None] * len(encoded)
+    for i, (lp, hit) in zip(order, scored):
+        out[i] = (lp.cpu().numpy(), hit.cpu().numpy())
+    return out
 
 
 def answer_probabilities(model, tokenizer, fmt: str, queries, batch_size: int = 64) -> list[dict]:
@@ -321,7 +394,8 @@ def steerability_curve(model, tokenizer, fmt: str, tasks, ks=(0, 1, 4, 16), n_co
     examples from that target, averaged over tasks and ``n_contexts`` example draws. The contexts are
     nested (the k=1 examples are the first of the k=4 ones), so the curve shows the examples' effect
     rather than a fresh draw's. Returns ``{"ks", "js_divergence": [...], "coverage": [...],
-    "steerability": js(k=min) - js(k=max)}`` (how far the examples moved the model toward the target)."""
+    "steerability": js(k=min) - js(k=max), "per_task": [...]}`` (how far the examples moved the model
+    toward the target; per task, in the order of ``tasks``)."""
     ks = sorted(set(ks))
     if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in ks):
         raise ValueError(f"ks={ks!r} must be a non-empty list of ints >= 0")
@@ -342,26 +416,35 @@ def steerability_curve(model, tokenizer, fmt: str, tasks, ks=(0, 1, 4, 16), n_co
         js[k].append(js_divergence(renormalise(p), t.target))
         cov[k].append(sum(p.values()))
     curve = [float(np.mean(js[k])) for k in ks]
+    # per task (the order of ``tasks``): its JS at the smallest k minus at the largest, over its contexts
+    per_task = np.subtract(js[ks[0]], js[ks[-1]]).reshape(len(tasks), n_contexts).mean(1).tolist()
     return {"ks": ks, "js_divergence": curve, "coverage": [float(np.mean(cov[k])) for k in ks],
-            "steerability": curve[0] - curve[-1]}
+            "steerability": curve[0] - curve[-1], "per_task": per_task}
 
 
-def icl_loss_accuracy(model, tokenizer, fmt: str, tasks, n_examples: int = 16, seed: int = 0) -> dict:
-    """The authors' ``eval_icl`` measures: one sequence of ``n_examples`` i.i.d. outputs per task,
-    teacher-forced; for each output index j, ``loss`` (summed NLL of its tokens and end token),
-    ``acc`` (token accuracy), ``all_acc`` (every token the argmax) and ``first_acc``. Returns the
-    per-index means (None where no output survived the model's window: a long SFT sequence keeps only
-    its last examples), the counts behind them, and the headline ``loss_geq_1`` / ``all_acc_geq_1``
-    (means over outputs with at least one earlier example)."""
+def icl_loss_accuracy(model, tokenizer, fmt: str, tasks, n_examples: int = 16, seed: int = 0,
+                      n_draws: int = 1) -> dict:
+    """The authors' ``eval_icl`` measures: ``n_draws`` sequences of ``n_examples`` i.i.d. outputs per task,
+    teacher-forced, description (spectrum) or question (SFT) first; for each output index j,
+    ``loss`` (summed NLL of its tokens and end token), ``acc`` (token accuracy), ``all_acc`` (every
+    token the argmax) and ``first_acc``. Returns the per-index means (``per_index["loss"]`` is the loss
+    on the k-th output against k, k = the earlier examples it sees), the headline ``loss_geq_1`` /
+    ``all_acc_geq_1`` / ``acc_geq_1`` (means over outputs with at least one earlier example) and
+    ``per_task`` lists of those three, one number per task in order, averaged over its draws (for
+    the paired comparison).
+    A sequence longer than the model's window raises: choose ``n_examples`` with :func:`max_examples`."""
     tasks = list(tasks)
     if not tasks:
         raise ValueError("tasks is empty")
     if isinstance(n_examples, bool) or not isinstance(n_examples, int) or n_examples < 2:
         raise ValueError(f"n_examples={n_examples!r} must be an int >= 2")
+    if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 1:
+        raise ValueError(f"n_draws={n_draws!r} must be a positive int")
     _check_format(fmt)
     encoded, owner = [], []
-    for t in tasks:
-        outs = sample_target(t.target, n_examples, random.Random(f"{seed}-{t.name}-icl"))
+    for t, draw in ((t, c) for t in tasks for c in range(n_draws)):
+        # draw 0 keeps the seed string of a single draw, so n_draws=1 scores the same sequences as before
+        outs = sample_target(t.target, n_examples, random.Random(f"{seed}-{t.name}-icl" + (f"-{draw}" if draw else "")))
         segs = (spectrum_segments(t.description, [(t.input, o) for o in outs]) if fmt == "spectrum"
                 else sft_segments(t.prompt, outs))
         ids, mask, where = encode_segments(tokenizer, segs, segment_index=True)
@@ -369,21 +452,44 @@ def icl_loss_accuracy(model, tokenizer, fmt: str, tasks, n_examples: int = 16, s
         # Which output each loss token belongs to: the rank of its segment among the loss segments.
         rank = {seg: j for j, seg in enumerate(i for i, (_, f) in enumerate(segs) if f)}
         owner.append(np.array([rank[w] for w, m in zip(where, mask) if m]))
-    rows = {key: [[] for _ in range(n_examples)] for key in ("loss", "acc", "all_acc", "first_acc")}
+    keys = ("loss", "acc", "all_acc", "first_acc")
+    rows = {key: [[] for _ in range(n_examples)] for key in keys}
+    per_task = {f"{key}_geq_1": [] for key in ("loss", "acc", "all_acc")}
     for own, (logp, hit) in zip(owner, _loss_token_logprobs(model, encoded)):
-        # A sequence longer than the model's window lost its first tokens: keep the outputs whose
-        # tokens all survived (the loss tokens kept are the last ones).
-        full, own = own, own[len(own) - len(logp):]
+        scores = {key: [] for key in keys}
         for j in range(n_examples):
-            if (own == j).sum() == 0 or (own == j).sum() < (full == j).sum():
-                continue
             lp, h = logp[own == j], hit[own == j]
-            rows["loss"][j].append(float(-lp.sum()))
-            rows["acc"][j].append(float(h.mean()))
-            rows["all_acc"][j].append(float(h.all()))
-            rows["first_acc"][j].append(float(h[0]))
-    per_index = {key: [float(np.mean(v)) if v else None for v in vals] for key, vals in rows.items()}
-    later = {key: [x for v in vals[1:] for x in v] for key, vals in rows.items()}
-    return {"per_index": per_index, "n_per_index": [len(v) for v in rows["loss"]],
-            "loss_geq_1": float(np.mean(later["loss"])), "all_acc_geq_1": float(np.mean(later["all_acc"])),
-            "acc_geq_1": float(np.mean(later["acc"]))}
+            for key, v in zip(keys, (-lp.sum(), h.mean(), h.all(), h[0])):
+                rows[key][j].append(float(v))
+                scores[key].append(float(v))
+        for key in ("loss", "acc", "all_acc"):
+            per_task[f"{key}_geq_1"].append(float(np.mean(scores[key][1:])))
+    per_task = {key: np.reshape(v, (len(tasks), n_draws)).mean(1).tolist() for key, v in per_task.items()}
+    per_index = {key: [float(np.mean(v)) for v in vals] for key, vals in rows.items()}
+    return {"per_index": per_index, "per_task": per_task,
+            **{key: float(np.mean(v)) for key, v in per_task.items()}}
+
+
+def max_examples(tokenizer, tasks, window: int, fmts=FORMATS) -> int:
+    """The largest number of in-context outputs n such that, for every task and format in ``fmts``,
+    the sequence of n outputs (each the task's longest valid answer, so any draw fits) stays within
+    ``window`` tokens: the ``n_examples`` of :func:`icl_loss_accuracy` and the largest ``k + 1`` of
+    :func:`steerability_curve` at which no prompt has to be cut."""
+    tasks = list(tasks)
+    if not tasks:
+        raise ValueError("tasks is empty")
+    best = None
+    for fmt in fmts:
+        _check_format(fmt)
+        for t in tasks:
+            longest = max(t.valid, key=lambda a: len(tokenizer(f" {a}")["input_ids"]))
+            n = 0
+            while True:
+                outs = [longest] * (n + 1)
+                segs = (spectrum_segments(t.description, [(t.input, o) for o in outs]) if fmt == "spectrum"
+                        else sft_segments(t.prompt, outs))
+                if len(encode_segments(tokenizer, segs)[0]) > window:
+                    break
+                n += 1
+            best = n if best is None else min(best, n)
+    return best

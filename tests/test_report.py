@@ -36,3 +36,18 @@ def test_default_location(tmp_path, monkeypatch):
     monkeypatch.setenv("SLMLAB_ARTIFACTS", str(tmp_path / "elsewhere"))  # nbval's runs keep notebooks/ clean
     report.record("07_y", {"x": 2})
     assert json.loads((tmp_path / "elsewhere" / "metrics" / "07_y.json").read_text()) == {"x": 2}
+
+
+def test_record_shows_a_compact_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLMLAB_METRICS_FILE", str(tmp_path / "m.json"))
+    rounds = [{"round": i, "valid_rate": 0.5, "vendi": 11.5 + i, "kept": 40} for i in range(40)]
+    out = report.record("02_x", {"accuracy": 0.36166666, "rounds": rounds, "vendi": [11.56, 12.43],
+                                 "target": {"max_value": 99, "max_result": 999}, "verdict": "within the seed spread"})
+    assert isinstance(out, dict) and out["rounds"] == rounds  # still the recorded dict to code
+    text = repr(out)
+    assert len(text.splitlines()) == 1 + 5  # a title and one line per metric, not a dump of every round
+    assert "accuracy  0.3617" in text and "rounds    list of 40" in text and "vendi     [11.56, 12.43]" in text
+    assert "{max_value: 99, max_result: 999}" in text
+    assert text.splitlines()[0].startswith("recorded for 02_x (5 metrics")
+    html = out._repr_html_()
+    assert html.startswith("<details>") and html.count("<tr>") == 5

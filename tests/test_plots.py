@@ -1,0 +1,61 @@
+"""slmlab.plots: the arm comparison (points per seed, mean with its spread, the verdict) and training curves."""
+import pytest
+
+from slmlab import plots
+from slmlab.experiment import compare
+
+
+def _panels():
+    acc = {"seed_only": [0.36, 0.35, 0.38], "with_synthetic": [0.37, 0.36, 0.37]}
+    loss = {"seed_only": [0.37, 0.372, 0.375], "with_synthetic": [0.43, 0.42, 0.41]}
+    c = compare(acc["with_synthetic"], acc["seed_only"], names=("with_synthetic", "seed_only"), metric="accuracy")
+    return [{"metric": "accuracy", "values": acc, "baseline": 0.265, "comparison": c},
+            {"metric": "answer loss", "values": loss, "higher_is_better": False}], c
+
+
+def test_arm_comparison_points_per_seed_one_colour_per_arm():
+    panels, c = _panels()
+    fig = plots.arm_comparison(panels, title="t", seed_labels=[0, 1, 2])
+    points = [t for t in fig.data if t.mode == "markers" and t.error_y.array is None]
+    assert len(points) == 4 and all(len(t.y) == 3 for t in points)  # every seed a point, in every panel
+    colour = {}
+    for t in fig.data:
+        colour.setdefault(t.legendgroup, set()).add(t.marker.color)
+    assert colour == {"seed pool only": {plots.color("seed_only")}, "seed pool + synthetic": {plots.color("with_synthetic")}}
+    assert sum(bool(t.showlegend) for t in fig.data) == 2  # one legend entry per arm, not per panel
+    means = [t for t in fig.data if t.error_y.array is not None]
+    assert means[0].y[0] == pytest.approx(0.3633333, abs=1e-6) and means[0].error_y.array[0] == pytest.approx(0.0152753, abs=1e-6)
+    titles = [a.text for a in fig.layout.annotations]
+    assert any("seed pool + synthetic − seed pool only = +0.00333" in t and c.verdict in t for t in titles)
+    assert "base model" in titles
+    assert fig.layout.xaxis.ticktext == ("seed pool only", "seed pool + synthetic")
+
+
+def test_arm_comparison_refuses_bad_input():
+    with pytest.raises(ValueError, match="non-empty list"):
+        plots.arm_comparison([], title="t")
+    with pytest.raises(ValueError, match=r"panels\[0\]"):
+        plots.arm_comparison([{"metric": "m"}], title="t")
+    with pytest.raises(ValueError, match="finite numbers"):
+        plots.arm_comparison([{"metric": "m", "values": {"a": [1.0, float("nan")]}}], title="t")
+    with pytest.raises(ValueError, match="list of per-seed numbers"):
+        plots.arm_comparison([{"metric": "m", "values": {"a": 0.5}}], title="t")
+
+
+def test_training_curves():
+    rows = [{"step": i, "loss": 1 / (i + 1), "eval_loss": None if i % 2 else 2 / (i + 1)} for i in range(6)]
+    fig = plots.training_curves({"cpt_2f seed 1": rows, "eval": rows}, x="step", y="loss", title="t", log_y=True)
+    assert [t.name for t in fig.data] == ["CPT(2F) seed 1", "eval"] and fig.layout.yaxis.type == "log"
+    assert fig.data[0].line.color == plots.color("cpt_2f")
+    fig = plots.training_curves({"eval": rows}, x="step", y="eval_loss", title="t")
+    assert list(fig.data[0].x) == [0, 2, 4]  # rows without the value are skipped
+    with pytest.raises(ValueError, match="no row with"):
+        plots.training_curves({"a": [{"step": 1}]}, x="step", y="loss", title="t")
+    with pytest.raises(ValueError, match="without 'step'"):
+        plots.training_curves({"a": [{"loss": 1}]}, x="step", y="loss", title="t")
+
+
+def test_names_and_colours():
+    assert plots.arm_name("cpt_f_rlp_f") == "CPT(F) → RLP(F)" and plots.arm_name("new_arm") == "new arm"
+    assert plots.color("something new") == plots.color("something new")  # stable for arms not listed
+    assert len(set(plots.ARM_COLORS[a] for a in ("raw", "curated", "decontaminated"))) == 3
