@@ -229,3 +229,14 @@ def test_spectrum_finding_degrades_gracefully():
     old = {"jsd_spectrum": 0.3, "jsd_spectrum_spread": 0.01, "jsd_sft": 0.28, "jsd_base": 0.47}
     words = " ".join(frontpage.finding("06_spectrum_tuning", old))
     assert "spectrum 0.3 ± 0.01 vs SFT 0.28 ± 0 (base model before tuning 0.47; no verdict recorded)" in words
+
+
+def test_glossary_explains_the_metric_names_the_page_uses(tmp_path):
+    summary = {"profile": "smoke", "seed": 0, "total_seconds": 1.0, "notebooks": {
+        "06_spectrum_tuning": {"seconds": 1.0, "peak_rss_mb": 1.0, "metrics": SPECTRUM}}}
+    page = frontpage.front_page(summary, tmp_path)
+    glossary = page.split('<section class="glossary">')[1]
+    assert "<dt>all_acc_geq_1</dt>" in glossary and "<dt>percent_valid</dt>" in glossary
+    assert "<dt>G-Vendi</dt>" not in glossary  # only the words the page uses
+    assert '<section class="glossary">' not in frontpage.front_page(
+        {"profile": "smoke", "notebooks": {"07_x": {"metrics": {"n": 1}}}}, tmp_path)
