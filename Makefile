@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PROFILE ?= default
 OUT ?= report
 
-.PHONY: setup report test clean
+.PHONY: setup report test nbval clean
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml scripts/install_torch.sh
@@ -18,11 +18,17 @@ $(VENV)/.installed: pyproject.toml scripts/install_torch.sh
 report: setup
 	$(BIN)/python -m slmlab run --profile $(PROFILE) --out $(OUT)
 
-# The tests, then every notebook under nbval at the smoke profile (lax: a cell's committed output is
-# compared only where the cell is tagged nbval-check-output). Artifacts go to a fresh folder, not notebooks/.
+# The tests. They execute the collection once, at the smoke profile (tests/test_notebooks.py), and read
+# that run for everything else: the recorded numbers, the pages, the outputs of the cells tagged
+# nbval-check-output. Artifacts go to a fresh folder, not notebooks/.
+TEST_ENV = SLMLAB_PROFILE=smoke SLMLAB_ARTIFACTS="$$(mktemp -d)" HF_DATASETS_DISABLE_PROGRESS_BARS=1 TQDM_DISABLE=1
 test: setup
-	SLMLAB_PROFILE=smoke SLMLAB_ARTIFACTS="$$(mktemp -d)" HF_DATASETS_DISABLE_PROGRESS_BARS=1 TQDM_DISABLE=1 \
-	  $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
+	$(TEST_ENV) $(BIN)/python -m pytest tests
+
+# nbval itself over the notebooks (lax: a cell's committed output is compared only where the cell is
+# tagged nbval-check-output); a second execution of the collection, so not part of `make test`.
+nbval: setup
+	$(TEST_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks
 
 clean:
 	rm -rf $(VENV) report runs .pytest_cache

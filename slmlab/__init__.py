@@ -9,13 +9,20 @@ command line's error messages stay fast; ``from slmlab import load_model`` works
 from __future__ import annotations
 
 import importlib
+import os
+
+# OpenMP threads that wait for work by spinning stall when another process takes their core: beside a
+# neighbour that wakes often (a browser, a Jupyter server, a second kernel), 2-thread torch work on a
+# 2-core CPU ran 12x slower (benchmarks/bench_threads.py). Waiting passively avoids that. OpenMP reads
+# this once, when torch loads, so it is set here, on `import slmlab`, unless the user set it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _EXPORTS = {
     "artifacts_dir": "runtime", "fit_threads": "runtime", "pick_device": "runtime", "pick_dtype": "runtime",
-    "runtime_versions": "runtime", "seed_everything": "runtime",
+    "runtime_versions": "runtime", "seed_everything": "runtime", "derive_seed": "runtime",
     "EMBEDDED_MODEL": "models", "load_model": "models",
 }
 __all__ = [*_EXPORTS, "__version__"]

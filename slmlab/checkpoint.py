@@ -29,7 +29,8 @@ import warnings
 from pathlib import Path
 
 __all__ = ["MARKER", "DamagedCheckpoint", "check_out_dir", "save", "checkpoints", "latest", "load_latest",
-           "check_same_settings", "check_keep", "read_tensors", "read_torch", "read_json", "load_tensors"]
+           "check_same_settings", "check_keep", "read_tensors", "read_torch", "read_json", "load_tensors",
+           "save_model_folder"]
 
 MARKER = "slmlab_checkpoint.json"
 _FORMAT = 1
@@ -260,3 +261,29 @@ def load_tensors(module, tensors: dict, where="the checkpoint") -> None:
     untied = [k for k in missing if state[k].data_ptr() not in loaded]
     if untied or unexpected:
         raise ValueError(f"{where} does not fit this model: missing {untied[:5]}, unexpected {list(unexpected)[:5]}")
+
+
+def save_model_folder(folder, model, tokenizer, files: dict | None = None) -> Path:
+    """Write a finished model as a plain ``from_pretrained`` folder — safetensors weights, config,
+    tokenizer, and ``files`` ({name: text}, e.g. a model card) — atomically: everything goes into a
+    temporary folder beside it, which then replaces ``folder`` whole. Returns the folder."""
+    folder = check_out_dir(folder)
+    if not hasattr(model, "save_pretrained") or not hasattr(tokenizer, "save_pretrained"):
+        raise TypeError(f"model and tokenizer must be transformers objects with save_pretrained; got "
+                        f"{type(model).__name__} and {type(tokenizer).__name__}")
+    if files is not None and (not isinstance(files, dict)
+                              or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
+        raise TypeError("files must be a dict {file name: text}")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp, old = folder.with_name(f".tmp-{folder.name}"), folder.with_name(f".old-{folder.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    for name, text in (files or {}).items():
+        (tmp / name).write_text(text)
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder

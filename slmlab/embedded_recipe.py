@@ -8,12 +8,11 @@ the command resumes), then writes the model folder and its model card.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .checkpoint import save_model_folder
 from .evaluation import answer_accuracy, answer_logprob, token_loss
 from .models import EMBEDDED_MODEL, build_model, count_parameters, tiny_llama_config, train_tokenizer
 from .open_ended import open_ended_documents
@@ -71,15 +70,9 @@ def train_embedded(recipe: Recipe = Recipe(), out: Path = Path("runs/slmlab-tiny
     card = model_card(model, tokenizer, data["eval"], recipe, run["tokens"], train_seconds)
     card["trained_on"] = _device_name(model)
     model = model.to("cpu")
-    tmp = Path(str(out) + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    (tmp / "model_card.json").write_text(json.dumps(card, indent=1))
-    (tmp / "README.md").write_text(_card_markdown(card))
-    (tmp / "history.json").write_text(json.dumps(run["history"]))
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+    save_model_folder(out, model, tokenizer, {"model_card.json": json.dumps(card, indent=1),
+                                              "README.md": _card_markdown(card),
+                                              "history.json": json.dumps(run["history"])})
     return card
 
 

@@ -1,128 +1,44 @@
-"""Arms × seeds, and the collection's one rule for "A beats B beyond the seed spread".
+"""Arms × seeds: train each arm per seed with its own learning rate chosen on a dev split, evaluate
+on the eval split item by item, and judge arms by the collection's rule (:mod:`slmlab.comparison`).
 
-Every notebook that compares two training arms runs each arm over the same seeds, collects one
-number per seed, and calls :func:`compare`. The rule, stated once here and printed by every verdict:
+Every notebook that compares training arms calls :func:`run_arms`::
 
-    A beats B  when  mean(A) - mean(B) > sd(A) + sd(B),
+    results = run_arms({"cpt": train_cpt, "rlp": train_rlp}, seeds, evaluate=evaluate,
+                       lr_grid={"cpt": [1e-4, 3e-4, 1e-3], "rlp": [3e-5, 1e-4, 3e-4]}, select="accuracy")
+    print(results.compare("rlp", "cpt", "accuracy"))
+    record("03_...", {"design_b": results.summary()})
 
-where ``sd`` is the sample standard deviation over seeds (``ddof=1``) and each arm has at least two
-seeds. (With "lower is better", the sign flips.) The sum of the two spreads is deliberately
-conservative: two arms whose one-sd bars overlap are called "within the seed spread", however the
-means fall. One seed has no spread, so it never yields a verdict.
+``train(seed, lr)`` returns a trained model (lr is None without a grid); ``evaluate(model, split)``
+returns a dict of metrics for ``split`` "dev" or "eval", where a metric may be a list of per-item
+scores (its per-seed value is their mean and :meth:`ArmResults.compare` resamples the items).
+
+**The tuning procedure, the same for every arm**: for each rate of the arm's grid, train at the first
+seed (``tune_seed``) and evaluate on "dev"; keep the rate with the best ``select``; ties go to the
+smaller rate. The eval split is never read while tuning. The run at the tuning seed and the chosen
+rate is the arm's result for that seed (the same training, not repeated). Grids of the same size for
+every arm keep the search fair; a notebook prints :meth:`ArmResults.describe_tuning`.
 
 Arms are matched by compute, counted the same way everywhere: training FLOPs = 6·N·T (N parameters,
 T tokens processed; 2·N forward + 4·N backward per token, attention ignored, padded tokens counted
-because they are work actually done). :func:`tokens_per_step` reads T per step from a
-``TrainConfig`` and :func:`matched_steps` turns another arm's FLOPs into a step count, so no
-notebook copies a token count by hand.
+because they are work actually done). :func:`tokens_per_step` reads T per step from a ``TrainConfig``
+and :func:`matched_steps` turns another arm's FLOPs into a step count.
 """
 from __future__ import annotations
 
+import copy
 import math
-import statistics
-from dataclasses import asdict, dataclass
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
-__all__ = ["RULE", "Comparison", "mean_spread", "compare", "run_arms", "collect",
-           "train_flops", "tokens_per_step", "matched_steps"]
+from .comparison import RULE, Comparison, compare, mean_spread
 
-RULE = "A beats B when mean(A) - mean(B) > sd(A) + sd(B) (sample sd over seeds, each arm >= 2 seeds)"
-
-
-def _numbers(values, name: str) -> list[float]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise TypeError(f"{name} must be a list of numbers, one per seed; got {type(values).__name__}")
-    out = []
-    for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise TypeError(f"{name}[{i}]={v!r} must be a number")
-        if not math.isfinite(v):
-            raise ValueError(f"{name}[{i}]={v!r} must be finite (a NaN or inf result cannot be compared)")
-        out.append(float(v))
-    if not out:
-        raise ValueError(f"{name} is empty: run the arm over at least one seed")
-    return out
+__all__ = ["RULE", "Comparison", "mean_spread", "compare", "ArmResults", "run_arms", "collect",
+           "finetune_copy", "train_flops", "tokens_per_step", "matched_steps"]
 
 
-def mean_spread(values: Sequence[float], name: str = "values") -> tuple[float, float]:
-    """Mean and sample standard deviation over seeds (0.0 for a single seed)."""
-    xs = _numbers(values, name)
-    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The outcome of :func:`compare`; ``str()`` is the one verdict line every notebook prints."""
-
-    a: str
-    b: str
-    metric: str
-    a_mean: float
-    a_spread: float
-    b_mean: float
-    b_spread: float
-    n_a: int
-    n_b: int
-    higher_is_better: bool
-    a_beats_b: bool
-    b_beats_a: bool
-
-    @property
-    def difference(self) -> float:
-        return self.a_mean - self.b_mean
-
-    @property
-    def verdict(self) -> str:
-        if min(self.n_a, self.n_b) < 2:
-            return "no verdict (needs >= 2 seeds per arm)"
-        if self.a_beats_b:
-            return f"{self.a} beats {self.b}"
-        if self.b_beats_a:
-            return f"{self.b} beats {self.a}"
-        return "within the seed spread"
-
-    def to_dict(self) -> dict:
-        return dict(asdict(self), difference=self.difference, verdict=self.verdict)
-
-    def __str__(self) -> str:
-        better = "higher" if self.higher_is_better else "lower"
-        return (f"{self.metric} ({better} is better): {self.a} {self.a_mean:.4g} ± {self.a_spread:.2g} "
-                f"(n={self.n_a}) vs {self.b} {self.b_mean:.4g} ± {self.b_spread:.2g} (n={self.n_b}); "
-                f"difference {self.difference:+.4g}, spread sum {self.a_spread + self.b_spread:.2g} "
-                f"-> {self.verdict}")
-
-
-def compare(a: Sequence[float], b: Sequence[float], *, names: tuple[str, str] = ("A", "B"),
-            metric: str = "metric", higher_is_better: bool = True) -> Comparison:
-    """Apply the collection's rule (:data:`RULE`) to per-seed results ``a`` and ``b``."""
-    if not (isinstance(names, (tuple, list)) and len(names) == 2 and all(isinstance(n, str) for n in names)):
-        raise ValueError(f"names={names!r} must be two strings, e.g. ('rlp', 'cpt')")
-    if not isinstance(higher_is_better, bool):
-        raise TypeError(f"higher_is_better={higher_is_better!r} must be True or False")
-    a_mean, a_sd = mean_spread(a, "a")
-    b_mean, b_sd = mean_spread(b, "b")
-    n_a, n_b = len(a), len(b)
-    enough = min(n_a, n_b) >= 2
-    sign = 1.0 if higher_is_better else -1.0
-    margin = sign * (a_mean - b_mean)
-    return Comparison(names[0], names[1], metric, a_mean, a_sd, b_mean, b_sd, n_a, n_b, higher_is_better,
-                      a_beats_b=enough and margin > a_sd + b_sd, b_beats_a=enough and -margin > a_sd + b_sd)
-
-
-def run_arms(arms: Mapping[str, Callable[[int], Mapping[str, float]]], seeds: Sequence[int],
-             progress: bool = True) -> dict[str, list[dict]]:
-    """Run every arm once per seed: ``arms[name](seed)`` returns a dict of metrics.
-
-    Seeds are the outer loop so an interrupted run has every arm at the same number of seeds.
-    Returns ``{arm: [metrics for seed 0, metrics for seed 1, ...]}`` with ``seed`` added to each.
-    """
-    if not isinstance(arms, Mapping) or not arms:
-        raise ValueError("arms must be a non-empty dict {name: function(seed) -> dict of metrics}")
-    for name, fn in arms.items():
-        if not callable(fn):
-            raise TypeError(f"arms[{name!r}] must be callable as fn(seed) -> dict; got {type(fn).__name__}")
+def _check_seeds(seeds) -> list[int]:
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
         raise TypeError(f"seeds={seeds!r} must be a list of seeds, e.g. [0, 1, 2]")
     seeds = list(seeds)
@@ -130,21 +46,156 @@ def run_arms(arms: Mapping[str, Callable[[int], Mapping[str, float]]], seeds: Se
         raise ValueError(f"seeds={seeds!r} must be a non-empty list of non-negative ints")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds={seeds!r} repeats a seed; each seed must appear once")
-    results: dict[str, list[dict]] = {name: [] for name in arms}
-    bar = tqdm(total=len(arms) * len(seeds), desc="arms x seeds", disable=not progress)
-    for seed in seeds:
-        for name, fn in arms.items():
-            metrics = fn(seed)
-            if not isinstance(metrics, Mapping):
-                raise TypeError(f"arms[{name!r}]({seed}) returned {type(metrics).__name__}; it must return a dict")
-            results[name].append({**metrics, "seed": seed})
+    return seeds
+
+
+def _check_grid(grid, arm: str) -> list[float]:
+    if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence) or not grid:
+        raise ValueError(f"lr_grid for arm {arm!r} must be a non-empty list of learning rates; got {grid!r}")
+    for lr in grid:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"lr_grid for arm {arm!r} holds {lr!r}: every rate must be a finite number > 0")
+    return sorted(float(x) for x in grid)
+
+
+def _split_metrics(metrics, where: str) -> tuple[dict, dict]:
+    """A metrics dict -> (per-seed numbers, per-item lists); a list's number is its mean."""
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"{where} returned {type(metrics).__name__}; it must return a dict of metrics")
+    numbers, items = {}, {}
+    for key, value in metrics.items():
+        if isinstance(value, (list, tuple)) and value and all(
+                isinstance(v, (int, float)) and not isinstance(v, str) for v in value):
+            items[key] = [float(v) for v in value]
+            numbers[key] = sum(items[key]) / len(items[key])
+        else:
+            numbers[key] = value
+    return numbers, items
+
+
+@dataclass
+class ArmResults:
+    """What :func:`run_arms` returns: per arm, the chosen rate, the dev scores of its grid, and per
+    seed the eval metrics (numbers) and per-item scores (lists)."""
+
+    seeds: list[int]
+    per_seed: dict[str, list[dict]] = field(default_factory=dict)   # arm -> [{metric: number, "seed"}]
+    items: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)  # arm -> metric -> seeds x items
+    lr: dict[str, float | None] = field(default_factory=dict)
+    dev_scores: dict[str, dict[float, float]] = field(default_factory=dict)
+    select: str | None = None
+
+    def values(self, arm: str, metric: str) -> list[float]:
+        """The per-seed values of ``metric`` for ``arm``."""
+        return collect(self.per_seed, arm, metric)
+
+    def compare(self, a: str, b: str, metric: str, *, higher_is_better: bool = True,
+                names: tuple[str, str] | None = None, label: str | None = None) -> Comparison:
+        """The collection's rule on arms ``a`` and ``b``; per-item scores resampled when both have them."""
+        items = [self.items.get(arm, {}).get(metric) for arm in (a, b)]
+        per_item = all(i is not None for i in items)
+        return compare(None if per_item else self.values(a, metric), None if per_item else self.values(b, metric),
+                       items_a=items[0] if per_item else None, items_b=items[1] if per_item else None,
+                       names=names or (a, b), metric=label or metric, higher_is_better=higher_is_better)
+
+    def summary(self, metrics: Sequence[str] | None = None) -> dict:
+        """One recording scheme for summary.json: ``{arm: {metric: mean, "<metric>_spread": sd,
+        "per_seed": {metric: [...]}, "lr": chosen rate, "dev": {rate: dev score}}}``."""
+        out = {}
+        for arm, rows in self.per_seed.items():
+            keys = [k for k in (metrics or rows[0]) if k != "seed"
+                    and all(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool) for r in rows)]
+            entry: dict[str, Any] = {}
+            for k in keys:
+                entry[k], entry[f"{k}_spread"] = mean_spread([r[k] for r in rows], f"{arm} {k}")
+            entry["per_seed"] = {k: [r[k] for r in rows] for k in keys}
+            entry["seeds"] = list(self.seeds)
+            if self.lr.get(arm) is not None:
+                entry["lr"] = self.lr[arm]
+                entry["dev"] = {f"{lr:g}": s for lr, s in self.dev_scores.get(arm, {}).items()}
+            out[arm] = entry
+        return out
+
+    def describe_tuning(self) -> str:
+        """The grid and the choice of every tuned arm, one line each."""
+        lines = []
+        for arm, scores in self.dev_scores.items():
+            grid = ", ".join(f"{lr:g} -> {s:.4g}" for lr, s in scores.items())
+            lines.append(f"{arm}: dev {self.select} by lr {{{grid}}}; chosen {self.lr[arm]:g}")
+        return "\n".join(lines)
+
+
+def run_arms(arms: Mapping[str, Callable[[int, float | None], Any]], seeds: Sequence[int], *,
+             evaluate: Callable[[Any, str], Mapping[str, Any]],
+             lr_grid: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
+             select: str | None = None, higher_is_better: bool = True, tune_seed: int | None = None,
+             progress: bool = True) -> ArmResults:
+    """Train every arm once per seed and evaluate it; with ``lr_grid``, first choose each arm's rate
+    on the dev split by the module's procedure (see the module docstring).
+
+    ``arms[name](seed, lr)`` returns a trained model; ``evaluate(model, split)`` a dict of metrics (a
+    list value = per-item scores). ``lr_grid``: one list for every arm, or ``{arm: list}`` covering
+    every arm. ``select``: the dev metric to maximise (minimise with ``higher_is_better=False``)."""
+    if not isinstance(arms, Mapping) or not arms:
+        raise ValueError("arms must be a non-empty dict {name: train(seed, lr) -> model}")
+    for name, fn in arms.items():
+        if not isinstance(name, str) or not callable(fn):
+            raise TypeError(f"arms[{name!r}] must be a callable train(seed, lr) -> model, keyed by a str name")
+    if not callable(evaluate):
+        raise TypeError(f"evaluate={evaluate!r} must be a callable evaluate(model, split) -> dict of metrics")
+    seeds = _check_seeds(seeds)
+    grids: dict[str, list[float]] = {}
+    if lr_grid is not None:
+        if isinstance(lr_grid, Mapping):
+            missing = sorted(set(arms) - set(lr_grid))
+            if missing:
+                raise ValueError(f"lr_grid has no grid for arm(s) {missing}: give every arm one (the same "
+                                 "procedure for every arm)")
+            grids = {a: _check_grid(lr_grid[a], a) for a in arms}
+        else:
+            grids = {a: _check_grid(lr_grid, a) for a in arms}
+        if not isinstance(select, str):
+            raise ValueError(f"select={select!r} must name the dev metric that chooses the learning rate")
+    tune_seed = seeds[0] if tune_seed is None else tune_seed
+    if grids and tune_seed not in seeds:
+        raise ValueError(f"tune_seed={tune_seed!r} must be one of seeds={seeds}")
+    results = ArmResults(seeds=seeds, per_seed={a: [] for a in arms}, items={a: {} for a in arms}, select=select)
+    total = sum(len(g) for g in grids.values()) + len(arms) * len(seeds) - len(grids)
+    bar = tqdm(total=total, desc="arms x seeds", disable=not progress)
+    kept = {}
+    for arm, grid in grids.items():
+        scores, models = {}, {}
+        for lr in grid:
+            model = arms[arm](tune_seed, lr)
+            dev, _ = _split_metrics(evaluate(model, "dev"), f"evaluate(model of {arm!r}, 'dev')")
+            if select not in dev:
+                raise ValueError(f"select={select!r} is not among the dev metrics {sorted(dev)}")
+            scores[lr] = float(dev[select])
+            models[lr] = model
             bar.update(1)
+        sign = 1 if higher_is_better else -1
+        best = max(grid, key=lambda lr: (sign * scores[lr], -lr))   # ties: the smaller rate
+        results.lr[arm], results.dev_scores[arm], kept[arm] = best, scores, models[best]
+        del models
+    for seed in seeds:   # seeds outer: an interrupted run has every arm at the same number of seeds
+        for arm, train in arms.items():
+            lr = results.lr.get(arm)
+            if arm in kept and seed == tune_seed:
+                model = kept.pop(arm)
+            else:
+                model = train(seed, lr)
+                bar.update(1)
+            numbers, items = _split_metrics(evaluate(model, "eval"), f"evaluate(model of {arm!r}, 'eval')")
+            results.per_seed[arm].append({**numbers, "seed": seed})
+            for key, scores in items.items():
+                results.items[arm].setdefault(key, []).append(scores)
+            del model
     bar.close()
     return results
 
 
 def collect(results: Mapping[str, Sequence[Mapping]], arm: str, metric: str) -> list[float]:
-    """The per-seed values of ``metric`` for ``arm`` from :func:`run_arms`' output."""
+    """The per-seed values of ``metric`` for ``arm`` from per-seed rows (``ArmResults.per_seed``)."""
     if arm not in results:
         raise ValueError(f"arm={arm!r} is not among {sorted(results)}")
     rows = results[arm]
@@ -152,6 +203,19 @@ def collect(results: Mapping[str, Sequence[Mapping]], arm: str, metric: str) -> 
     if missing:
         raise ValueError(f"metric={metric!r} is missing for arm {arm!r} at seeds {missing}")
     return [r[metric] for r in rows]
+
+
+def finetune_copy(model, tokenizer, texts, cfg, *, eval_texts=None, labels=None):
+    """A copy of ``model`` trained on ``texts`` with ``cfg`` (a ``TrainConfig``) by
+    :func:`slmlab.training.pretrain`; ``model`` itself is left as it was. Returns ``(copy, run)`` where
+    ``run`` is pretrain's dict (history, tokens, final_eval_loss) without the model."""
+    from .training import TrainConfig, pretrain
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig; got {type(cfg).__name__}")
+    clone = copy.deepcopy(model)
+    run = pretrain(clone, tokenizer, texts, cfg, eval_texts=eval_texts, labels=labels)
+    trained = run.pop("model")
+    return trained.eval(), run
 
 
 # ---------------------------------------------------------------- matching arms by FLOPs

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -47,6 +47,8 @@ GLOSSARY: dict[str, str] = {
 }
 
 COMPARISON_FIELDS = [f.name for f in fields(Comparison)]
+# the fields every recorded comparison has; the interval fields came later and may be absent
+_REQUIRED_FIELDS = [f.name for f in fields(Comparison) if f.default is MISSING]
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,9 @@ def find_comparisons(metrics, path: str = "") -> dict[str, Comparison]:
     keyed by where it sits (``"comparisons.accuracy"``)."""
     found: dict[str, Comparison] = {}
     if isinstance(metrics, dict):
-        if all(k in metrics for k in COMPARISON_FIELDS):
+        if all(k in metrics for k in _REQUIRED_FIELDS):
             try:
-                found[path] = Comparison(**{k: metrics[k] for k in COMPARISON_FIELDS})
+                found[path] = Comparison(**{k: metrics[k] for k in COMPARISON_FIELDS if k in metrics})
             except TypeError:
                 pass
             return found

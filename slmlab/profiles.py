@@ -35,13 +35,17 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         # leak_rate: share of the pile that is copies of them (each run must meet each leak many times);
         # labelled: examples for the quality scorer; train_steps/batch/block: continued training per run;
         # n_unseen: unleaked eval problems scored; n_seeds: runs per arm; max_new_tokens: greedy cap;
-        # run_datatrove: also run the stages as a datatrove pipeline
+        # run_datatrove: also run the stages as a datatrove pipeline; n_dev: dev problems (training side,
+        # in no document of the pile) choosing each arm's rate; lr_grid: the rates tried
         "smoke": dict(n_docs=400, n_eval=48, n_leaked=4, leak_rate=0.15, labelled=200, train_steps=3, batch=8,
-                      block=128, n_unseen=8, n_seeds=1, max_new_tokens=48, run_datatrove=False),
+                      block=128, n_unseen=8, n_seeds=1, max_new_tokens=48, run_datatrove=False, n_dev=8,
+                      lr_grid=(1e-3,)),
         "default": dict(n_docs=20_000, n_eval=400, n_leaked=20, leak_rate=0.15, labelled=400, train_steps=45, batch=16,
-                        block=256, n_unseen=150, n_seeds=3, max_new_tokens=64, run_datatrove=True),
+                        block=256, n_unseen=150, n_seeds=3, max_new_tokens=64, run_datatrove=True, n_dev=64,
+                        lr_grid=(3e-4, 1e-3, 3e-3)),
         "gpu": dict(n_docs=200_000, n_eval=2_000, n_leaked=100, leak_rate=0.05, labelled=1_000, train_steps=600,
-                    batch=64, block=256, n_unseen=1_000, n_seeds=5, max_new_tokens=96, run_datatrove=True),
+                    batch=64, block=256, n_unseen=1_000, n_seeds=5, max_new_tokens=96, run_datatrove=True, n_dev=256,
+                    lr_grid=(3e-4, 1e-3, 3e-3)),
     },
     "02_synthetic_data": {
         # seed_pool: expert problems of the target distribution the loop starts from (and the seed-only arm);

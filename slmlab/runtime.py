@@ -2,6 +2,7 @@
 :mod:`slmlab.profiles`.)"""
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
@@ -10,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["pick_device", "pick_dtype", "seed_everything", "artifacts_dir", "runtime_versions", "cgroup_cpu_limit",
-           "usable_cpus", "fit_threads"]
+__all__ = ["pick_device", "pick_dtype", "seed_everything", "derive_seed", "artifacts_dir", "runtime_versions",
+           "cgroup_cpu_limit", "usable_cpus", "fit_threads", "thread_setting"]
 
 
 def pick_device(device: str | None = "auto") -> torch.device:
@@ -55,6 +56,19 @@ def seed_everything(seed: int) -> torch.Generator:
     gen = torch.Generator()
     gen.manual_seed(seed)
     return gen
+
+
+def derive_seed(seed: int, *names) -> int:
+    """A seed for one named part of a run, derived from the run's ``seed``: ``derive_seed(seed, "cpt",
+    arm, k)``. The same names give the same seed; different names give unrelated ones (a hash, not
+    arithmetic such as ``seed + 1000`` that can collide with another part's seed). In [0, 2**31)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    for i, name in enumerate(names):
+        if not isinstance(name, (str, int)) or isinstance(name, bool):
+            raise TypeError(f"names[{i}]={name!r} must be a str or int naming the part the seed is for")
+    key = "\x1f".join([str(seed), *(f"{type(n).__name__}:{n}" for n in names)]).encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % 2**31
 
 
 def artifacts_dir() -> Path:
@@ -147,12 +161,23 @@ def usable_cpus(root="/sys/fs/cgroup", self_cgroup="/proc/self/cgroup") -> int:
     return max(1, n)
 
 
+def thread_setting() -> str:
+    """What :func:`fit_threads` picks here, as ``"<threads>:<OpenMP wait policy>"`` (for benchmarks)."""
+    n = usable_cpus()
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        n = min(n, int(omp))
+    return f"{n}:{os.environ.get('OMP_WAIT_POLICY', 'default').lower()}"
+
+
 def fit_threads(at_most: int | None = None, **where) -> int:
     """Set torch's CPU threads (and the BLAS/OpenMP pools numpy and scikit-learn use) to
     :func:`usable_cpus`, capped by ``at_most`` and by ``$OMP_NUM_THREADS`` when set; return the count.
 
     torch sizes its pool from the cores it can *see*; in a pod with a CPU quota of about one (Binder),
-    that oversubscribes the quota and every parallel region is throttled. ``where`` passes ``root`` and
+    that oversubscribes the quota and every parallel region is throttled. The threads wait for work
+    passively (``OMP_WAIT_POLICY=PASSIVE``, set by ``import slmlab`` before torch loads), so a
+    neighbour process that takes a core does not stall the others. ``where`` passes ``root`` and
     ``self_cgroup`` to :func:`cgroup_cpu_limit` (tests point them at files of their own)."""
     if at_most is not None and (not isinstance(at_most, int) or isinstance(at_most, bool) or at_most < 1):
         raise ValueError(f"at_most={at_most!r} must be None or a positive int (a thread count)")

@@ -28,6 +28,7 @@ class TrainConfig:
     lr: float = 3e-3              # peak learning rate (tiny models like it high)
     min_lr_ratio: float = 0.1     # cosine decays to lr * min_lr_ratio
     warmup_steps: int = 30
+    warmup_ratio: float | None = None  # share of steps spent warming up; when set it replaces warmup_steps
     weight_decay: float = 0.1
     betas: tuple = (0.9, 0.95)
     grad_clip: float = 1.0
@@ -43,6 +44,10 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name}={v!r} must be a positive int")
+        if self.warmup_ratio is not None:
+            _check_number("warmup_ratio", self.warmup_ratio, low=0.0, high=1.0)
+            # at least one warmup step when asked for any, so Adam's first, largest step is damped
+            self.warmup_steps = max(1, round(self.warmup_ratio * self.steps)) if self.warmup_ratio > 0 else 0
         for name in ("warmup_steps", "eval_every", "checkpoint_every", "seed"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:

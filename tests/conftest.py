@@ -1,4 +1,3 @@
-import json
 import os
 
 import pytest
@@ -26,15 +25,13 @@ def small_corpus():
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """The whole collection executed once per test session at the smoke profile, through the runner (as
-    CI's main job would): ``(report folder, summary)``. It runs the *exercise versions* (solution cells
-    replaced by their task, as ``python -m slmlab exercises`` writes them), so this one run also proves
-    they execute. Every test that reads executed notebooks or their pages shares it."""
-    from slmlab import exercises, runner
+    CI's main job would): ``(report folder, summary)``. It runs the notebooks as committed, solutions
+    included; the exercise versions are that code without the solutions (tests/test_exercises.py), and
+    the cells nbval would check are compared in tests/test_notebooks.py. Every test that reads executed
+    notebooks or their pages shares it."""
+    from slmlab import runner
     out = tmp_path_factory.mktemp("report")
-    written = exercises.write_exercises(tmp_path_factory.mktemp("exercises"))
-    assert [p.stem for p in written] == [p.stem for p in runner.find_notebooks()]
-    assert not any(exercises.solution_cells(json.loads(p.read_text())) for p in written)
-    summary = runner.run_collection("smoke", out=out, folder=written[0].parent)
+    summary = runner.run_collection("smoke", out=out)
     return out, summary
 
 

@@ -51,5 +51,20 @@ def test_exercise_version_keeps_the_task_and_drops_the_code():
         exercises.exercise_version(above)
 
 
-# The generated exercise versions are executed at the smoke profile by tests/test_notebooks.py: its
-# collection run goes through them (one run of the collection instead of two).
+@pytest.mark.parametrize("path", BOOKS, ids=lambda p: p.stem)
+def test_exercise_versions_run_whenever_the_notebooks_do(path):
+    """The collection is executed once per test run, with its solutions (tests/test_notebooks.py). An
+    exercise version is the same code without the solution cells; as long as no other code cell comes
+    after the first solution, it is a prefix of that code, which that run executed."""
+    cells = json.loads(path.read_text())["cells"]
+    first = next((i for i, c in enumerate(cells) if "solution" in c["metadata"].get("tags", [])), len(cells))
+    late = [i for i, c in enumerate(cells[first:], first)
+            if c["cell_type"] == "code" and "solution" not in c["metadata"].get("tags", [])]
+    assert not late, f"code cells {late} follow the first solution but are not solutions: the exercise version " \
+                     "would run them without the solutions they may need"
+    version = exercises.exercise_version(json.loads(path.read_text()), path.stem)
+    kept = [c for c in cells if "solution" not in c["metadata"].get("tags", [])]
+    assert [c["source"] for c in kept] == [c["source"] for c in version["cells"]
+                                           if "exercise" not in c["metadata"].get("tags", [])]
+    stubs = [c for c in version["cells"] if "exercise" in c["metadata"].get("tags", []) and c["cell_type"] == "code"]
+    assert all(line.startswith("#") for c in stubs for line in "".join(c["source"]).splitlines())

@@ -16,7 +16,7 @@ CURATION = {"kept_fraction": 0.62, "n_docs": 20000,
 
 
 def test_comparisons_are_found_wherever_recorded():
-    nested = {"comparisons": {"rlp": {"vendi": compare([1, 2], [3, 4], names=("rlp", "base")).to_dict()}},
+    nested = {"comparisons": {"rlp": {"vendi": compare([1, 1.1], [3, 3.1], names=("rlp", "base")).to_dict()}},
               "x": 1, "rounds": [1, 2]}
     found = frontpage.find_comparisons(nested)
     assert list(found) == ["comparisons.rlp.vendi"]

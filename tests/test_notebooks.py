@@ -1,8 +1,13 @@
 """Execute the whole collection once, at the smoke profile, through the runner (as CI's main job would).
 
-The runner executes the *exercise versions* (solution cells replaced by their task, as
-``python -m slmlab exercises`` writes them), so this one run also proves they execute; the notebooks
-as committed, solutions included, are executed by ``pytest --nbval-lax notebooks`` (``make test``)."""
+This is the one execution of the notebooks per ``make test``; every test of an executed notebook reads
+it. It runs the notebooks as committed, solutions included. It also stands for two more runs:
+- the *exercise versions* (``python -m slmlab exercises``): their code is this code without the
+  solution cells, which come last (``tests/test_exercises.py`` checks that no other code follows them),
+  so they execute whenever these do;
+- nbval's lax check: the cells tagged ``nbval-check-output`` must print what they print in the
+  committed notebook (:func:`test_checked_outputs_match_the_committed_ones`, the comparison
+  ``pytest --nbval-lax`` makes, on this run's outputs; ``make nbval`` runs nbval itself)."""
 import json
 
 import pytest
@@ -75,6 +80,38 @@ def test_no_warnings_in_the_executed_notebooks(smoke_run):
             for o in cell.get("outputs", []):
                 text = "".join(o.get("text", "")) if o.get("name") == "stderr" else ""
                 assert "warn" not in text.lower(), f"{name}, cell {i}: {text[:800]}"
+
+
+def _printed(outputs) -> dict:
+    """What a cell printed, as nbval compares it: each stream's text, then each result's plain text."""
+    streams: dict[str, str] = {}
+    results = []
+    for o in outputs:
+        if o["output_type"] == "stream":
+            streams[o["name"]] = streams.get(o["name"], "") + "".join(o["text"])
+        elif o["output_type"] in ("execute_result", "display_data") and "text/plain" in o.get("data", {}):
+            results.append("".join(o["data"]["text/plain"]))
+        elif o["output_type"] == "error":
+            results.append(f"{o['ename']}: {o['evalue']}")
+    return {"streams": {k: v.rstrip() for k, v in streams.items() if k == "stdout"}, "results": results}
+
+
+@pytest.mark.notebooks
+def test_checked_outputs_match_the_committed_ones(smoke_run):
+    out, _ = smoke_run
+    checked = 0
+    for book in runner.find_notebooks():
+        committed = json.loads(book.read_text())["cells"]
+        executed = {c.get("id"): c for c in json.loads((out / f"{book.stem}.ipynb").read_text())["cells"]}
+        for cell in committed:
+            if "nbval-check-output" not in cell.get("metadata", {}).get("tags", []):
+                continue
+            checked += 1
+            assert cell.get("id") in executed, f"{book.stem}: the checked cell {cell.get('id')} was not executed"
+            assert _printed(executed[cell["id"]]["outputs"]) == _printed(cell["outputs"]), (
+                f"{book.stem}, cell {cell['id']}: its output changed; if the change is meant, rerun the notebook at "
+                "the smoke profile and commit that cell's new output")
+    assert checked >= 1
 
 
 @pytest.mark.notebooks

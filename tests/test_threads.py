@@ -110,3 +110,17 @@ def test_import_and_fit_threads_without_sched_getaffinity():
             "import slmlab; n = slmlab.fit_threads(); assert n >= 1, n; print(n)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_import_slmlab_makes_openmp_wait_passively_unless_told_otherwise():
+    import os
+    import subprocess
+    import sys
+    probe = ("import slmlab, os, torch; print(os.environ['OMP_WAIT_POLICY'], "
+             "'OMP_WAIT_POLICY' in torch.__config__.parallel_info() or 'ok')")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split()[0] == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", probe], env=dict(env, OMP_WAIT_POLICY="ACTIVE"),
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split()[0] == "ACTIVE"
