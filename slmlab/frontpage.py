@@ -77,12 +77,16 @@ def find_comparisons(metrics, path: str = "") -> dict[str, Comparison]:
     return found
 
 
+def _noise(c: Comparison) -> str:
+    return "the noise of seeds and eval items" if getattr(c, "n_items", 0) else "the seed spread"
+
+
 def verdict_words(c: Comparison) -> str:
     """The verdict for a reader: which arm did better on this metric (whichever way "better" points),
     or that neither did beyond the noise; the arms by their readable names."""
     if c.a_beats_b or c.b_beats_a:
         winner = c.a if c.a_beats_b else c.b
-        return f"{arm_name(winner)} did better, beyond the seed spread"
+        return f"{arm_name(winner)} did better, beyond {_noise(c)}"
     verdict = c.verdict
     for ident in (c.a, c.b):
         verdict = verdict.replace(ident, arm_name(ident))
@@ -90,11 +94,16 @@ def verdict_words(c: Comparison) -> str:
 
 
 def in_words(c: Comparison) -> str:
-    """One comparison as a clause: both means with their spreads, the seeds, and the verdict in words."""
+    """One comparison as a clause: both means with their spreads, the seeds, the interval of the
+    difference when the comparison has one, and the verdict in words."""
     seeds = f"{c.n_a} seeds each" if c.n_a == c.n_b else f"{c.n_a} and {c.n_b} seeds"
+    if getattr(c, "n_items", 0):
+        seeds += f", {c.n_items} eval items"
     better = "higher" if c.higher_is_better else "lower"
+    lo, hi = getattr(c, "ci_low", None), getattr(c, "ci_high", None)
+    interval = f"; difference 95% interval [{lo:+.3g}, {hi:+.3g}]" if lo is not None and hi is not None else ""
     return (f"{c.metric} ({better} is better): {arm_name(c.a)} {c.a_mean:.3g} ± {c.a_spread:.2g} vs "
-            f"{arm_name(c.b)} {c.b_mean:.3g} ± {c.b_spread:.2g} ({seeds}) — {verdict_words(c)}")
+            f"{arm_name(c.b)} {c.b_mean:.3g} ± {c.b_spread:.2g} ({seeds}{interval}) — {verdict_words(c)}")
 
 
 def _capital(sentence: str) -> str:
@@ -145,11 +154,11 @@ def _curation(m: dict) -> list[str]:
                       f"they copy, and the decontaminated-pile model {100 * (dec['mean'] - before):+.1f}")
             if cmp.a_beats_b:
                 out.append(f"So {gained}: contamination inflates a score, and removing the copies removes most of it "
-                           f"(the two gaps differ beyond the seed spread).")
+                           f"(the two gaps differ beyond {_noise(cmp)}).")
             elif cmp.b_beats_a:
-                out.append(f"Unexpectedly, {gained}: the decontaminated pile's gap is the larger, beyond the seed spread.")
+                out.append(f"Unexpectedly, {gained}: the decontaminated pile's gap is the larger, beyond {_noise(cmp)}.")
             else:
-                out.append(f"{_capital(gained)}, but the two gaps do not differ beyond the seed spread: at this size "
+                out.append(f"{_capital(gained)}, but the two gaps do not differ beyond {_noise(cmp)}: at this size "
                            f"the leak's effect is not measured apart from noise.")
     elif gap is not None:
         out.append(f"After training on the raw pile, leaked eval problems score {100 * gap:+.1f} "

@@ -3,8 +3,8 @@ with one colour and one readable name per arm across every notebook and the fron
 
 - :func:`arm_comparison`: one panel per metric; each seed's result as a point (so three seeds read as
   three seeds, not as a box), the mean with its seed spread beside them, the base model as a dotted
-  line, and, when a :class:`slmlab.experiment.Comparison` is given, the verdict (and its interval when
-  the comparison carries one) under the panel's title.
+  line, and, when a :class:`slmlab.experiment.Comparison` is given, the verdict (and the 95% interval
+  of the difference when the comparison carries one) under the panel's title.
 - :func:`training_curves`: one line per run (a series of ``{x: ..., y: ...}`` rows).
 - :data:`ARM_COLORS` / :func:`color` and :data:`ARM_NAMES` / :func:`arm_name`: an arm keeps its
   colour between subplots and notebooks; identifiers such as ``cpt_f_rlp_f`` reach the reader as
@@ -84,9 +84,9 @@ def _per_seed(values, where: str) -> list[float]:
 def _verdict_line(c) -> str:
     """The comparison as one line for a panel: its verdict, and its interval when it has one."""
     line = f"{arm_name(c.a)} − {arm_name(c.b)} = {c.a_mean - c.b_mean:+.3g}"
-    interval = getattr(c, "interval", None)
-    if interval is not None:
-        line += f" [{interval[0]:+.3g}, {interval[1]:+.3g}]"
+    lo, hi = getattr(c, "ci_low", None), getattr(c, "ci_high", None)
+    if lo is not None and hi is not None:
+        line += f" [{lo:+.3g}, {hi:+.3g}]"
     verdict = c.verdict
     for ident in (c.a, c.b):
         verdict = verdict.replace(ident, arm_name(ident))

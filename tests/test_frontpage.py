@@ -1,6 +1,7 @@
 """The front page states each notebook's finding in words computed from its recorded numbers, with
 the comparison rule's spread and verdict, and degrades gracefully when a number is missing."""
 import json
+import re
 
 from slmlab import frontpage
 from slmlab.experiment import compare
@@ -13,6 +14,12 @@ CURATION = {"kept_fraction": 0.62, "n_docs": 20000,
                             "contamination_accuracy": compare([0.22, 0.25, 0.28], [0.02, 0.04, 0.06],
                                                               names=("raw", "decontaminated"),
                                                               metric="leaked minus unseen").to_dict()}}
+
+
+def _said(words: str, numbers: str, verdict: str) -> bool:
+    """``numbers`` then the seeds and the interval of the difference in brackets, then ``verdict``."""
+    return re.search(re.escape(numbers) + r" \(3 seeds each; difference 95% interval \[[-+0-9.e]+, [-+0-9.e]+\]\) — "
+                     + re.escape(verdict), words) is not None
 
 
 def test_comparisons_are_found_wherever_recorded():
@@ -35,7 +42,7 @@ def test_finding_is_computed_from_the_metrics():
     # a summary recorded before the gap was split by arm still reads
     old = " ".join(frontpage.finding("01_data_curation", dict(CURATION, contaminated_gap=-0.007)))
     assert "-0.7 points above unseen ones" in old
-    assert "curated set 0.31 ± 0.01 vs raw pile 0.2 ± 0.01 (3 seeds each) — curated set did better" in words
+    assert _said(words, "curated set 0.31 ± 0.01 vs raw pile 0.2 ± 0.01", "curated set did better, beyond the seed spread")
     # the numbers move, the words follow
     flipped = dict(CURATION, comparisons={"accuracy": compare([0.2, 0.21], [0.2, 0.22], names=("curated", "raw"),
                                                               metric="accuracy").to_dict()})
@@ -179,7 +186,7 @@ def test_prismatic_finding_follows_the_numbers():
     words = " ".join(frontpage.finding("05_prismatic_synthesis", PRISMATIC))
     assert "embedding Vendi rates reworded more diverse but G-Vendi rates renumbered" in words
     assert "Over 6 equal-size data mixes (one seed each" in words and "+0.71 for G-Vendi and -0.54" in words
-    assert "prismatic seeding 26.5 ± 0.5 vs uniform seeding 19.5 ± 0.5 (3 seeds each) — prismatic seeding did better" in words
+    assert _said(words, "prismatic seeding 26.5 ± 0.5 vs uniform seeding 19.5 ± 0.5", "prismatic seeding did better")
     assert "embedding Vendi (higher is better): prismatic seeding 12.1" in words
     assert "held-out accuracy (higher is better): prismatic seeding 0.25 ± 0.05 vs uniform seeding 0.267" in words
     assert "— no difference beyond the seed spread (base model 28% in distribution, 20% OOD)" in words
@@ -190,10 +197,10 @@ def test_prismatic_finding_follows_the_numbers():
         g_vendi=_cmp([26.0, 20.0, 23.0], [19.0, 25.0, 22.0], ("prismatic", "uniform"), "G-Vendi of the final pool"),
         acc=_cmp([0.40, 0.41, 0.42], [0.27, 0.28, 0.29], ("prismatic", "uniform"), "held-out accuracy")))
     words = " ".join(frontpage.finding("05_prismatic_synthesis", flipped))
-    assert "G-Vendi of the final pool (higher is better): prismatic seeding 23 ± 3 vs uniform seeding 22 ± 3 (3 seeds " \
-           "each) — no difference beyond the seed spread" in words
-    assert "held-out accuracy (higher is better): prismatic seeding 0.41 ± 0.01 vs uniform seeding 0.28 ± 0.01 (3 seeds " \
-           "each) — prismatic seeding did better" in words
+    assert _said(words, "G-Vendi of the final pool (higher is better): prismatic seeding 23 ± 3 vs uniform seeding 22 ± 3",
+                 "no difference beyond the seed spread")
+    assert _said(words, "held-out accuracy (higher is better): prismatic seeding 0.41 ± 0.01 vs uniform seeding 0.28 ± 0.01",
+                 "prismatic seeding did better")
     # both measures agreeing on the pair is said as agreement
     agree = dict(PRISMATIC, pair=[dict(PRISMATIC["pair"][0], g_vendi=30.0), PRISMATIC["pair"][1]])
     assert "both measures rate reworded more diverse" in " ".join(frontpage.finding("05_x", agree))
@@ -242,10 +249,10 @@ SPECTRUM = {
 def test_spectrum_finding_follows_the_numbers():
     words = " ".join(frontpage.finding("06_spectrum_tuning", SPECTRUM))
     assert "equal tokens (102,400 per run)" in words and "24 held-out tasks" in words
-    assert "JS divergence (lower is better): spectrum tuning 0.292 ± 0.0026 vs plain SFT 0.288 ± 0.01 (3 seeds each) " \
-           "— no difference beyond the seed spread" in words
+    assert _said(words, "JS divergence (lower is better): spectrum tuning 0.292 ± 0.0026 vs plain SFT 0.288 ± 0.01",
+                 "no difference beyond the seed spread")
     assert "(base model before tuning 0.47; a perfect sampler at N=32, the floor 0.0155)" in words
-    assert "coverage (higher is better): spectrum tuning 0.81 ± 0.01 vs plain SFT 0.783 ± 0.021 (3 seeds each)" in words
+    assert "coverage (higher is better): spectrum tuning 0.81 ± 0.01 vs plain SFT 0.783 ± 0.021 (3 seeds each;" in words
     assert "steerability (higher is better): spectrum tuning 0.00667 ± 0.0058 vs plain SFT -0.00667 ± 0.012" in words
     assert "Of all 5 comparisons: 3 within the seed spread; sft beats spectrum on percent_valid; " \
            "spectrum beats sft on all_acc_geq_1." in words
@@ -253,8 +260,8 @@ def test_spectrum_finding_follows_the_numbers():
     better = dict(SPECTRUM, comparisons=dict(SPECTRUM["comparisons"], js_divergence=_cmp(
         [0.20, 0.21, 0.22], [0.28, 0.29, 0.30], ("spectrum", "sft"), "JS divergence", higher_is_better=False)))
     words = " ".join(frontpage.finding("06_spectrum_tuning", better))
-    assert "JS divergence (lower is better): spectrum tuning 0.21 ± 0.01 vs plain SFT 0.29 ± 0.01 (3 seeds each) — " \
-           "spectrum tuning did better" in words
+    assert _said(words, "JS divergence (lower is better): spectrum tuning 0.21 ± 0.01 vs plain SFT 0.29 ± 0.01",
+                 "spectrum tuning did better")
     assert "Of all 5 comparisons: 2 within the seed spread; " in words
     assert "spectrum beats sft on JS divergence, all_acc_geq_1" in words
 
@@ -269,3 +276,14 @@ def test_spectrum_finding_degrades_gracefully():
     old = {"jsd_spectrum": 0.3, "jsd_spectrum_spread": 0.01, "jsd_sft": 0.28, "jsd_base": 0.47}
     words = " ".join(frontpage.finding("06_spectrum_tuning", old))
     assert "spectrum 0.3 ± 0.01 vs SFT 0.28 ± 0 (base model before tuning 0.47; no verdict recorded)" in words
+
+
+def test_glossary_explains_the_metric_names_the_page_uses(tmp_path):
+    summary = {"profile": "smoke", "seed": 0, "total_seconds": 1.0, "notebooks": {
+        "06_spectrum_tuning": {"seconds": 1.0, "peak_rss_mb": 1.0, "metrics": SPECTRUM}}}
+    page = frontpage.front_page(summary, tmp_path)
+    glossary = page.split('<section class="glossary">')[1]
+    assert "<dt>all_acc_geq_1</dt>" in glossary and "<dt>percent_valid</dt>" in glossary
+    assert "<dt>G-Vendi</dt>" not in glossary  # only the words the page uses
+    assert '<section class="glossary">' not in frontpage.front_page(
+        {"profile": "smoke", "notebooks": {"07_x": {"metrics": {"n": 1}}}}, tmp_path)

@@ -26,7 +26,8 @@ def test_arm_comparison_points_per_seed_one_colour_per_arm():
     means = [t for t in fig.data if t.error_y.array is not None]
     assert means[0].y[0] == pytest.approx(0.3633333, abs=1e-6) and means[0].error_y.array[0] == pytest.approx(0.0152753, abs=1e-6)
     titles = [a.text for a in fig.layout.annotations]
-    assert any("seed pool + synthetic − seed pool only = +0.00333" in t and c.verdict in t for t in titles)
+    assert any(f"seed pool + synthetic − seed pool only = +0.00333 [{c.ci_low:+.3g}, {c.ci_high:+.3g}]" in t
+               and c.verdict in t for t in titles)  # the 95% interval of the difference beside the verdict
     assert "base model" in titles
     assert fig.layout.xaxis.ticktext == ("seed pool only", "seed pool + synthetic")
 
