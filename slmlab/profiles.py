@@ -97,16 +97,17 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         # synth_prompts: prompts of the one-round loop run when notebook 02's pool is missing;
         # real_*: the real-model section (SmolLM2-135M-Instruct, Q4_1): real_prompts of its open-ended
         # prompts, real_samples answers each per temperature (real_temperatures, the first is the usual
-        # one) at top-p real_top_p, answers cut at real_max_tokens tokens
+        # one) at top-p real_top_p, answers cut at real_max_tokens tokens; target_problems x target_k: where
+        # RLP acted, notebook 03's target problems (eval split), k thoughts each at its thought temperature
         "smoke": dict(n_samples=4, temperatures=(0.7, 1.5), ft_steps=3, n_redraw=1, synth_prompts=8,
                       real_prompts=2, real_samples=2, real_temperatures=(1.0, 1.5), real_top_p=0.9,
-                      real_max_tokens=8),
+                      real_max_tokens=8, target_problems=8, target_k=4),
         "default": dict(n_samples=16, temperatures=(0.7, 1.0, 1.5), ft_steps=60, n_redraw=3,
                         synth_prompts=64, real_prompts=8, real_samples=12, real_temperatures=(1.0, 1.5),
-                        real_top_p=0.9, real_max_tokens=24),
+                        real_top_p=0.9, real_max_tokens=24, target_problems=64, target_k=8),
         "gpu": dict(n_samples=32, temperatures=(0.5, 0.7, 1.0, 1.5, 2.0), ft_steps=200, n_redraw=3,
                     synth_prompts=256, real_prompts=10, real_samples=50, real_temperatures=(1.0, 1.5),
-                    real_top_p=0.9, real_max_tokens=48),
+                    real_top_p=0.9, real_max_tokens=48, target_problems=256, target_k=16),
     },
 }
 

@@ -24,7 +24,8 @@ EXPECTED = {
                           "seed_only_accuracy_spread", "with_synthetic_accuracy_spread", "base_accuracy", "verdict",
                           "seed_only_answer_loss", "with_synthetic_answer_loss", "synthetic_kept"},
     "03_rlp_information_gain": {"pass_at_1", "pass_at_k", "mixed_group_frac", "design_a", "design_b",
-                                "rlp_beats_cpt_a", "rlp_beats_cpt_b", "base_accuracy"},
+                                "rlp_beats_cpt_a", "rlp_beats_cpt_b", "base", "rlp_steps", "mde_b", "headroom",
+                                "lr_choice", "verdict_b"},
     "04_mode_collapse": {"models"},
     "05_prismatic_synthesis": {f"{m}_{arm}{tail}" for m in ("gvendi", "gvendi_independent", "student_accuracy")
                                for arm in ("prismatic", "uniform") for tail in ("", "_spread")}
@@ -53,8 +54,13 @@ def test_every_notebook_runs_at_smoke(smoke_run):
         assert not missing, f"{name} did not record {sorted(missing)}"
         assert (out / f"{name}.html").stat().st_size > 0
     rlp = summary["notebooks"]["03_rlp_information_gain"]["metrics"]
-    assert set(rlp["design_a"]) == {"cpt_2f", "cpt_f_rlp_f", "cpt_f"} and set(rlp["design_b"]) == {"cpt_2f", "cpt_f_rlp_f"}
-    assert all({"accuracy", "accuracy_spread"} <= set(arm) for d in ("design_a", "design_b") for arm in rlp[d].values())
+    arms = {"cpt_2f", "cpt_f_rlp_f", "cpt_f"}
+    assert set(rlp["design_a"]) == arms and set(rlp["design_b"]) == arms
+    assert all({"accuracy", "accuracy_spread", "accuracy_forced_think", "think_rate", "per_seed"} <= set(arm)
+               for d in ("design_a", "design_b") for arm in rlp[d].values())
+    assert set(rlp["lr_choice"]) >= {"cpt_f_rlp_f", "cpt_2f"}
+    where = summary["notebooks"]["04_mode_collapse"]["metrics"]["where_rlp_acted"]   # RLP judged where it acted
+    assert {"cpt_start", "rlp"} <= set(where) and "distinct_n" in where["rlp"]
     mixes = summary["notebooks"]["05_prismatic_synthesis"]["metrics"]["mixes"]
     assert all({"acc", "acc_spread", "base_acc", "lr"} <= set(r) for r in mixes)  # every mix beside the base
     models = summary["notebooks"]["04_mode_collapse"]["metrics"]["models"]
