@@ -133,7 +133,17 @@ def _curation(m: dict) -> list[str]:
            + (f" of {m['n_docs']:,} documents." if "n_docs" in m else ".")]
     acc = _comparison(m, "comparisons.accuracy")
     if acc:
-        out.append(f"Continued training for the same steps on each, {in_words(acc)}.")
+        base = m.get("base_accuracy")
+        start = f" from a base model that answered {base:.3f} of the unseen eval problems" if base is not None else ""
+        below = base is not None and max(acc.a_mean, acc.b_mean) < base
+        out.append(f"Continued training for the same steps on each{start}, {in_words(acc)}"
+                   + ("" if not below else "; both arms end below the base, so \"did better\" means lost less"
+                      if acc.a_beats_b or acc.b_beats_a else "; both arms end below the base") + ".")
+        loss = _comparison(m, "comparisons.solution_loss")
+        if loss:
+            base_loss = m.get("base_solution_loss")
+            out.append(_capital((f"From the base model's {base_loss:.3g}, " if base_loss is not None else "")
+                                + in_words(loss) + "."))
     elif "curated_accuracy" in m and "raw_accuracy" in m:
         out.append(f"Continued training for the same steps on each, accuracy on unseen problems was "
                    f"{m['curated_accuracy']:.3g} ± {m.get('curated_accuracy_spread', 0):.2g} on the curated set vs "
@@ -149,20 +159,25 @@ def _curation(m: dict) -> list[str]:
                    f"unseen ones; after training on the same pile without what 13-gram decontamination removed, "
                    f"{_points(dec['mean'], dec['sd'])} unseen ones.")
         cmp = _comparison(m, "comparisons.contamination_accuracy")
-        if cmp and before is not None:
-            gained = (f"the leaks gained the raw-pile model {100 * (raw['mean'] - before):+.1f} points on the problems "
-                      f"they copy, and the decontaminated-pile model {100 * (dec['mean'] - before):+.1f}")
-            if cmp.a_beats_b:
-                out.append(f"So {gained}: contamination inflates a score, and removing the copies removes most of it "
-                           f"(the two gaps differ beyond {_noise(cmp)}).")
+        if before is not None:
+            raw_gain, dec_gain = 100 * (raw["mean"] - before), 100 * (dec["mean"] - before)
+            gained = (f"leaked problems {_gained(raw_gain)} over unseen ones in the raw arm and {_gained(dec_gain)} after "
+                      f"decontamination")
+            if cmp is None or min(cmp.n_a, cmp.n_b) < 2:
+                out.append(f"So {gained} (no verdict: it needs two seeds per arm).")
+            elif cmp.a_beats_b:
+                rest = ("" if raw_gain <= 0 else ", and decontamination took most of that gain away"
+                        if dec_gain < raw_gain / 2 else ", and decontamination took only part of that gain away")
+                out.append(f"So {gained}: the raw arm's gap is the larger beyond {_noise(cmp)} — the copies that "
+                           f"decontamination removed inflated the score{rest}.")
             elif cmp.b_beats_a:
-                out.append(f"Unexpectedly, {gained}: the decontaminated pile's gap is the larger, beyond {_noise(cmp)}.")
+                out.append(f"So {gained}: unexpectedly, the decontaminated arm's gap is the larger, beyond {_noise(cmp)}.")
             else:
-                out.append(f"{_capital(gained)}, but the two gaps do not differ beyond {_noise(cmp)}: at this size "
-                           f"the leak's effect is not measured apart from noise.")
+                out.append(f"So {gained}, but the two gaps do not differ beyond {_noise(cmp)}: at this size the leaks' "
+                           f"effect is not measured apart from noise.")
     elif gap is not None:
-        out.append(f"After training on the raw pile, leaked eval problems score {100 * gap:+.1f} "
-                   f"points above unseen ones (direct answers).")
+        out.append(f"After training on the raw pile, leaked eval problems score {_points(gap)} "
+                   f"unseen ones (direct answers).")
     return out
 
 
@@ -173,6 +188,13 @@ def _points(x: float, sd: float | None = None) -> str:
     if abs(x) < 0.05:
         return f"as well as ({spread.strip(' ±') or '0'} points spread)" if spread else "as well as"
     return f"{abs(x):.1f}{spread} points {'better' if x > 0 else 'worse'} than"
+
+
+def _gained(points: float) -> str:
+    """A change in percentage points as a verb phrase: "gained 9.5 points", "lost 2.0 points", "gained nothing"."""
+    if points >= 0.05:
+        return f"gained {points:.1f} points"
+    return f"lost {-points:.1f} points" if points <= -0.05 else "gained nothing"
 
 
 def _synthetic(m: dict) -> list[str]:
@@ -186,14 +208,19 @@ def _synthetic(m: dict) -> list[str]:
         out.append(f"Measured on {m.get('vendi_fixed_n', 'the same number of')} problems drawn from the pool, its "
                    f"Vendi score went from {fixed[0]:.2f} (the seed pool) to {fixed[-1]:.2f} after the last round.")
     acc, loss = _comparison(m, "comparisons.accuracy"), _comparison(m, "comparisons.answer_loss")
-    base = f" (the base model scores {_pct(m['base_accuracy'])})" if "base_accuracy" in m else ""
+    base = f" (the base model's accuracy is {m['base_accuracy']:.3f})" if "base_accuracy" in m else ""
     if acc:
         out.append(f"Continuing to train the embedded model on harder problems{base} for the same steps, {in_words(acc)}.")
         if loss:
-            out.append(f"On the {loss.metric}, {arm_name(loss.a)} {loss.a_mean:.3g} ± {loss.a_spread:.2g} vs "
-                       f"{arm_name(loss.b)} {loss.b_mean:.3g} ± {loss.b_spread:.2g} — {verdict_words(loss)}"
-                       + (": the synthetic problems did not help here, and made the worked answers less likely."
-                          if not acc.a_beats_b and loss.b_beats_a else "."))
+            start = f"From the base model's {m['base_answer_loss']:.3g}, " if "base_answer_loss" in m else ""
+            if loss.b_beats_a:
+                reading = (": the synthetic problems made the worked answers less likely"
+                           + (", and did not help accuracy." if not acc.a_beats_b else "."))
+            elif loss.a_beats_b:
+                reading = ": the synthetic problems made the worked answers more likely."
+            else:
+                reading = "."
+            out.append(_capital(f"{start}{in_words(loss)}{reading}"))
     elif "with_synthetic_accuracy" in m:
         out.append(f"With synthetic data {m['with_synthetic_accuracy']:.3g} ± {m.get('with_synthetic_accuracy_spread', 0):.2g}"
                    f" vs seed pool alone {m['seed_only_accuracy']:.3g} ± {m.get('seed_only_accuracy_spread', 0):.2g}"
