@@ -96,7 +96,7 @@ def verdict_words(c: Comparison) -> str:
 def in_words(c: Comparison) -> str:
     """One comparison as a clause: both means with their spreads, the seeds, the interval of the
     difference when the comparison has one, and the verdict in words."""
-    seeds = f"{c.n_a} seeds each" if c.n_a == c.n_b else f"{c.n_a} and {c.n_b} seeds"
+    seeds = f"{c.n_a} seed{'s' * (c.n_a != 1)} each" if c.n_a == c.n_b else f"{c.n_a} and {c.n_b} seeds"
     if getattr(c, "n_items", 0):
         seeds += f", {c.n_items} eval items"
     better = "higher" if c.higher_is_better else "lower"

@@ -37,11 +37,12 @@ def test_finding_is_computed_from_the_metrics():
     assert "after training on the raw pile, which holds copies of them, 25.0 ± 3.0 points better than unseen ones" in words
     assert "without what 13-gram decontamination removed, 4.0 ± 2.0 points better than unseen ones" in words
     # the verdict read for the reader: what the leaks did, not "raw beats decontaminated"
-    assert "the leaks gained the raw-pile model +24.0 points on the problems they copy, and the decontaminated-pile " \
-           "model +3.0: contamination inflates a score" in words and "raw beats" not in words
-    # a summary recorded before the gap was split by arm still reads
+    assert "leaked problems gained 24.0 points over unseen ones in the raw arm and gained 3.0 points after " \
+           "decontamination: the raw arm's gap is the larger" in words and "raw beats" not in words
+    assert "decontamination took most of that gain away" in words
+    # a summary recorded before the gap was split by arm still reads, the sign in words
     old = " ".join(frontpage.finding("01_data_curation", dict(CURATION, contaminated_gap=-0.007)))
-    assert "-0.7 points above unseen ones" in old
+    assert "leaked eval problems score 0.7 points worse than unseen ones" in old
     assert _said(words, "curated set 0.31 ± 0.01 vs raw pile 0.2 ± 0.01", "curated set did better, beyond the seed spread")
     # the numbers move, the words follow
     flipped = dict(CURATION, comparisons={"accuracy": compare([0.2, 0.21], [0.2, 0.22], names=("curated", "raw"),
@@ -51,7 +52,7 @@ def test_finding_is_computed_from_the_metrics():
     noisy = dict(CURATION, comparisons=dict(CURATION["comparisons"], contamination_accuracy=compare(
         [0.0, 0.3, 0.1], [0.1, 0.0, 0.05], names=("raw", "decontaminated"), metric="leaked minus unseen").to_dict()))
     words = " ".join(frontpage.finding("01_data_curation", noisy))
-    assert "do not differ beyond the seed spread" in words and "inflates" not in words
+    assert "do not differ beyond the seed spread" in words and "inflated" not in words
 
 
 def test_missing_metric_falls_back_to_the_generic_finding():
@@ -78,7 +79,7 @@ def test_every_lesson_reads_plausible_metrics():
                "references": {"rlp": "cpt_start"}},
     }
     expect = {"00": "90% at 1 step to 10% at 4 steps", "02": "40% to 60%",
-              "02b": "0.3 ± 0 vs seed pool alone 0.2 ± 0 accuracy (the base model scores 27%)", "03": "-0.100 to +0.200",
+              "02b": "0.3 ± 0 vs seed pool alone 0.2 ± 0 accuracy (the base model's accuracy is 0.270)", "03": "-0.100 to +0.200",
               "04": "counting only valid answers, the most diverse is the base model (Vendi 2.30 over its valid "
                     "answers, 78% valid) and the least the raw-pile model (Vendi 0.40"}
     words_04 = " ".join(frontpage.finding("04_x", metrics["04"]))
@@ -101,7 +102,7 @@ def test_every_lesson_reads_plausible_metrics():
     with_verdict = dict(metrics["02"], comparisons={"accuracy": compare(
         [0.40, 0.42, 0.41], [0.30, 0.31, 0.32], names=("with_synthetic", "seed_only"), metric="accuracy").to_dict()})
     words = " ".join(frontpage.finding("02_x", with_verdict))
-    assert "the base model scores 27%" in words and "seed pool + synthetic did better, beyond the seed spread" in words
+    assert "the base model's accuracy is 0.270" in words and "seed pool + synthetic did better, beyond the seed spread" in words
     assert expect["02b"] in " ".join(frontpage.finding("02_x", metrics["02"]))
     # the Vendi score is said at one sample size only: the whole pool's grows with the pool
     fixed = " ".join(frontpage.finding("02_x", dict(metrics["02"], vendi_fixed=[9.1, 9.4, 9.3], vendi_fixed_n=40)))
@@ -287,3 +288,62 @@ def test_glossary_explains_the_metric_names_the_page_uses(tmp_path):
     assert "<dt>G-Vendi</dt>" not in glossary  # only the words the page uses
     assert '<section class="glossary">' not in frontpage.front_page(
         {"profile": "smoke", "notebooks": {"07_x": {"metrics": {"n": 1}}}}, tmp_path)
+
+
+def _gap_metrics(before, raw, dec, raw_seeds, dec_seeds):
+    return dict(CURATION, contaminated_gap={"before": before, "raw": {"mean": raw, "sd": 0.01},
+                                            "decontaminated": {"mean": dec, "sd": 0.01}},
+                comparisons=dict(CURATION["comparisons"], contamination_accuracy=compare(
+                    raw_seeds, dec_seeds, names=("raw", "decontaminated"), metric="leaked minus unseen").to_dict()))
+
+
+def test_curation_contamination_reads_right_in_every_direction():
+    """Leaks are never said to help, a partial removal is not called most, and one seed gives no verdict."""
+    said = lambda m: " ".join(frontpage.finding("01_data_curation", m))
+    # raw gap larger, but decontamination kept most of the gain: "only part", never "most"
+    part = said(_gap_metrics(0.0, 0.20, 0.15, [0.19, 0.20, 0.21], [0.14, 0.15, 0.16]))
+    assert "gained 20.0 points over unseen ones in the raw arm and gained 15.0 points after decontamination" in part
+    assert "took only part of that gain away" in part and "most of" not in part
+    # the decontaminated arm's gap the larger: said as unexpected, never as contamination being good
+    flipped = said(_gap_metrics(0.05, 0.0, 0.2, [-0.01, 0.0, 0.01], [0.19, 0.2, 0.21]))
+    assert "leaked problems lost 5.0 points over unseen ones in the raw arm and gained 15.0 points" in flipped
+    assert "unexpectedly, the decontaminated arm's gap is the larger" in flipped
+    assert "inflated" not in flipped and "decontaminated did better" not in flipped
+    # one seed per arm: numbers, no verdict either way
+    single = said(_gap_metrics(0.0, 0.1, 0.0, [0.1], [0.0]))
+    assert "(no verdict: it needs two seeds per arm)" in single
+    assert "do not differ" not in single and "inflated" not in single
+
+
+def test_curation_reads_the_base_and_the_solution_loss():
+    loss = compare([0.020, 0.021, 0.022], [0.030, 0.031, 0.032], names=("curated", "raw"),
+                   metric="solution-token loss", higher_is_better=False).to_dict()
+    m = dict(CURATION, base_accuracy=1.0, base_solution_loss=0.01,
+             comparisons=dict(CURATION["comparisons"], solution_loss=loss))
+    words = " ".join(frontpage.finding("01_data_curation", m))
+    # an already perfect model: both arms below it, so "did better" is read as "lost less"
+    assert "from a base model that answered 1.000 of the unseen eval problems" in words
+    assert "both arms end below the base, so \"did better\" means lost less" in words
+    assert "From the base model's 0.01, solution-token loss (lower is better): curated set 0.021" in words
+    above = " ".join(frontpage.finding("01_data_curation", dict(m, base_accuracy=0.2)))
+    assert "end below the base" not in above
+
+
+def test_synthetic_reads_both_verdicts_beside_the_base():
+    def said(acc_a, acc_b, loss_a, loss_b):
+        comparisons = {"accuracy": compare(acc_a, acc_b, names=("with_synthetic", "seed_only"), metric="accuracy"),
+                       "answer_loss": compare(loss_a, loss_b, names=("with_synthetic", "seed_only"),
+                                              metric="answer loss", higher_is_better=False)}
+        m = {"valid_rate": [0.4], "base_accuracy": 0.24, "base_answer_loss": 0.5,
+             "comparisons": {k: c.to_dict() for k, c in comparisons.items()}}
+        return " ".join(frontpage.finding("02_synthetic_data", m))
+
+    same = [0.30, 0.31, 0.32]
+    hurt = said(same, same, [0.43, 0.42, 0.44], [0.37, 0.372, 0.374])
+    assert "the base model's accuracy is 0.240" in hurt and "From the base model's 0.5, answer loss" in hurt
+    assert "seed pool only did better, beyond the seed spread: the synthetic problems made the worked answers less " \
+           "likely, and did not help accuracy." in hurt
+    helped = said(same, same, [0.37, 0.372, 0.374], [0.43, 0.42, 0.44])
+    assert "made the worked answers more likely" in helped and "less likely" not in helped
+    tied = said(same, same, [0.40, 0.42, 0.44], [0.41, 0.43, 0.42])
+    assert "no difference beyond the seed spread" in tied and "likely" not in tied
