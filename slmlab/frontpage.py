@@ -40,6 +40,7 @@ GLOSSARY: dict[str, str] = {
     "all_acc_geq_1": "in the same sequences, the share of answers after the first whose every token is the model's top "
                      "prediction (exact match)",
     "JS divergence": "Jensen-Shannon divergence between the model's answer distribution and the task's target (0 = same)",
+    "distinct-2": "the share of distinct word pairs among a set of answers (1 = no pair repeats)",
     "pass@k": "share of problems where at least one of k sampled answers is right",
     "CPT": "continued pretraining (next-token prediction); F is one FLOP budget, 2F twice it",
     "RLP": "reinforcement learning as a pretraining objective: thoughts rewarded by the information they add about "
@@ -212,6 +213,7 @@ def _rlp_sized(m: dict) -> list[str]:
                    f"<think>); sampled thoughts left a headroom (pass@k − pass@1) of {m['headroom'] * 100:+.1f} points, "
                    f"and the design could detect {m['mde_b']['mde'] * 100:.1f} points"
                    + (" (half the headroom or less)." if m["mde_b"].get("can_see_half_headroom") else
+                      " (with no headroom, nothing to see)." if m["headroom"] <= 0 else
                       " (more than half the headroom: a null verdict is no evidence of no effect)."))
     c = _comparison(m, "verdict_b")
     if c:
@@ -284,14 +286,22 @@ def _collapse(m: dict) -> list[str]:
         junk = [n for n in models if models[n]["percent_valid"] < 0.5]
 
         def said(n):
-            return f"{_the(n)} (Vendi {models[n]['valid_vendi']:.2f} over its valid answers, {_pct(models[n]['percent_valid'])} valid)"
+            return (f"{_the(n)} (Vendi score {models[n]['valid_vendi']:.2f} over its valid answers, "
+                    f"{_pct(models[n]['percent_valid'])} valid)")
         if len(valid) >= 2:
             out.append(f"Counting only valid answers, among the {len(valid)} of {len(models)} tiny models that answer "
                        f"validly at least half the time at T={t}, the most diverse is {said(valid[0])} and the least "
                        f"{said(valid[-1])}.")
-        elif valid:
-            out.append(f"Of {len(models)} tiny models at T={t}, only {said(valid[0])} answers validly at least half the time.")
-        if junk:
+        else:  # too few valid models to rank apart: rank them all by valid answers, the share beside each
+            every = sorted(models, key=lambda n: -models[n]["valid_vendi"])
+            out.append(f"At T={t}, " + (f"only {said(valid[0])} answers" if valid else
+                                         f"none of the {len(models)} tiny models answers")
+                       + f" validly at least half the time; counting only valid answers, the most diverse is "
+                         f"{said(every[0])} and the least {said(every[-1])}.")
+        if junk and len(junk) > 3:
+            out.append(f"{len(junk)} of the {len(models)} models write a valid answer less than half the time: the "
+                       f"diversity of all their outputs is mostly invalid output.")
+        elif junk:
             vendi = all("vendi" in models[n] for n in junk)
             each = [f"{_pct(models[n]['percent_valid'])} of the time" + (
                 f" (Vendi {models[n]['vendi']:.1f} over all its outputs, {models[n]['valid_vendi']:.2f} over its valid ones)"
@@ -345,7 +355,7 @@ def _diversity_change(name: str, ref: str, verdict: str, entropy: Comparison | N
     """One trained variant against the model it was made from: the notebook's verdict (both answer entropy and
     Vendi beyond the noise of sampling draws, in one direction) in words, with the numbers it moved between."""
     if entropy:
-        interval = (f" (difference {entropy.difference:+.2f}, 95% interval [{entropy.ci_low:+.2f}, {entropy.ci_high:+.2f}])"
+        interval = (f", difference {entropy.difference:+.2f} with 95% interval [{entropy.ci_low:+.2f}, {entropy.ci_high:+.2f}]"
                     if entropy.ci_low is not None and entropy.ci_high is not None else "")
         nums = (f"answer entropy {entropy.b_mean:.2f} ± {entropy.b_spread:.2g} → {entropy.a_mean:.2f} ± "
                 f"{entropy.a_spread:.2g} bits{interval}"

@@ -82,8 +82,8 @@ def test_every_lesson_reads_plausible_metrics():
     expect = {"00": "90% at 1 step to 10% at 4 steps", "02": "40% to 60%",
               "02b": "0.3 ± 0 vs seed pool alone 0.2 ± 0 accuracy (the base model scores 27%)", "03": "-0.100 to +0.200",
               "04": "Counting only valid answers, among the 2 of 3 tiny models that answer validly at least half the "
-                    "time at T=1.0, the most diverse is the base model (Vendi 2.30 over its valid answers, 78% valid) "
-                    "and the least the sharpened model (Vendi 1.00 over its valid answers, 99% valid)"}
+                    "time at T=1.0, the most diverse is the base model (Vendi score 2.30 over its valid answers, 78% "
+                    "valid) and the least the sharpened model (Vendi score 1.00 over its valid answers, 99% valid)"}
     words_04 = " ".join(frontpage.finding("04_x", metrics["04"]))
     # no reference recorded: base
     assert "The sharpened model against the base model, the model it was made from: narrowed diversity." in words_04
@@ -330,7 +330,7 @@ def test_collapse_finding_reads_right_for_every_verdict(verdict, ent, ven, want,
         assert raw not in words
     # diversity ranked among valid answers only: the junk models are said apart, with their valid share
     assert "among the 2 of 4 tiny models that answer validly at least half the time" in words
-    assert "the most diverse is RLP (Vendi 2.40 over its valid answers, 80% valid) and the least the base model" in words
+    assert "the most diverse is RLP (Vendi score 2.40 over its valid answers, 80% valid) and the least the base model" in words
     assert ("The curated-pile model and the raw-pile model write a valid answer only 11% of the time (Vendi 10.0 over all "
             "its outputs, 0.50 over its valid ones) and 9% of the time") in words
     # where RLP acted: the per-problem numbers, from its start, said as one seed's direction
@@ -384,3 +384,17 @@ def test_rlp_finding_without_headroom_or_seeds():
     words = " ".join(frontpage.finding("03_x", one))
     assert "no verdict (needs >= 2 seeds per arm)" in words and "(no verdict: one seed)" in words
     assert "did better" not in words and " beat " not in words
+
+
+def test_collapse_finding_when_few_models_answer_validly():
+    m = _collapse_metrics("does not clearly change", [2.4, 2.0, 2.2], [2.3, 2.1, 2.25], [4.0, 4.4, 3.9], [4.1, 4.0, 4.2])
+    for model in m["models"].values():
+        model["percent_valid"] = 0.3
+    words = " ".join(frontpage.finding("04_x", m))
+    # nobody valid half the time: every model ranked by its valid answers, the share beside each, no list of junk
+    assert ("At T=1.0, none of the 4 tiny models answers validly at least half the time; counting only valid answers, "
+            "the most diverse is RLP (Vendi score 2.40 over its valid answers, 30% valid) and the least the raw-pile "
+            "model") in words
+    assert "write a valid answer less than half the time" in words and "only 30% of the time" not in words
+    m["models"]["rlp"]["percent_valid"] = 0.9
+    assert "At T=1.0, only RLP (Vendi score 2.40" in " ".join(frontpage.finding("04_x", m))
