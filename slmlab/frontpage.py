@@ -299,7 +299,8 @@ def _collapse(m: dict) -> list[str]:
                        + f" validly at least half the time; counting only valid answers, the most diverse is "
                          f"{said(every[0])} and the least {said(every[-1])}.")
         if junk and len(junk) > 3:
-            out.append(f"{len(junk)} of the {len(models)} models write a valid answer less than half the time: the "
+            out.append(f"{'All' if len(junk) == len(models) else f'{len(junk)} of the'} {len(models)} models write a "
+                       f"valid answer less than half the time: the "
                        f"diversity of all their outputs is mostly invalid output.")
         elif junk:
             vendi = all("vendi" in models[n] for n in junk)

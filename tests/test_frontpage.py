@@ -395,6 +395,6 @@ def test_collapse_finding_when_few_models_answer_validly():
     assert ("At T=1.0, none of the 4 tiny models answers validly at least half the time; counting only valid answers, "
             "the most diverse is RLP (Vendi score 2.40 over its valid answers, 30% valid) and the least the raw-pile "
             "model") in words
-    assert "write a valid answer less than half the time" in words and "only 30% of the time" not in words
+    assert "All 4 models write a valid answer less than half the time" in words and "only 30% of the time" not in words
     m["models"]["rlp"]["percent_valid"] = 0.9
     assert "At T=1.0, only RLP (Vendi score 2.40" in " ".join(frontpage.finding("04_x", m))
