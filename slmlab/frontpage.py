@@ -40,6 +40,7 @@ GLOSSARY: dict[str, str] = {
     "all_acc_geq_1": "in the same sequences, the share of answers after the first whose every token is the model's top "
                      "prediction (exact match)",
     "JS divergence": "Jensen-Shannon divergence between the model's answer distribution and the task's target (0 = same)",
+    "distinct-2": "the share of distinct word pairs among a set of answers (1 = no pair repeats)",
     "pass@k": "share of problems where at least one of k sampled answers is right",
     "CPT": "continued pretraining (next-token prediction); F is one FLOP budget, 2F twice it",
     "RLP": "reinforcement learning as a pretraining objective: thoughts rewarded by the information they add about "
@@ -239,15 +240,37 @@ def _rlp_sized(m: dict) -> list[str]:
                    f"<think>); sampled thoughts left a headroom (pass@k − pass@1) of {m['headroom'] * 100:+.1f} points, "
                    f"and the design could detect {m['mde_b']['mde'] * 100:.1f} points"
                    + (" (half the headroom or less)." if m["mde_b"].get("can_see_half_headroom") else
+                      " (with no headroom, nothing to see)." if m["headroom"] <= 0 else
                       " (more than half the headroom: a null verdict is no evidence of no effect)."))
     c = _comparison(m, "verdict_b")
     if c:
         steps = f"{m['rlp_steps']} RLP steps, " if "rlp_steps" in m else ""
-        out.append(f"At matched FLOPs from the same start ({steps}both learning rates chosen on dev), {in_words(c)}.")
+        out.append(f"At matched FLOPs from the same start ({steps}both learning rates chosen on dev), {in_words(c)}"
+                   + (": with no headroom at the start, RL had nothing to sharpen." if not c.a_beats_b
+                      and m["headroom"] <= 0 else "."))
+    own = _comparison(m, "verdict_b_vs_start")
+    if own:
+        out.append(f"Against the start RLP moved from, {_moved(own)}.")
     c = _comparison(m, "verdict_a")
     if c:
-        out.append(f"RL on answers against imitation of the gold chains (design A), {in_words(c)}.")
+        why = ("" if not (c.a_beats_b or c.b_beats_a) else
+               ": imitating the worked chains, which CPT reads token by token, beat reinforcing the model's own "
+               "thoughts, rewarded on the answer digits only" if c.b_beats_a else
+               ": reinforcing the model's own thoughts beat imitating the worked chains CPT reads")
+        out.append(f"RL on answers against imitation of the gold chains (design A), {in_words(c)}{why}.")
     return out
+
+
+def _moved(c: Comparison) -> str:
+    """Where one arm went from the model it started from (``c.b``), in words that follow the verdict."""
+    interval = (f", difference {100 * c.difference:+.1f} points, 95% interval [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]"
+                if c.ci_low is not None and c.ci_high is not None else "")
+    went = (f"{c.a_mean:.3g} ± {c.a_spread:.2g} from {c.b_mean:.3g} ± {c.b_spread:.2g} on {c.metric}{interval}")
+    if c.ci_low is None:
+        return f"{arm_name(c.a)} reached {went} (no verdict: one seed)"
+    if c.a_beats_b or c.b_beats_a:  # a verdict: the interval excludes 0, so the difference's sign is the direction
+        return f"{arm_name(c.a)} {'rose' if c.difference > 0 else 'fell'} to {went}, beyond {_noise(c)}"
+    return f"{arm_name(c.a)} reached {went}: no change beyond {_noise(c)}"
 
 
 def _rlp(m: dict) -> list[str]:
@@ -284,41 +307,97 @@ def _collapse(m: dict) -> list[str]:
     t = m.get("temperature", "?")
     out = []
     if all("valid_vendi" in v and "percent_valid" in v for v in models.values()):
-        # diversity counts among valid answers: varied junk is not diversity (the notebook's own point)
-        ranked = sorted(models, key=lambda n: models[n]["valid_vendi"])
-        top, low = ranked[-1], ranked[0]
+        # diversity counts among valid answers: varied junk is not diversity (the notebook's own point), so
+        # the ranking is over the models that answer validly at least half the time, junk said apart
+        valid = sorted((n for n in models if models[n]["percent_valid"] >= 0.5), key=lambda n: -models[n]["valid_vendi"])
+        junk = [n for n in models if models[n]["percent_valid"] < 0.5]
 
         def said(n):
-            return f"{_the(n)} (Vendi {models[n]['valid_vendi']:.2f} over its valid answers, {_pct(models[n]['percent_valid'])} valid)"
-        out.append(f"Across {len(models)} tiny models at T={t}, counting only valid answers, the most diverse is "
-                   f"{said(top)} and the least {said(low)}.")
-        junk = [n for n in models if models[n]["percent_valid"] < 0.5]
-        if junk:
-            shares = " and ".join(_pct(models[n]["percent_valid"]) for n in junk)
-            overall = (" (Vendi " + " and ".join(f"{models[n]['vendi']:.1f}" for n in junk) + ")"
-                       if all("vendi" in models[n] for n in junk) else "")
-            out.append(f"{_capital(' and '.join(_the(n) for n in junk))} write a valid answer only {shares} of the "
-                       f"time: the high diversity of all their outputs{overall} is mostly invalid output.")
+            return (f"{_the(n)} (Vendi score {models[n]['valid_vendi']:.2f} over its valid answers, "
+                    f"{_pct(models[n]['percent_valid'])} valid)")
+        if len(valid) >= 2:
+            out.append(f"Counting only valid answers, among the {len(valid)} of {len(models)} tiny models that answer "
+                       f"validly at least half the time at T={t}, the most diverse is {said(valid[0])} and the least "
+                       f"{said(valid[-1])}.")
+        else:  # too few valid models to rank apart: rank them all by valid answers, the share beside each
+            every = sorted(models, key=lambda n: -models[n]["valid_vendi"])
+            out.append(f"At T={t}, " + (f"only {said(valid[0])} answers" if valid else
+                                         f"none of the {len(models)} tiny models answers")
+                       + f" validly at least half the time; counting only valid answers, the most diverse is "
+                         f"{said(every[0])} and the least {said(every[-1])}.")
+        if junk and len(junk) > 3:
+            out.append(f"{'All' if len(junk) == len(models) else f'{len(junk)} of the'} {len(models)} models write a "
+                       f"valid answer less than half the time: the "
+                       f"diversity of all their outputs is mostly invalid output.")
+        elif junk:
+            vendi = all("vendi" in models[n] for n in junk)
+            each = [f"{_pct(models[n]['percent_valid'])} of the time" + (
+                f" (Vendi {models[n]['vendi']:.1f} over all its outputs, {models[n]['valid_vendi']:.2f} over its valid ones)"
+                if vendi else "") for n in junk]
+            out.append(f"{_capital(' and '.join(_the(n) for n in junk))} "
+                       f"{'writes' if len(junk) == 1 else 'write'} a valid answer only {' and '.join(each)}: "
+                       f"the diversity of all their outputs is mostly invalid output.")
     base = models.get("base")
     if base and "shuffled_baseline" in base and "intra_similarity" in base:
         out.append(f"The base model's answers to one prompt are more alike (similarity {base['intra_similarity']:.2f}) "
-                   f"than answers to different prompts ({base['shuffled_baseline']['intra_similarity']:.2f}).")
+                   f"than answers to different prompts ({base['shuffled_baseline']['intra_similarity']:.2f})"
+                   if base["intra_similarity"] > base["shuffled_baseline"]["intra_similarity"] else
+                   f"The base model's answers to one prompt are no more alike (similarity {base['intra_similarity']:.2f}) "
+                   f"than answers to different prompts ({base['shuffled_baseline']['intra_similarity']:.2f})")
+        out[-1] += "."
     for name, verdict in m.get("verdicts", {}).items():
-        entropy = _comparison(m, f"comparisons.{name}.answer_entropy")
-        ref = m.get("references", {}).get(name, "base")
-        out.append(_capital(f"{_the(name)} {verdict.lower()} diversity relative to {_the(ref)}")
-                   + (f" ({in_words(entropy)})." if entropy else "."))
+        out.append(_diversity_change(name, m.get("references", {}).get(name, "base"), verdict,
+                                     _comparison(m, f"comparisons.{name}.answer_entropy"),
+                                     _comparison(m, f"comparisons.{name}.vendi")))
+    where = m.get("where_rlp_acted")
+    if isinstance(where, dict) and isinstance(where.get("rlp"), dict) and isinstance(where.get("cpt_start"), dict):
+        s, r = where["cpt_start"], where["rlp"]
+        parts = [f"{what} {s[k]:.3f} → {r[k]:.3f}" for k, what in (
+            ("answer_entropy", "entropy of the answers its thoughts reach (bits)"), ("correct_share", "share correct"),
+            ("valid_share", "share valid"), ("distinct_n", "distinct-2 of the thoughts")) if k in s and k in r]
+        if parts:
+            out.append(f"Where RLP acted, on {where.get('problems', 'the')} of notebook 03's target problems with "
+                       f"{where.get('k', 'k')} thoughts each, from its CPT start to RLP: " + ", ".join(parts)
+                       + " (one trained model each: a direction for one seed, not a verdict).")
     if not out:
         raise KeyError("valid_vendi")
     real = m.get("real_model") if isinstance(m.get("real_model"), dict) else {}
     if isinstance(m.get("real_intra_similarity"), (int, float)) and isinstance(m.get("real_shuffled_baseline"), (int, float)):
         temps = real.get("temperatures") or ["?"]
+        gap = m["real_intra_similarity"] - m["real_shuffled_baseline"]
         out.append(f"A real chat model, {real.get('name', 'the real model')} ({real.get('quantisation', 'quantised')}), "
                    f"on open-ended prompts at T={temps[0]}: intra-model similarity {m['real_intra_similarity']:.3f} "
-                   f"against a shuffled-prompt baseline of {m['real_shuffled_baseline']:.3f}.")
+                   f"against a shuffled-prompt baseline of {m['real_shuffled_baseline']:.3f}, "
+                   + (f"a gap of {gap:+.3f}: its answers to one prompt are more alike than answers to different prompts."
+                      if gap > 0 else f"a gap of {gap:+.3f}: its answers to one prompt are no more alike than answers "
+                                      f"to different prompts."))
     elif real.get("skipped"):
         out.append("The real-model section was skipped (the model was neither cached nor obtainable).")
     return out
+
+
+_CHANGE = {"REDUCES": "narrowed", "INCREASES": "widened"}
+
+
+def _diversity_change(name: str, ref: str, verdict: str, entropy: Comparison | None, vendi: Comparison | None) -> str:
+    """One trained variant against the model it was made from: the notebook's verdict (both answer entropy and
+    Vendi beyond the noise of sampling draws, in one direction) in words, with the numbers it moved between."""
+    if entropy:
+        interval = (f", difference {entropy.difference:+.2f} with 95% interval [{entropy.ci_low:+.2f}, {entropy.ci_high:+.2f}]"
+                    if entropy.ci_low is not None and entropy.ci_high is not None else "")
+        nums = (f"answer entropy {entropy.b_mean:.2f} ± {entropy.b_spread:.2g} → {entropy.a_mean:.2f} ± "
+                f"{entropy.a_spread:.2g} bits{interval}"
+                + (f", Vendi {vendi.b_mean:.2f} → {vendi.a_mean:.2f}" if vendi else "")
+                + f", over {entropy.n_a} sampling draws")
+    else:
+        nums = ""
+    head = f"{_the(name)} against {_the(ref)}, the model it was made from"
+    if verdict in _CHANGE:
+        both = "lower" if verdict == "REDUCES" else "higher"
+        return _capital(f"{head}: {_CHANGE[verdict]} diversity ({nums}; entropy and Vendi both {both} beyond the noise "
+                        f"of sampling draws)." if nums else f"{head}: {_CHANGE[verdict]} diversity.")
+    return _capital(f"{head}: no clear change in diversity ({nums}; entropy and Vendi do not both move beyond the "
+                    f"noise of sampling draws in one direction)." if nums else f"{head}: no clear change in diversity.")
 
 
 def _the(arm: str) -> str:

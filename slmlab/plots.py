@@ -100,8 +100,10 @@ def arm_comparison(panels: Sequence[Mapping], *, title: str, seed_labels: Sequen
     Each panel is a dict: ``metric`` (the axis title), ``values`` ({arm: per-seed numbers}), and
     optionally ``baseline`` (a number drawn as a dotted line, e.g. the base model), ``baseline_label``
     (default "base model"), ``comparison`` (a :class:`~slmlab.experiment.Comparison` of two of the
-    arms, whose verdict goes under the panel title) and ``higher_is_better`` (said in the axis title).
-    ``seed_labels`` name the points on hover (default: seed 0, 1, ...). Returns a plotly Figure.
+    arms, whose verdict goes under the panel title), ``comparisons`` (several, one line each, after
+    ``comparison``), ``lines`` (more reference lines, each ``(y, label)``, dashed: e.g. a ceiling) and
+    ``higher_is_better`` (said in the axis title). ``seed_labels`` name the points on hover (default:
+    seed 0, 1, ...). Returns a plotly Figure.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -111,11 +113,19 @@ def arm_comparison(panels: Sequence[Mapping], *, title: str, seed_labels: Sequen
     for i, p in enumerate(panels):
         if not isinstance(p, Mapping) or "metric" not in p or not isinstance(p.get("values"), Mapping) or not p["values"]:
             raise ValueError(f"panels[{i}] must be a dict with 'metric' (a name) and 'values' ({{arm: per-seed numbers}})")
-    titles = []
+        if isinstance(p.get("comparisons"), (str, bytes, Mapping)) or not hasattr(p.get("comparisons", []), "__iter__"):
+            raise ValueError(f"panels[{i}]['comparisons'] must be a list of Comparisons, got {p['comparisons']!r}")
+        for line in p.get("lines", []):
+            if not (isinstance(line, (tuple, list)) and len(line) == 2 and isinstance(line[0], (int, float))
+                    and not isinstance(line[0], bool) and math.isfinite(line[0])):
+                raise ValueError(f"panels[{i}]['lines'] holds {line!r}; give each line as (y, label), y a finite number")
+    titles, most = [], 0
     for p in panels:
         t = p["metric"]
-        if p.get("comparison") is not None:
-            t += f"<br><span style='font-size:11px'>{_verdict_line(p['comparison'])}</span>"
+        shown_cmp = ([p["comparison"]] if p.get("comparison") is not None else []) + list(p.get("comparisons", []))
+        for c in shown_cmp:
+            t += f"<br><span style='font-size:11px'>{_verdict_line(c)}</span>"
+        most = max(most, len(shown_cmp))
         titles.append(t)
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles)
     shown = set()
@@ -148,8 +158,12 @@ def arm_comparison(panels: Sequence[Mapping], *, title: str, seed_labels: Sequen
             fig.add_hline(y=float(p["baseline"]), line_dash="dot", line_color=BASE_COLOR,
                           annotation_text=p.get("baseline_label", "base model"), annotation_position="top left",
                           row=1, col=col)
-    fig.update_layout(title=dict(text=title, font=dict(size=15)), height=height,
-                      margin=dict(t=110), legend=dict(orientation="h", y=-0.15))
+        for y, label in p.get("lines", []):
+            fig.add_hline(y=float(y), line_dash="dash", line_color="#444", annotation_text=str(label),
+                          annotation_position="top right", row=1, col=col)
+    # room above the panels for the title and one line per verdict
+    fig.update_layout(title=dict(text=title, font=dict(size=15)), height=height + 16 * max(0, most - 1),
+                      margin=dict(t=110 + 16 * max(0, most - 1)), legend=dict(orientation="h", y=-0.15))
     return fig
 
 

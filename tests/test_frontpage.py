@@ -3,6 +3,8 @@ the comparison rule's spread and verdict, and degrades gracefully when a number 
 import json
 import re
 
+import pytest
+
 from slmlab import frontpage
 from slmlab.experiment import compare
 
@@ -80,20 +82,24 @@ def test_every_lesson_reads_plausible_metrics():
     }
     expect = {"00": "90% at 1 step to 10% at 4 steps", "02": "40% to 60%",
               "02b": "0.3 ± 0 vs seed pool alone 0.2 ± 0 accuracy (the base model's accuracy is 0.270)", "03": "-0.100 to +0.200",
-              "04": "counting only valid answers, the most diverse is the base model (Vendi 2.30 over its valid "
-                    "answers, 78% valid) and the least the raw-pile model (Vendi 0.40"}
+              "04": "Counting only valid answers, among the 2 of 3 tiny models that answer validly at least half the "
+                    "time at T=1.0, the most diverse is the base model (Vendi score 2.30 over its valid answers, 78% "
+                    "valid) and the least the sharpened model (Vendi score 1.00 over its valid answers, 99% valid)"}
     words_04 = " ".join(frontpage.finding("04_x", metrics["04"]))
-    assert "The sharpened model reduces diversity relative to the base model" in words_04  # no reference recorded: base
-    assert "RLP does not clearly change diversity relative to the CPT start" in words_04
-    # junk is not diversity: a mostly invalid model is named as such, not as the most diverse
-    assert "The raw-pile model write a valid answer only 9% of the time" in words_04 and "(Vendi 11.3)" in words_04
+    # no reference recorded: base
+    assert "The sharpened model against the base model, the model it was made from: narrowed diversity." in words_04
+    assert "RLP against the CPT start, the model it was made from: no clear change in diversity." in words_04
+    # junk is not diversity: a mostly invalid model is named as such, not ranked among the diverse
+    assert ("The raw-pile model writes a valid answer only 9% of the time (Vendi 11.3 over all its outputs, 0.40 over "
+            "its valid ones)") in words_04
     assert "more alike (similarity 0.50) than answers to different prompts (0.30)" in words_04
     assert "real chat model" not in words_04   # nothing recorded about it: nothing said
     real = dict(metrics["04"], real_intra_similarity=0.41, real_shuffled_baseline=0.19,
                 real_model={"name": "smollm2-135m-instruct", "quantisation": "Q4_1, dequantised to float32",
                             "temperatures": [1.0, 1.5]})
     assert ("smollm2-135m-instruct (Q4_1, dequantised to float32), on open-ended prompts at T=1.0: intra-model "
-            "similarity 0.410 against a shuffled-prompt baseline of 0.190") in " ".join(frontpage.finding("04_x", real))
+            "similarity 0.410 against a shuffled-prompt baseline of 0.190, a gap of +0.220: its answers to one prompt "
+            "are more alike than answers to different prompts.") in " ".join(frontpage.finding("04_x", real))
     skipped = dict(metrics["04"], real_model={"name": "smollm2-135m-instruct", "skipped": "no network"})
     assert "real-model section was skipped" in " ".join(frontpage.finding("04_x", skipped))
     for nb, m in metrics.items():
@@ -347,3 +353,108 @@ def test_synthetic_reads_both_verdicts_beside_the_base():
     assert "made the worked answers more likely" in helped and "less likely" not in helped
     tied = said(same, same, [0.40, 0.42, 0.44], [0.41, 0.43, 0.42])
     assert "no difference beyond the seed spread" in tied and "likely" not in tied
+
+
+def _collapse_metrics(verdict, entropy_rlp, entropy_start, vendi_rlp, vendi_start):
+    cmp = {k: compare(a, b, names=("RLP", "CPT start"), metric=f"{k} at T=1.0, over sampling draws").to_dict()
+           for k, a, b in (("answer_entropy", entropy_rlp, entropy_start), ("vendi", vendi_rlp, vendi_start))}
+    return {"temperature": 1.0, "models": {
+        "base": {"intra_similarity": 0.5, "shuffled_baseline": {"intra_similarity": 0.3}, "vendi": 4.1,
+                 "valid_vendi": 2.3, "percent_valid": 0.78},
+        "rlp": {"intra_similarity": 0.5, "vendi": 4.0, "valid_vendi": 2.4, "percent_valid": 0.8},
+        "curated_pile": {"intra_similarity": 0.2, "vendi": 10.0, "valid_vendi": 0.5, "percent_valid": 0.11},
+        "raw_pile": {"intra_similarity": 0.25, "vendi": 11.3, "valid_vendi": 0.4, "percent_valid": 0.09}},
+        "verdicts": {"rlp": verdict}, "references": {"rlp": "cpt_start"}, "comparisons": {"rlp": cmp},
+        "where_rlp_acted": {"problems": 40, "k": 8, "temperature": 0.7,
+                            "cpt_start": {"distinct_n": 0.5, "answer_entropy": 0.824, "valid_share": 0.9, "correct_share": 0.523},
+                            "rlp": {"distinct_n": 0.45, "answer_entropy": 0.648, "valid_share": 0.92, "correct_share": 0.576}}}
+
+
+@pytest.mark.parametrize("verdict, ent, ven, want, never", [
+    ("REDUCES", ([1.0, 1.1, 1.05], [2.4, 2.3, 2.35]), ([2.0, 2.1, 2.05], [4.0, 4.1, 4.05]),
+     "RLP against the CPT start, the model it was made from: narrowed diversity (answer entropy 2.35 ± 0.05 → 1.05",
+     ("widened", "no clear change", "did better")),
+    ("INCREASES", ([2.4, 2.3, 2.35], [1.0, 1.1, 1.05]), ([4.0, 4.1, 4.05], [2.0, 2.1, 2.05]),
+     "RLP against the CPT start, the model it was made from: widened diversity (answer entropy 1.05 ± 0.05 → 2.35",
+     ("narrowed", "no clear change", "did better")),
+    ("does not clearly change", ([2.4, 2.0, 2.2], [2.3, 2.1, 2.25]), ([4.0, 4.4, 3.9], [4.1, 4.0, 4.2]),
+     "RLP against the CPT start, the model it was made from: no clear change in diversity (answer entropy 2.22",
+     ("narrowed", "widened", "did better")),
+])
+def test_collapse_finding_reads_right_for_every_verdict(verdict, ent, ven, want, never):
+    words = " ".join(frontpage.finding("04_mode_collapse", _collapse_metrics(verdict, *ent, *ven)))
+    assert want in words, words
+    assert not any(w in words for w in never), words
+    assert "over 3 sampling draws" in words
+    for raw in ("Rlp", "Cpt_start", "cpt_start", "raw_pile", "curated_pile"):
+        assert raw not in words
+    # diversity ranked among valid answers only: the junk models are said apart, with their valid share
+    assert "among the 2 of 4 tiny models that answer validly at least half the time" in words
+    assert "the most diverse is RLP (Vendi score 2.40 over its valid answers, 80% valid) and the least the base model" in words
+    assert ("The curated-pile model and the raw-pile model write a valid answer only 11% of the time (Vendi 10.0 over all "
+            "its outputs, 0.50 over its valid ones) and 9% of the time") in words
+    # where RLP acted: the per-problem numbers, from its start, said as one seed's direction
+    assert ("from its CPT start to RLP: entropy of the answers its thoughts reach (bits) 0.824 → 0.648, share correct "
+            "0.523 → 0.576") in words and "not a verdict" in words
+
+
+def _rlp_metrics(b, b_start, a, headroom=0.094, can_see=False):
+    items = lambda ps: [[1.0] * round(p * 20) + [0.0] * (20 - round(p * 20)) for p in ps]
+    names = ("CPT(F) → RLP(F)", "CPT(2F)")
+    return {"headroom": headroom, "mde_b": {"mde": 0.12, "can_see_half_headroom": can_see}, "rlp_steps": 8,
+            "design_b": {"cpt_f": {"accuracy_forced_think": 0.58, "accuracy_forced_think_spread": 0.01, "think_rate": 0.7}},
+            "verdict_b": compare(items_a=items(b[0]), items_b=items(b[1]), names=names,
+                                 metric="design B accuracy, <think> forced").to_dict(),
+            "verdict_b_vs_start": compare(items_a=items(b[0]), items_b=items(b_start), names=(names[0], "CPT(F)"),
+                                          metric="design B accuracy, <think> forced").to_dict(),
+            "verdict_a": compare(items_a=items(a[0]), items_b=items(a[1]), names=names,
+                                 metric="design A accuracy, <think> forced").to_dict()}
+
+
+HI, LO, MID = [0.9, 0.9, 0.95], [0.3, 0.35, 0.3], [0.6, 0.65, 0.6]
+
+
+@pytest.mark.parametrize("b, b_start, a, want, never", [
+    ((HI, LO), LO, (HI, LO),
+     ["CPT(F) → RLP(F) did better, beyond the noise of seeds and eval items", "CPT(F) → RLP(F) rose to 0.917",
+      "reinforcing the model's own thoughts beat imitating the worked chains"],
+     ["CPT(2F) did better", "fell to", "imitating the worked chains, which CPT reads", "nothing to sharpen"]),
+    ((LO, HI), HI, (LO, HI),
+     ["CPT(2F) did better, beyond the noise of seeds and eval items", "CPT(F) → RLP(F) fell to 0.317",
+      "imitating the worked chains, which CPT reads token by token, beat reinforcing"],
+     ["CPT(F) → RLP(F) did better", "rose to", "reinforcing the model's own thoughts beat"]),
+    ((MID, MID), MID, (MID, MID),
+     ["no difference beyond the noise of seeds and eval items", "no change beyond the noise of seeds and eval items"],
+     ["did better", "rose to", "fell to", " beat "]),
+])
+def test_rlp_finding_reads_right_for_every_direction(b, b_start, a, want, never):
+    words = " ".join(frontpage.finding("03_rlp_information_gain", _rlp_metrics(b, b_start, a)))
+    for w in want:
+        assert w in words, (w, words)
+    for w in never:
+        assert w not in words, (w, words)
+    assert "Against the start RLP moved from" in words
+
+
+def test_rlp_finding_without_headroom_or_seeds():
+    m = _rlp_metrics((MID, MID), MID, (MID, MID), headroom=-0.1)
+    assert "with no headroom at the start, RL had nothing to sharpen" in " ".join(frontpage.finding("03_x", m))
+    one = {k: dict(v, n_a=1, n_b=1, ci_low=None, ci_high=None, a_beats_b=False, b_beats_a=False)
+           if k.startswith("verdict") else v for k, v in _rlp_metrics((HI, LO), LO, (HI, LO)).items()}
+    words = " ".join(frontpage.finding("03_x", one))
+    assert "no verdict (needs >= 2 seeds per arm)" in words and "(no verdict: one seed)" in words
+    assert "did better" not in words and " beat " not in words
+
+
+def test_collapse_finding_when_few_models_answer_validly():
+    m = _collapse_metrics("does not clearly change", [2.4, 2.0, 2.2], [2.3, 2.1, 2.25], [4.0, 4.4, 3.9], [4.1, 4.0, 4.2])
+    for model in m["models"].values():
+        model["percent_valid"] = 0.3
+    words = " ".join(frontpage.finding("04_x", m))
+    # nobody valid half the time: every model ranked by its valid answers, the share beside each, no list of junk
+    assert ("At T=1.0, none of the 4 tiny models answers validly at least half the time; counting only valid answers, "
+            "the most diverse is RLP (Vendi score 2.40 over its valid answers, 30% valid) and the least the raw-pile "
+            "model") in words
+    assert "All 4 models write a valid answer less than half the time" in words and "only 30% of the time" not in words
+    m["models"]["rlp"]["percent_valid"] = 0.9
+    assert "At T=1.0, only RLP (Vendi score 2.40" in " ".join(frontpage.finding("04_x", m))

@@ -60,3 +60,20 @@ def test_names_and_colours():
     assert plots.arm_name("cpt_f_rlp_f") == "CPT(F) → RLP(F)" and plots.arm_name("new_arm") == "new arm"
     assert plots.color("something new") == plots.color("something new")  # stable for arms not listed
     assert len(set(plots.ARM_COLORS[a] for a in ("raw", "curated", "decontaminated"))) == 3
+
+
+def test_arm_comparison_several_verdicts_and_reference_lines():
+    panels, c = _panels()
+    start = compare([0.37, 0.36, 0.37], [0.30, 0.31, 0.29], names=("with_synthetic", "base"), metric="accuracy")
+    panels[0] = dict(panels[0], comparisons=[start], lines=[(0.5, "ceiling: pass@8 at the start")])
+    fig = plots.arm_comparison(panels, title="t")
+    title = next(a.text for a in fig.layout.annotations if a.text.startswith("accuracy"))
+    # both verdicts under the panel title, the panel's comparison first
+    assert title.index(c.verdict) < title.index("seed pool + synthetic − base model")
+    assert "seed pool + synthetic beats base model" in title  # the verdict in readable names
+    assert any(s.y0 == 0.5 and s.line.dash == "dash" for s in fig.layout.shapes)
+    assert "ceiling: pass@8 at the start" in [a.text for a in fig.layout.annotations]
+    with pytest.raises(ValueError, match=r"panels\[0\]\['lines'\]"):
+        plots.arm_comparison([dict(panels[0], lines=[0.5])], title="t")
+    with pytest.raises(ValueError, match=r"panels\[0\]\['comparisons'\]"):
+        plots.arm_comparison([dict(panels[0], comparisons=start)], title="t")
