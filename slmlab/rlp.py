@@ -74,7 +74,7 @@ import torch
 from accelerate import Accelerator
 from safetensors.torch import save_model as save_safetensors_model
 
-from . import _checks, checkpoint, trainer_loop
+from . import _checks, _trainer_loop, checkpoint
 from .ema import ema_copy, ema_update
 from .thoughts import (ThoughtFormat, answer_positions, baseline_logprob, build_thought_batch, distinct_rows,
                        forward_contexts, sample_thoughts, score_thoughts, select_rows, uniform_positions)
@@ -411,7 +411,7 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
 # ---------------------------------------------------------------- the run
 # RLP's order of positions at a seed differs from pretraining's order of blocks at that seed.
 _ORDER_SALT = 7
-# Beside trainer_loop.RESUME_FREE: after warmup the rate is constant, so a run may be extended.
+# Beside _trainer_loop.RESUME_FREE: after warmup the rate is constant, so a run may be extended.
 _RESUME_FREE = ("steps",)
 
 
@@ -455,7 +455,7 @@ def train_rlp(model, tokenizer, positions, cfg: RLPConfig = RLPConfig(), out_dir
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
                                   betas=cfg.betas, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
-    start, state = trainer_loop.resume(out_dir if resume else None, cfg, accel.device, model, optimizer, scheduler,
+    start, state = _trainer_loop.resume(out_dir if resume else None, cfg, accel.device, model, optimizer, scheduler,
                                        free=_RESUME_FREE, read_extra=_read_extra(accel.device, ref is not None))
     history = [] if state is None else state["history"]
     if state is not None:
@@ -474,11 +474,12 @@ def train_rlp(model, tokenizer, positions, cfg: RLPConfig = RLPConfig(), out_dir
         return row
 
     def save_at(done):
-        trainer_loop.save(accel, out_dir, done, cfg, model, tokenizer, optimizer, scheduler,
+        _trainer_loop.save(accel, out_dir, done, cfg, model, tokenizer, optimizer, scheduler,
                           write_extra=_write_extra(ema, ref, history))
-    trainer_loop.run_steps(step_body, cfg, accel, len(positions), cfg.batch_positions, start, desc="rlp",
+    _trainer_loop.run_steps(step_body, cfg, accel, len(positions), cfg.batch_positions, start, desc="rlp",
                            stop_after=stop_after, salt=_ORDER_SALT, save_at=save_at if out_dir is not None else None,
-                           postfix=lambda row: {"reward": f"{row['reward']:+.2f}", "len": f"{row['thought_length']:.0f}"})
+                           postfix=lambda row: {"reward": f"{row['reward']:+.2f}",
+                                                "len": f"{row['thought_length']:.0f}"})
     return {"history": history, "model": accel.unwrap_model(model).eval(), "ema_model": ema}
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
-from . import _checks, checkpoint, trainer_loop
+from . import _checks, _trainer_loop, checkpoint
 
 __all__ = ["TrainConfig", "pack_documents", "document_exposures", "document_inputs", "pretrain", "latest_checkpoint",
            "autocast_dtype"]
@@ -142,7 +142,7 @@ def document_exposures(tokenizer, texts, cfg: "TrainConfig", seeds=None) -> list
     for seed in ([cfg.seed] if seeds is None else list(seeds)):
         trained = torch.zeros(n_blocks, dtype=torch.long)
         for step in range(cfg.steps):
-            idx = torch.tensor(trainer_loop.batch_indices(n_blocks, cfg.batch_size, step, seed))
+            idx = torch.tensor(_trainer_loop.batch_indices(n_blocks, cfg.batch_size, step, seed))
             trained += torch.bincount(idx, minlength=n_blocks)
         out.append([int(trained[b]) if b < n_blocks else 0 for b in block])
     return out[0] if seeds is None else out
@@ -157,7 +157,7 @@ def _lr_lambda(cfg: TrainConfig):
     return f
 
 
-# Beside trainer_loop.RESUME_FREE: when the eval loss is measured changes no weight.
+# Beside _trainer_loop.RESUME_FREE: when the eval loss is measured changes no weight.
 _RESUME_FREE = ("eval_every",)
 
 
@@ -255,7 +255,7 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
-    start, state = trainer_loop.resume(out_dir if resume else None, cfg, device, model, optimizer, scheduler,
+    start, state = _trainer_loop.resume(out_dir if resume else None, cfg, device, model, optimizer, scheduler,
                                        free=_RESUME_FREE)
     if state is not None:
         torch.set_rng_state(state["trainer"]["rng"])
@@ -284,9 +284,9 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
         return row
 
     def save_at(done):  # the RNG state too: a resumed run draws what an uninterrupted one would
-        trainer_loop.save(accel, out_dir, done, cfg, model, tokenizer, optimizer, scheduler,
+        _trainer_loop.save(accel, out_dir, done, cfg, model, tokenizer, optimizer, scheduler,
                           state_extra={"rng": torch.get_rng_state()})
-    done = trainer_loop.run_steps(step_body, cfg, accel, len(blocks), cfg.batch_size, start, desc="pretrain",
+    done = _trainer_loop.run_steps(step_body, cfg, accel, len(blocks), cfg.batch_size, start, desc="pretrain",
                                   stop_after=stop_after, save_at=save_at if out_dir is not None else None,
                                   postfix=lambda row: {"loss": f"{row['loss']:.3f}"})
     tokens = done * cfg.batch_size * cfg.block_size

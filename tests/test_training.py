@@ -166,7 +166,7 @@ def test_two_processes_give_the_same_update_as_one(tmp_path):
 
 
 def test_batch_indices_read_seeded_epochs_in_order():
-    from slmlab.trainer_loop import batch_indices
+    from slmlab._trainer_loop import batch_indices
     n, batch = 10, 4
     # one epoch is the permutation seeded by seed * 100_003 + epoch (+ salt): the order recorded runs rely on
     perm = lambda seed, epoch, salt=0: torch.randperm(n, generator=torch.Generator().manual_seed(
@@ -181,7 +181,7 @@ def test_batch_indices_read_seeded_epochs_in_order():
 def test_run_steps_saves_every_checkpoint_every_steps_and_at_the_end():
     from types import SimpleNamespace
     from accelerate import Accelerator
-    from slmlab.trainer_loop import run_steps
+    from slmlab._trainer_loop import run_steps
     accel = Accelerator(cpu=True)
     cfg = SimpleNamespace(steps=7, checkpoint_every=3, seed=0, progress=False)
 

@@ -9,6 +9,8 @@ process of a ``torchrun`` run takes every ``num_processes``-th item of the same 
 A checkpoint holds the model's ``from_pretrained`` files, the tokenizer and ``trainer_state.pt``
 (optimizer, scheduler, step, plus what the trainer adds); a trainer writes and reads its other
 files (an EMA copy, its history) through ``write_extra`` / ``read_extra``.
+
+Private, like :mod:`slmlab._checks`: the two trainers import it; a notebook calls the trainers.
 """
 from __future__ import annotations
 
