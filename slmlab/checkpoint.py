@@ -32,7 +32,7 @@ from . import _checks
 
 __all__ = ["MARKER", "DamagedCheckpoint", "check_out_dir", "save", "checkpoints", "latest", "load_latest",
            "check_same_settings", "check_keep", "read_tensors", "read_torch", "read_json", "load_tensors",
-           "save_model_folder"]
+           "save_model_folder", "write_folder"]
 
 MARKER = "slmlab_checkpoint.json"
 _FORMAT = 1
@@ -116,26 +116,48 @@ def save(out_dir, index: int, write, *, prefix: str = "checkpoint", width: int =
     if meta is not None and not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict or None, got {type(meta).__name__}")
     out_dir = check_out_dir(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    name = f"{prefix}-{index:0{width}d}"
-    final, tmp, old = out_dir / name, out_dir / f".tmp-{name}", out_dir / f".old-{name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    write(tmp)
-    if not _files(tmp):
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ValueError(f"write(folder) wrote no files into the folder it was given ({str(tmp)!r}); it must write "
-                         "the run's files there (e.g. folder / 'model.safetensors'), not into out_dir or elsewhere")
-    marker = {"format": _FORMAT, "prefix": prefix, "index": index, "config": _plain(config),
-              "files": {p.relative_to(tmp).as_posix(): _sha256(p) for p in _files(tmp)}, **(meta or {})}
-    (tmp / MARKER).write_text(json.dumps(marker, indent=1))
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        os.replace(final, old)  # set aside, not deleted, until the new one is in place
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+
+    def write_marked(tmp):
+        write(tmp)
+        if not _files(tmp):
+            raise ValueError(f"write(folder) wrote no files into the folder it was given ({str(tmp)!r}); it must "
+                             "write the run's files there (e.g. folder / 'model.safetensors'), not into out_dir or "
+                             "elsewhere")
+        marker = {"format": _FORMAT, "prefix": prefix, "index": index, "config": _plain(config),
+                  "files": {p.relative_to(tmp).as_posix(): _sha256(p) for p in _files(tmp)}, **(meta or {})}
+        (tmp / MARKER).write_text(json.dumps(marker, indent=1))
+    final = _replace_folder(out_dir / f"{prefix}-{index:0{width}d}", write_marked)
     _prune(out_dir, prefix, index, keep)
     return final
+
+
+def _replace_folder(folder: Path, write) -> Path:
+    """``write(tmp)`` into an empty ``.tmp-<name>`` beside ``folder``, then put it in ``folder``'s
+    place in one rename: a crash leaves the old folder or the new one, never half of one."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp, old = folder.with_name(f".tmp-{folder.name}"), folder.with_name(f".old-{folder.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)  # set aside, not deleted, until the new one is in place
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def write_folder(folder, write) -> Path:
+    """Write a finished folder (a model, a copy of shipped files) atomically: ``write(tmp)`` fills an
+    empty temporary folder beside ``folder``, which then replaces ``folder`` whole, so a reader never
+    finds half of it under the real name. Returns the folder."""
+    folder = check_out_dir(folder, "folder", "a finished folder needs a folder")
+    _checks.callable_("write", write, "write(folder) that writes the files into folder")
+    return _replace_folder(folder, write)
 
 
 def _prune(out_dir: Path, prefix: str, index: int, keep: int | None) -> None:
@@ -315,16 +337,10 @@ def save_model_folder(folder, model, tokenizer, files: dict | None = None) -> Pa
     if files is not None and (not isinstance(files, dict)
                               or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
         raise TypeError("files must be a dict {file name: text}")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp, old = folder.with_name(f".tmp-{folder.name}"), folder.with_name(f".old-{folder.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    for name, text in (files or {}).items():
-        (tmp / name).write_text(text)
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
+
+    def write(tmp):
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text)
+    return _replace_folder(folder, write)

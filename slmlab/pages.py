@@ -21,6 +21,7 @@ import re
 import shutil
 from pathlib import Path
 
+from .checkpoint import write_folder
 from .report import atomic_write_text
 
 __all__ = ["MATHJAX_CONFIG", "mathjax_source", "ship_mathjax", "notebook_html", "offline_notebook",
@@ -73,11 +74,9 @@ def ship_mathjax(out) -> str:
     """Copy MathJax into ``out/mathjax`` (once) and return the URL the pages in ``out`` load it from."""
     target = Path(out) / MATHJAX_DIR
     if not (target / "MathJax.js").is_file():
-        tmp = Path(out) / f".{MATHJAX_DIR}.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(mathjax_source(), tmp)
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)  # a half-copied folder is never taken for a whole one
+        source = mathjax_source()
+        # atomically: a half-copied folder is never taken for a whole one
+        write_folder(target, lambda tmp: shutil.copytree(source, tmp, dirs_exist_ok=True))
     return f"{MATHJAX_DIR}/MathJax.js?config={MATHJAX_CONFIG}"
 
 

@@ -68,19 +68,17 @@ import contextlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 from accelerate import Accelerator
 from safetensors.torch import save_model as save_safetensors_model
-from tqdm.auto import tqdm
 
-from . import checkpoint
+from . import _checks, _trainer_loop, checkpoint
 from .ema import ema_copy, ema_update
 from .thoughts import (ThoughtFormat, answer_positions, baseline_logprob, build_thought_batch, distinct_rows,
                        forward_contexts, sample_thoughts, score_thoughts, select_rows, uniform_positions)
-from .training import _check_betas, _check_number, autocast_dtype
+from .training import autocast_dtype
 
 __all__ = ["RLPConfig", "ThoughtFormat", "thought_format", "answer_positions", "uniform_positions",
            "sample_thoughts", "build_thought_batch", "score_thoughts", "baseline_logprob",
@@ -137,17 +135,17 @@ class RLPConfig:
             raise ValueError(f"group_size={self.group_size!r} must be an int >= 2 (leave-one-out needs two)")
         if self.reward_tokens is not None and (not isinstance(self.reward_tokens, int) or self.reward_tokens < 1):
             raise ValueError(f"reward_tokens={self.reward_tokens!r} must be None or a positive int")
-        _check_number("temperature", self.temperature, low=0.0, low_open=True)
+        _checks.number("temperature", self.temperature, low=0.0, low_open=True)
         if not (0.0 <= self.ema_decay <= 1.0):
             raise ValueError(f"ema_decay={self.ema_decay!r} must lie in [0, 1]")
-        _check_number("lr", self.lr, low=0.0, low_open=True)
-        _check_number("adam_eps", self.adam_eps, low=0.0, low_open=True)
+        _checks.number("lr", self.lr, low=0.0, low_open=True)
+        _checks.number("adam_eps", self.adam_eps, low=0.0, low_open=True)
         for name in ("kl_beta", "clip_low", "clip_high", "weight_decay"):
-            _check_number(name, getattr(self, name), low=0.0)
-        _check_number("clip_low", self.clip_low, high=1.0, why="the ratio is clipped below at 1 - clip_low")
-        _check_number("grad_clip", self.grad_clip, low=0.0, why="max gradient norm; 0 turns clipping off, "
+            _checks.number(name, getattr(self, name), low=0.0)
+        _checks.number("clip_low", self.clip_low, high=1.0, why="the ratio is clipped below at 1 - clip_low")
+        _checks.number("grad_clip", self.grad_clip, low=0.0, why="max gradient norm; 0 turns clipping off, "
                       "a negative value would flip every gradient")
-        _check_betas(self.betas)
+        _checks.betas(self.betas)
         for name in ("warmup_steps", "checkpoint_every", "seed"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
@@ -411,43 +409,28 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
 
 
 # ---------------------------------------------------------------- the run
-def _batch_indices(n: int, batch: int, step: int, seed: int) -> list[int]:
-    """Global position indices of step ``step``: seeded epoch permutations, read in order."""
-    out, start = [], step * batch
-    while len(out) < batch:
-        epoch, off = divmod(start + len(out), n)
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch + 7))
-        out.extend(perm[off: off + batch - len(out)].tolist())
-    return out
+# RLP's order of positions at a seed differs from pretraining's order of blocks at that seed.
+_ORDER_SALT = 7
+# Beside _trainer_loop.RESUME_FREE: after warmup the rate is constant, so a run may be extended.
+_RESUME_FREE = ("steps",)
 
 
-def _save(accel, model, ema, ref, tokenizer, optimizer, scheduler, step, cfg, out_dir: Path, history):
-    if not accel.is_main_process:
-        return
-
+def _write_extra(ema, ref, history):
     def write(folder):
-        accel.unwrap_model(model).save_pretrained(folder, safe_serialization=True)
-        tokenizer.save_pretrained(folder)
         save_safetensors_model(ema, str(folder / "ema.safetensors"))
         if ref is not None:
             save_safetensors_model(ref, str(folder / "reference.safetensors"))
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step},
-                   folder / "trainer_state.pt")
         (folder / "history.json").write_text(json.dumps(history))
-    checkpoint.save(out_dir, step, write, config=asdict(cfg), keep=cfg.keep_checkpoints)
+    return write
 
 
-def _read(folder: Path, device, with_ref: bool) -> dict:
-    """Every file of an RLP checkpoint, read into memory; nothing is changed yet."""
-    read = lambda name: checkpoint.read_tensors(folder, name, device=str(device))
-    return {"model": read("model.safetensors"), "ema": read("ema.safetensors"),
-            "ref": read("reference.safetensors") if with_ref else None,
-            "trainer": checkpoint.read_torch(folder, "trainer_state.pt"),
-            "history": checkpoint.read_json(folder, "history.json")}
-
-
-# Settings a resumed run may change: they do not alter the steps already taken.
-_RESUME_FREE = ("steps", "progress", "checkpoint_every", "keep_checkpoints")
+def _read_extra(device, with_ref: bool):
+    """RLP's own files of a checkpoint, read into memory; nothing is changed yet."""
+    def read(folder):
+        tensors = lambda name: checkpoint.read_tensors(folder, name, device=str(device))
+        return {"ema": tensors("ema.safetensors"), "ref": tensors("reference.safetensors") if with_ref else None,
+                "history": checkpoint.read_json(folder, "history.json")}
+    return read
 
 
 def train_rlp(model, tokenizer, positions, cfg: RLPConfig = RLPConfig(), out_dir=None, resume: bool = True,
@@ -472,38 +455,31 @@ def train_rlp(model, tokenizer, positions, cfg: RLPConfig = RLPConfig(), out_dir
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
                                   betas=cfg.betas, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
-    start, history = 0, []
-    found = checkpoint.load_latest(out_dir, lambda f: _read(f, accel.device, ref is not None), config=asdict(cfg),
-                                   free=_RESUME_FREE) if out_dir is not None and resume else None
-    if found is not None:
-        folder, _, state = found
-        checkpoint.load_tensors(model, state["model"], where=folder)
-        checkpoint.load_tensors(ema, state["ema"], where=folder)
+    start, state = _trainer_loop.resume(out_dir if resume else None, cfg, accel.device, model, optimizer, scheduler,
+                                       free=_RESUME_FREE, read_extra=_read_extra(accel.device, ref is not None))
+    history = [] if state is None else state["history"]
+    if state is not None:
+        checkpoint.load_tensors(ema, state["ema"], where=state["folder"])
         if ref is not None:
-            checkpoint.load_tensors(ref, state["ref"], where=folder)
-        optimizer.load_state_dict(state["trainer"]["optimizer"])
-        scheduler.load_state_dict(state["trainer"]["scheduler"])
-        start, history = int(state["trainer"]["step"]), state["history"]
+            checkpoint.load_tensors(ref, state["ref"], where=state["folder"])
     model, optimizer = accel.prepare(model, optimizer)
 
-    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
-    bar = tqdm(range(start, end), desc="rlp", initial=start, total=cfg.steps,
-               disable=not (cfg.progress and accel.is_main_process))
-    for step in bar:
-        idx = _batch_indices(len(positions), cfg.batch_positions, step, cfg.seed)
-        mine = idx[accel.process_index:: accel.num_processes]
+    def step_body(step, mine):
         row = rlp_step(model, ema, optimizer, [positions[i] for i in mine], cfg, fmt, step,
                        position_ids=mine, accel=accel, ref_model=ref, scheduler=scheduler)
         row["lr"] = scheduler.get_last_lr()[0]
         history.append(row)
-        bar.set_postfix(reward=f"{row['reward']:+.2f}", len=f"{row['thought_length']:.0f}")
         if callback is not None and accel.is_main_process:
             callback(row)
-        done = step + 1
-        if out_dir is not None and cfg.checkpoint_every and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
-            _save(accel, model, ema, ref, tokenizer, optimizer, scheduler, done, cfg, out_dir, history)
-    bar.close()
-    accel.wait_for_everyone()
+        return row
+
+    def save_at(done):
+        _trainer_loop.save(accel, out_dir, done, cfg, model, tokenizer, optimizer, scheduler,
+                          write_extra=_write_extra(ema, ref, history))
+    _trainer_loop.run_steps(step_body, cfg, accel, len(positions), cfg.batch_positions, start, desc="rlp",
+                           stop_after=stop_after, salt=_ORDER_SALT, save_at=save_at if out_dir is not None else None,
+                           postfix=lambda row: {"reward": f"{row['reward']:+.2f}",
+                                                "len": f"{row['thought_length']:.0f}"})
     return {"history": history, "model": accel.unwrap_model(model).eval(), "ema_model": ema}
 
 
@@ -584,7 +560,7 @@ def thought_diversity(model, tokenizer, problems, k: int = 8, temperature: float
     rows = _problem_rows(problems)
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
         raise ValueError(f"k={k!r} must be an int >= 2 (diversity needs at least two samples per problem)")
-    _check_number("temperature", temperature, low=0.0, low_open=True)
+    _checks.number("temperature", temperature, low=0.0, low_open=True)
     prompts = [r["prompt"] + think_open for r in rows for _ in range(k)]
     outs = sample(model.eval(), tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     per = {"distinct_n": [], "answer_entropy": [], "valid_share": [], "correct_share": []}

@@ -8,14 +8,13 @@ the same data as an uninterrupted one and ends with the same weights. Under ``ac
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from tqdm.auto import tqdm
 
-from . import _checks, checkpoint
+from . import _checks, _trainer_loop, checkpoint
 
 __all__ = ["TrainConfig", "pack_documents", "document_exposures", "document_inputs", "pretrain", "latest_checkpoint",
            "autocast_dtype"]
@@ -46,7 +45,7 @@ class TrainConfig:
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name}={v!r} must be a positive int")
         if self.warmup_ratio is not None:
-            _check_number("warmup_ratio", self.warmup_ratio, low=0.0, high=1.0)
+            _checks.number("warmup_ratio", self.warmup_ratio, low=0.0, high=1.0)
             # at least one warmup step when asked for any, so Adam's first, largest step is damped
             self.warmup_steps = max(1, round(self.warmup_ratio * self.steps)) if self.warmup_ratio > 0 else 0
         for name in ("warmup_steps", "eval_every", "checkpoint_every", "seed"):
@@ -56,20 +55,15 @@ class TrainConfig:
         if self.warmup_steps > self.steps:
             raise ValueError(f"warmup_steps={self.warmup_steps} must be <= steps={self.steps} (the cosine "
                              "decay would never start)")
-        _check_number("lr", self.lr, low=0.0, low_open=True)
-        _check_number("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
-        _check_number("weight_decay", self.weight_decay, low=0.0)
-        _check_number("grad_clip", self.grad_clip, low=0.0, why="max gradient norm; 0 turns clipping off, "
+        _checks.number("lr", self.lr, low=0.0, low_open=True)
+        _checks.number("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
+        _checks.number("weight_decay", self.weight_decay, low=0.0)
+        _checks.number("grad_clip", self.grad_clip, low=0.0, why="max gradient norm; 0 turns clipping off, "
                       "a negative value would flip every gradient")
-        _check_betas(self.betas)
+        _checks.betas(self.betas)
         checkpoint.check_keep(self.keep_checkpoints)
         if self.mixed_precision not in ("auto", "bf16", "no"):
             raise ValueError(f"mixed_precision={self.mixed_precision!r} must be 'auto', 'bf16' or 'no'")
-
-
-# The checks live in slmlab._checks (one place for the package); these names stay for rlp.
-_check_number = _checks.number
-_check_betas = _checks.betas
 
 
 def autocast_dtype(device: torch.device, mixed_precision: str = "auto") -> torch.dtype | None:
@@ -148,20 +142,10 @@ def document_exposures(tokenizer, texts, cfg: "TrainConfig", seeds=None) -> list
     for seed in ([cfg.seed] if seeds is None else list(seeds)):
         trained = torch.zeros(n_blocks, dtype=torch.long)
         for step in range(cfg.steps):
-            trained += torch.bincount(_batch_indices(n_blocks, cfg.batch_size, step, seed), minlength=n_blocks)
+            idx = torch.tensor(_trainer_loop.batch_indices(n_blocks, cfg.batch_size, step, seed))
+            trained += torch.bincount(idx, minlength=n_blocks)
         out.append([int(trained[b]) if b < n_blocks else 0 for b in block])
     return out[0] if seeds is None else out
-
-
-def _batch_indices(n_blocks: int, batch_size: int, step: int, seed: int) -> torch.Tensor:
-    """Block indices of global step ``step``: epochs are seeded permutations, read in order."""
-    start = step * batch_size
-    out = []
-    while len(out) < batch_size:
-        epoch, offset = divmod(start + len(out), n_blocks)
-        perm = torch.randperm(n_blocks, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
-        out.extend(perm[offset: offset + batch_size - len(out)].tolist())
-    return torch.tensor(out)
 
 
 def _lr_lambda(cfg: TrainConfig):
@@ -173,31 +157,14 @@ def _lr_lambda(cfg: TrainConfig):
     return f
 
 
-# Settings a resumed run may change: they do not alter the weights it ends with.
-_RESUME_FREE = ("progress", "checkpoint_every", "keep_checkpoints", "eval_every")
+# Beside _trainer_loop.RESUME_FREE: when the eval loss is measured changes no weight.
+_RESUME_FREE = ("eval_every",)
 
 
 def latest_checkpoint(out_dir) -> Path | None:
     """The checkpoint folder with the highest step in ``out_dir`` (written by :func:`pretrain`), or None.
     ``out_dir`` is the run's folder (the one given to :func:`pretrain`), not a checkpoint inside it."""
     return checkpoint.latest(out_dir)
-
-
-def _save_checkpoint(accel, model, tokenizer, optimizer, scheduler, step, cfg, out_dir: Path):
-    if not accel.is_main_process:
-        return
-
-    def write(folder):
-        accel.unwrap_model(model).save_pretrained(folder, safe_serialization=True)
-        tokenizer.save_pretrained(folder)
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": torch.get_rng_state(), "step": step}, folder / "trainer_state.pt")
-    checkpoint.save(out_dir, step, write, config=asdict(cfg), keep=cfg.keep_checkpoints)
-
-
-def _read_checkpoint(folder: Path, device) -> dict:
-    return {"model": checkpoint.read_tensors(folder, "model.safetensors", device=str(device)),
-            "trainer": checkpoint.read_torch(folder, "trainer_state.pt")}
 
 
 def _context_limit(model) -> int | None:
@@ -288,25 +255,15 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
-    start = 0
-    found = checkpoint.load_latest(out_dir, lambda f: _read_checkpoint(f, device), config=asdict(cfg),
-                                   free=_RESUME_FREE) if out_dir is not None and resume else None
-    if found is not None:
-        folder, _, state = found
-        checkpoint.load_tensors(model, state["model"], where=folder)
-        optimizer.load_state_dict(state["trainer"]["optimizer"])
-        scheduler.load_state_dict(state["trainer"]["scheduler"])
+    start, state = _trainer_loop.resume(out_dir if resume else None, cfg, device, model, optimizer, scheduler,
+                                       free=_RESUME_FREE)
+    if state is not None:
         torch.set_rng_state(state["trainer"]["rng"])
-        start = int(state["trainer"]["step"])
     model, optimizer = accel.prepare(model, optimizer)
 
-    history, tokens = [], start * cfg.batch_size * cfg.block_size
-    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
-    bar = tqdm(range(start, end), desc="pretrain", disable=not (cfg.progress and accel.is_main_process),
-               initial=start, total=cfg.steps)
-    for step in bar:
-        idx = _batch_indices(len(blocks), cfg.batch_size, step, cfg.seed)
-        mine = idx[accel.process_index:: accel.num_processes]
+    history = []
+
+    def step_body(step, mine):
         x = blocks[mine].to(device)
         y = x if labels is None else labels[mine].to(device)   # -100: no loss (the model shifts labels itself)
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
@@ -318,17 +275,21 @@ def pretrain(model, tokenizer, texts, cfg: TrainConfig = TrainConfig(), eval_tex
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        tokens += cfg.batch_size * cfg.block_size
-        row = {"step": step + 1, "loss": loss.item(), "lr": scheduler.get_last_lr()[0], "tokens": tokens}
         done = step + 1
+        row = {"step": done, "loss": loss.item(), "lr": scheduler.get_last_lr()[0],
+               "tokens": done * cfg.batch_size * cfg.block_size}
         if eval_blocks is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps):
             row["eval_loss"] = _eval_loss(model, eval_blocks, device, amp)
         history.append(row)
-        bar.set_postfix(loss=f"{row['loss']:.3f}")
-        if out_dir is not None and cfg.checkpoint_every and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
-            _save_checkpoint(accel, model, tokenizer, optimizer, scheduler, done, cfg, out_dir)
-    bar.close()
-    accel.wait_for_everyone()
+        return row
+
+    def save_at(done):  # the RNG state too: a resumed run draws what an uninterrupted one would
+        _trainer_loop.save(accel, out_dir, done, cfg, model, tokenizer, optimizer, scheduler,
+                          state_extra={"rng": torch.get_rng_state()})
+    done = _trainer_loop.run_steps(step_body, cfg, accel, len(blocks), cfg.batch_size, start, desc="pretrain",
+                                  stop_after=stop_after, save_at=save_at if out_dir is not None else None,
+                                  postfix=lambda row: {"loss": f"{row['loss']:.3f}"})
+    tokens = done * cfg.batch_size * cfg.block_size
     evals = [r["eval_loss"] for r in history if "eval_loss" in r]
     return {"history": history, "tokens": tokens, "final_eval_loss": evals[-1] if evals else None,
             "model": accel.unwrap_model(model)}

@@ -475,6 +475,8 @@ CASES = [
     (checkpoint.save_model_folder, (Place("file"), MODEL, TOK), ValueError, "is a file; a model needs a folder"),
     (checkpoint.save_model_folder, (Place("new_dir"), "model", TOK), TypeError,
      "model and tokenizer must be transformers objects"),
+    (checkpoint.write_folder, (Place("file"), lambda folder: None), ValueError, "is a file; a finished folder needs"),
+    (checkpoint.write_folder, (Place("new_dir"), "files"), TypeError, "write must be a callable"),
     (training.document_inputs, ("x",), ValueError, "documents must be a (blocks, block_size) tensor"),
     (checkpoint.load_tensors, (MODEL, {"no.such.weight": torch.zeros(1)}), ValueError, "does not fit this model"),
     # ---------------------------------------------------------------- training, more

@@ -124,3 +124,20 @@ def test_load_tensors_accepts_tied_weights_only(tmp_path):
     assert torch.equal(m.b.weight, torch.ones(2, 2))
     with pytest.raises(ValueError, match=r"does not fit this model: missing \[.weight., .bias.\], unexpected \[.other.\]"):
         checkpoint.load_tensors(torch.nn.Linear(2, 2), {"other": torch.ones(1)})
+
+
+def test_write_folder_replaces_the_folder_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "model"
+    checkpoint.write_folder(target, lambda f: (f / "a.txt").write_text("one"))
+    checkpoint.write_folder(target, lambda f: (f / "b.txt").write_text("two"))
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]  # replaced, not merged
+
+    def crash(folder):
+        (folder / "half.txt").write_text("half")
+        raise OSError("disk full")
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.write_folder(target, crash)
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]  # the old folder stays whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary folder left behind
+    with pytest.raises(TypeError, match="write must be a callable"):
+        checkpoint.write_folder(target, "b.txt")

@@ -163,3 +163,34 @@ def test_two_processes_give_the_same_update_as_one(tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-5), k
+
+
+def test_batch_indices_read_seeded_epochs_in_order():
+    from slmlab._trainer_loop import batch_indices
+    n, batch = 10, 4
+    # one epoch is the permutation seeded by seed * 100_003 + epoch (+ salt): the order recorded runs rely on
+    perm = lambda seed, epoch, salt=0: torch.randperm(n, generator=torch.Generator().manual_seed(
+        seed * 100_003 + epoch + salt)).tolist()
+    stream = perm(3, 0) + perm(3, 1) + perm(3, 2)
+    got = [i for step in range(7) for i in batch_indices(n, batch, step, 3)]
+    assert got == stream[:28]
+    assert batch_indices(n, batch, 4, 3) == stream[16:20]  # a step alone: what a resumed run starts with
+    assert batch_indices(n, batch, 0, 3, salt=7) == perm(3, 7)[:4] != batch_indices(n, batch, 0, 3)
+
+
+def test_run_steps_saves_every_checkpoint_every_steps_and_at_the_end():
+    from types import SimpleNamespace
+    from accelerate import Accelerator
+    from slmlab._trainer_loop import run_steps
+    accel = Accelerator(cpu=True)
+    cfg = SimpleNamespace(steps=7, checkpoint_every=3, seed=0, progress=False)
+
+    def run(start=0, stop_after=None):
+        ran, saved = [], []
+        done = run_steps(lambda step, mine: ran.append((step, len(mine))) or {}, cfg, accel, 5, 2, start,
+                         desc="t", stop_after=stop_after, save_at=saved.append)
+        return ran, saved, done
+    assert run() == ([(s, 2) for s in range(7)], [3, 6, 7], 7)
+    assert run(stop_after=4) == ([(s, 2) for s in range(4)], [3], 4)
+    assert run(start=5) == ([(5, 2), (6, 2)], [6, 7], 7)
+    assert run(start=5, stop_after=2) == ([], [], 5)
