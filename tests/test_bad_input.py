@@ -515,9 +515,9 @@ CASES = [
     (open_ended.open_ended_documents, (-1, 0), ValueError, "n=-1"),
     # ---------------------------------------------------------------- profiles: a size keeps its sign
     (P(profiles.sizes, batch=0), ("01_data_curation", "smoke"), ValueError, "batch=0 must be >= 1"),
-    (P(profiles.sizes, lrs=(-1e-3,)), ("02_synthetic_data", "smoke"), ValueError, "lrs=(-0.001,) must be > 0"),
-    (P(profiles.sizes, lr_grid_rlp=(0.0,)), ("03_rlp_information_gain", "smoke"), ValueError,
-     "lr_grid_rlp=(0.0,) must be > 0"),
+    (P(profiles.sizes, lr_grid=(-1e-3,)), ("02_synthetic_data", "smoke"), ValueError, "lr_grid=(-0.001,) must be > 0"),
+    (P(profiles.sizes, rlp_lr_grid=(0.0,)), ("03_rlp_information_gain", "smoke"), ValueError,
+     "rlp_lr_grid=(0.0,) must be > 0"),
     (P(profiles.sizes, leak_rate=1.5), ("01_data_curation", "smoke"), ValueError, "leak_rate=1.5 must be <= 1"),
     (P(profiles.sizes, leak_rate=-0.1), ("01_data_curation", "smoke"), ValueError, "leak_rate=-0.1 must be > 0"),
     (P(profiles.sizes, ks=(0, 1.5)), ("06_spectrum_tuning", "smoke"), ValueError, "ks=(0, 1.5) must hold ints"),
