@@ -514,7 +514,7 @@ CASES = [
     (open_ended.open_ended_documents, (3, None), ValueError, "seed=None must be a non-negative int"),
     (open_ended.open_ended_documents, (-1, 0), ValueError, "n=-1"),
     # ---------------------------------------------------------------- profiles: a size keeps its sign
-    (P(profiles.sizes, batch=0), ("01_data_curation", "smoke"), ValueError, "batch=0 must be >= 1"),
+    (P(profiles.sizes, batch_size=0), ("01_data_curation", "smoke"), ValueError, "batch_size=0 must be >= 1"),
     (P(profiles.sizes, lr_grid=(-1e-3,)), ("02_synthetic_data", "smoke"), ValueError, "lr_grid=(-0.001,) must be > 0"),
     (P(profiles.sizes, rlp_lr_grid=(0.0,)), ("03_rlp_information_gain", "smoke"), ValueError,
      "rlp_lr_grid=(0.0,) must be > 0"),
