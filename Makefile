@@ -21,17 +21,24 @@ $(VENV)/.installed: pyproject.toml scripts/install_torch.sh
 report: setup
 	$(BIN)/python -m slmlab run --profile $(PROFILE) --out $(OUT)
 
-# The tests. They execute the collection once, at the smoke profile (tests/test_notebooks.py), and read
-# that run for everything else: the recorded numbers, the pages, the outputs of the cells tagged
-# nbval-check-output. Artifacts go to a fresh folder, not notebooks/.
-TEST_ENV = SLMLAB_PROFILE=smoke SLMLAB_ARTIFACTS="$$(mktemp -d)" HF_DATASETS_DISABLE_PROGRESS_BARS=1 TQDM_DISABLE=1
+# The tests. They execute the collection once, at the smoke profile (tests/test_notebooks.py, through the
+# runner, which passes `profile` as a papermill parameter), and read that run for everything else: the
+# recorded numbers, the pages, the outputs of the cells tagged nbval-check-output. Artifacts go to a fresh
+# folder, not notebooks/.
+TEST_ENV = SLMLAB_ARTIFACTS="$$(mktemp -d)" HF_DATASETS_DISABLE_PROGRESS_BARS=1 TQDM_DISABLE=1
 test: setup
 	$(TEST_ENV) $(BIN)/python -m pytest tests
 
 # nbval itself over the notebooks (lax: a cell's committed output is compared only where the cell is
 # tagged nbval-check-output); a second execution of the collection, so not part of `make test`.
+# nbval cannot pass parameters, so it runs copies that papermill has given `profile = "smoke"` (an
+# injected-parameters cell after the parameters cell, as the runner's would be). NB picks notebooks.
+NB ?= notebooks/[0-9][0-9]_*.ipynb
 nbval: setup
-	$(TEST_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks
+	@prepared="$$(mktemp -d)" && for nb in $(NB); do \
+	  $(BIN)/papermill --prepare-only --no-progress-bar --log-level WARNING -p profile smoke "$$nb" \
+	    "$$prepared/$$(basename "$$nb")" || exit 1; done && \
+	$(TEST_ENV) $(BIN)/python -m pytest -c pyproject.toml --nbval-lax --nbval-current-env "$$prepared"
 
 clean:
 	rm -rf $(VENV) report runs .pytest_cache

@@ -1,8 +1,11 @@
 """A real browser: JupyterLab on localhost, notebook 00 opened in headless Chromium (Debian's
 ``chromium`` and ``chromium-driver``, driven by Selenium pointed at them: no browser download), all
-cells run at the smoke profile; a plotly figure and an ipywidgets control must render and no cell may
-show an error. A screenshot is saved (``SLMLAB_SCREENSHOT`` names where; the README shows the one in
-docs/).
+cells run at the smoke profile (given to the notebook as papermill gives a parameter: an injected cell after
+its parameters cell); a plotly figure and an ipywidgets control must render and no cell may show an error.
+A screenshot is saved, with no notification over it (``SLMLAB_SCREENSHOT`` names where). The README's
+picture is this screenshot; regenerate it with
+
+    SLMLAB_SCREENSHOT=docs/jupyterlab-notebook-00.png python -m pytest tests/test_browser.py -k jupyterlab
 
 And the report's pages read offline: every HTML page of the session's smoke run (``smoke_run``,
 tests/conftest.py), opened from disk with every host unreachable, draws its figures and shows a
@@ -39,22 +42,27 @@ def _free_port() -> int:
 
 @pytest.fixture
 def lab(tmp_path):
+    import papermill as pm
     work = tmp_path / "lab"
     work.mkdir()
-    shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)  # the run saves outputs into its own copy
+    # the run saves outputs into its own copy, which has the profile as the runner would pass it
+    pm.execute_notebook(str(ROOT / "notebooks" / NOTEBOOK), str(work / NOTEBOOK), parameters={"profile": "smoke"},
+                        prepare_only=True, progress_bar=False)
     port, token = _free_port(), "slmlab-browser-test"
-    labconfig = tmp_path / "config" / "labconfig"
-    labconfig.mkdir(parents=True)  # no "news?" pop-up over the screenshot
-    (labconfig / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
-    env = dict(os.environ, SLMLAB_PROFILE="smoke", SLMLAB_ARTIFACTS=str(tmp_path / "artifacts"),
+    # Lab settings of our own (not the user's): no "Would you like to get notified about official Jupyter
+    # news?" toast over the screenshot, and no update check
+    settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
+                                                                           "checkForUpdates": False}))
+    env = dict(os.environ, SLMLAB_ARTIFACTS=str(tmp_path / "artifacts"),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
-         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+         "--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={tmp_path / 'lab-settings'}", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
          "jupyterlab.NeverCheckForUpdate"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
@@ -120,12 +128,15 @@ def test_notebook_00_runs_in_jupyterlab_in_chromium(lab, tmp_path):
         driver.execute_script("document.querySelector('.jp-Notebook .jp-Cell .jp-mod-rendered, "
                               ".js-plotly-plot').scrollIntoView()")
         time.sleep(2)
+        toasts = driver.execute_script("return Array.from(document.querySelectorAll('.Toastify__toast'))"
+                                       ".map(e => e.innerText)")
         shot = Path(os.environ.get("SLMLAB_SCREENSHOT", tmp_path / "notebook-00.png"))
         shot.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(shot))
     finally:
         driver.quit()
     assert not errors, f"cells showed errors or warnings: {json.dumps(errors)[:3000]}"
+    assert not toasts, f"a notification covers the screenshot: {toasts}"
     assert plots >= 1, "no plotly figure rendered"
     assert controls >= 1, "no ipywidgets control rendered"
 

@@ -31,21 +31,25 @@ def _parameters(path: Path) -> dict:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             try:
                 out[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:   # an expression, e.g. os.environ.get("SLMLAB_PROFILE", "default")
+            except ValueError:   # an expression: kept as its source, so a test can name it
                 out[node.targets[0].id] = ast.unparse(node.value)
     return out
 
 
-def _sizes_calls(path: Path) -> list[ast.Call]:
-    """Calls ``profiles.sizes("NN_name", ...)`` / ``sizes("NN_name", ...)`` in the notebook's code."""
+def _sizes_calls_in(tree: ast.AST) -> list[ast.Call]:
+    """Calls ``profiles.sizes("NN_name", ...)`` / ``sizes("NN_name", ...)`` in ``tree``."""
     calls = []
-    for node in ast.walk(ast.parse(_code(path))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             fn = node.func
             name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", None)
             if name == "sizes" and node.args and isinstance(node.args[0], ast.Constant):
                 calls.append(node)
     return calls
+
+
+def _sizes_calls(path: Path) -> list[ast.Call]:
+    return _sizes_calls_in(ast.parse(_code(path)))
 
 
 # ---------------------------------------------------------------- the API
@@ -97,14 +101,70 @@ def test_every_notebook_with_sizes_exists():
 
 # ---------------------------------------------------------------- the notebooks
 READERS = [p for p in NOTEBOOKS if _sizes_calls(p)]
+# What a Sizes answers besides its sizes: a notebook may read these from its cfg without them being sizes.
+SIZES_ATTRIBUTES = {"name", "notebook", "get", "items", "keys", "values"}
+
+
+def _size_reads(path: Path) -> set[str]:
+    """Names read from the variable(s) a notebook assigns ``profiles.sizes(...)`` to: ``cfg.x``, ``cfg["x"]``."""
+    tree = ast.parse(_code(path))
+    calls = {id(c) for c in _sizes_calls_in(tree)}
+    holders = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign) and id(node.value) in calls
+               for t in node.targets if isinstance(t, ast.Name)}
+    reads = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in holders:
+            reads.add(node.attr)
+        elif (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in holders
+              and isinstance(node.slice, ast.Constant)):
+            reads.add(node.slice.value)
+    return reads
 
 
 def test_the_collection_reads_its_sizes_from_profiles():
-    # the notebooks whose sizes this table holds today read them from it
-    assert {"00_welcome_tiny_lm", "01_data_curation", "02_synthetic_data", "04_mode_collapse"} <= {p.stem for p in READERS}
+    # every notebook has sizes in the table and reads them from it
+    assert {p.stem for p in NOTEBOOKS} == set(SIZES) == {p.stem for p in READERS}
 
 
-@pytest.mark.parametrize("path", READERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_size_is_read_by_its_notebook(path):
+    """A size nobody reads is a knob that turns nothing; a read that is no size fails only when that line runs."""
+    fields = set(SIZES[path.stem]["default"])
+    reads = _size_reads(path)
+    assert not fields - reads, f"{path.stem} never reads its sizes {sorted(fields - reads)}"
+    assert not reads - fields - SIZES_ATTRIBUTES, f"{path.stem} reads {sorted(reads - fields - SIZES_ATTRIBUTES)}, " \
+                                                   f"which are not its sizes {sorted(fields)}"
+
+
+# One name per kind of size (the comment at the top of profiles.SIZES): a phase, where a notebook has two,
+# comes first as one word. RLP's batch counts positions and keeps RLPConfig's name.
+CONVENTION = {"learning-rate grid": (re.compile(r"(^|_)lrs?(_|$)"), re.compile(r"([a-z]+_)?lr_grid")),
+              "batch size": (re.compile(r"batch"), re.compile(r"([a-z]+_)?batch_size|batch_positions")),
+              "optimizer steps": (re.compile(r"steps"), re.compile(r"([a-z]+_)?train_steps"))}
+
+
+@pytest.mark.parametrize("notebook", sorted(SIZES))
+def test_size_names_follow_the_convention(notebook):
+    for field in SIZES[notebook]["default"]:
+        for kind, (about, name) in CONVENTION.items():
+            if about.search(field):
+                assert name.fullmatch(field), f"{notebook}: {field!r} is a {kind}; name it {name.pattern!r}"
+
+
+@pytest.mark.parametrize("name", ["lrs", "loop_lrs", "lr_grid_rlp", "batch", "cpt_batch", "ft_steps", "cpt_steps"])
+def test_the_convention_refuses_the_old_names(name):
+    assert any(about.search(name) and not pattern.fullmatch(name) for about, pattern in CONVENTION.values())
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_profile_is_only_a_parameter(path):
+    """The profile enters as a papermill parameter (the runner, the tests and `make nbval` inject it), never
+    from the environment: one way in, so a notebook run by hand is at the profile its parameters cell says."""
+    assert _parameters(path).get("profile") == "default", f"{path.stem}: parameters cell must say profile = \"default\""
+    assert "SLMLAB_PROFILE" not in _code(path), f"{path.stem} reads SLMLAB_PROFILE"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_parameters_reach_sizes(path):
     """Each sizes(...) call names this notebook; every keyword is a size and a parameter of the same name;
     every parameter that names a size is passed through (else its override would be silently ignored)."""
@@ -124,7 +184,7 @@ def test_parameters_reach_sizes(path):
         assert params[name] is None, f"{path.stem}: parameter {name} must default to None (the profile decides)"
 
 
-@pytest.mark.parametrize("path", READERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_size_table_inside_a_notebook(path):
     code = _code(path)
     assert "get_profile" not in code, f"{path.stem} still reads runtime.get_profile"
