@@ -330,7 +330,7 @@ def _prismatic(m: dict) -> list[str]:
                    + (f"; {m['mixes_above_base']} of {len(mixes)} mixes end above the base student" + (
                        f" ({_pct(m['base_accuracy']['all'])})" if isinstance(m.get("base_accuracy"), dict)
                        and "all" in m["base_accuracy"] else "")
-                      + (", so the ranking orders damage, not learning." if m["mixes_above_base"] == 0 else ".")
+                      + (": no ranking of these mixes measures learning." if m["mixes_above_base"] == 0 else ".")
                       if "mixes_above_base" in m and mixes else "."))
     g, e, acc = (_comparison(m, f"comparisons.{k}") for k in ("g_vendi", "embedding_vendi", "acc"))
     judge = _comparison(m, "comparisons.gvendi_independent")
@@ -345,8 +345,8 @@ def _prismatic(m: dict) -> list[str]:
                    f"{m.get('gvendi_prismatic_spread', 0):.2g} vs uniform {m['gvendi_uniform']:.3g} ± "
                    f"{m.get('gvendi_uniform_spread', 0):.2g} (no verdict recorded).")
     base = m.get("base_accuracy")
-    base = (f" (base model {_pct(base['id'])} in distribution, {_pct(base['ood'])} OOD)"
-            if isinstance(base, dict) and "id" in base and "ood" in base else "")
+    base = (f" (base model {_pct(base['all']) + ' overall, ' if 'all' in base else ''}{_pct(base['id'])} in "
+            f"distribution, {_pct(base['ood'])} OOD)" if isinstance(base, dict) and "id" in base and "ood" in base else "")
     if acc:
         splits = [c for c in (_comparison(m, "comparisons.acc_id"), _comparison(m, "comparisons.acc_ood")) if c]
         out.append(f"After training on each pool, {in_words(acc)}{base}"
