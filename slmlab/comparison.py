@@ -28,6 +28,10 @@ see: with standard error SE of mean(A) - mean(B) (seed noise of each arm plus th
 paired per-item difference), a two-sided test at ``alpha`` detects with probability ``power`` an effect
 of (z_{1-alpha/2} + z_power)·SE, about 2.8·SE at the defaults. :func:`detectable_from_items` estimates
 the two noises from a pilot arm's per-seed, per-item scores.
+
+Where the question is not "does A beat B" but "does a score rank several arms like their outcome"
+(notebook 05: does G-Vendi rank data mixes like the accuracy they produce), :func:`rank_correlation_test`
+gives Spearman's rho and a permutation p-value (exact over every re-pairing when there are few).
 """
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ import numpy as np
 from . import _checks
 
 __all__ = ["RULE", "Comparison", "mean_spread", "compare",
-           "minimal_detectable_effect", "detectable_from_items"]
+           "minimal_detectable_effect", "detectable_from_items", "rank_correlation_test"]
 
 RULE = ("A beats B when the 95% interval of mean(A) - mean(B) excludes 0; the interval from a paired "
         "hierarchical bootstrap that resamples each arm's seeds and the shared eval items, or Welch's t over seeds "
@@ -296,3 +300,50 @@ def detectable_from_items(items, *, n_seeds: int | None = None, n_items: int | N
     mde = minimal_detectable_effect(seed_sd=seed_sd, n_seeds=n_seeds, n_items=n_items, item_sd=item_sd,
                                     alpha=alpha, power=power)
     return {"seed_sd": seed_sd, "item_sd": item_sd, "n_seeds": n_seeds, "n_items": n_items, "mde": mde}
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean of their positions), 0-based, along the last axis."""
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x), dtype=float)
+    for v in np.unique(x):             # ties: the mean of their ranks
+        tie = x == v
+        if tie.sum() > 1:
+            ranks[tie] = ranks[tie].mean()
+    return ranks
+
+
+def rank_correlation_test(x, y, n_permutations: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """Spearman's rho between ``x`` and ``y`` and its two-sided permutation p-value.
+
+    The null hypothesis: the pairing of ``x`` with ``y`` is arbitrary (e.g. a diversity score says nothing
+    about the accuracy it is set against). The p-value is the share of re-pairings of ``y`` with |rho| at least the
+    observed |rho|: every permutation when there are at most ``n_permutations`` of them (exact),
+    otherwise ``n_permutations`` random ones drawn with ``seed`` plus the observed pairing itself
+    ((hits + 1) / (n + 1), never 0). Returns ``(nan, nan)`` when either side is constant (no ranking)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"x and y must be 1-d and the same length, got shapes {x.shape} and {y.shape}")
+    if len(x) < 3:
+        raise ValueError(f"need at least 3 pairs for a rank correlation, got {len(x)}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("x and y must be finite numbers (drop the NaN pairs first)")
+    if isinstance(n_permutations, bool) or not isinstance(n_permutations, int) or n_permutations < 1:
+        raise ValueError(f"n_permutations={n_permutations!r} must be a positive int")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan"), float("nan")
+    rx, ry = _ranks(x), _ranks(y)
+    rx, ry = (rx - rx.mean()) / np.linalg.norm(rx - rx.mean()), (ry - ry.mean()) / np.linalg.norm(ry - ry.mean())
+    rho = float(rx @ ry)                                   # Pearson on ranks = Spearman
+    exact = math.factorial(len(x)) <= n_permutations
+    if exact:
+        from itertools import permutations
+        perms = np.array(list(permutations(range(len(x)))))
+    else:
+        rng = np.random.default_rng(seed)
+        perms = np.argsort(rng.random((n_permutations, len(x))), axis=1)
+    null = ry[perms] @ rx                                  # (n_perms,) rho of each re-pairing
+    hits = int((np.abs(null) >= abs(rho) - 1e-12).sum())
+    p = hits / len(perms) if exact else (hits + 1) / (len(perms) + 1)
+    return rho, float(p)

@@ -39,6 +39,9 @@ GLOSSARY: dict[str, str] = {
                   "first (the spectrum-tuning authors' eval_icl)",
     "all_acc_geq_1": "in the same sequences, the share of answers after the first whose every token is the model's top "
                      "prediction (exact match)",
+    "answers after the first": "the spectrum-tuning authors' eval_icl (loss_geq_1, all_acc_geq_1): in one sequence "
+                               "of sampled answers per task, each answer after the first scored with the earlier ones in "
+                               "context",
     "JS divergence": "Jensen-Shannon divergence between the model's answer distribution and the task's target (0 = same)",
     "distinct-2": "the share of distinct word pairs among a set of answers (1 = no pair repeats)",
     "pass@k": "share of problems where at least one of k sampled answers is right",
@@ -424,13 +427,16 @@ def _prismatic(m: dict) -> list[str]:
         seeds = m.get("mix_seeds")
         how = f"{seeds} seeds each, each mix's rate from dev" if seeds else "one seed each: a direction, not a verdict"
         p = m.get("mix_spearman_p")
-        p = f" (permutation p = {p:.3f})" if isinstance(p, (int, float)) else ""
+        chance = ("" if not isinstance(p, (int, float)) or m["gvendi_accuracy_spearman"] is None else
+                  ": a ranking better than chance" if p < 0.05 else ": not distinguishable from chance")
+        p = f" (permutation p = {p:.3f}{chance})" if isinstance(p, (int, float)) else ""
         out.append(f"Over {len(mixes) or 'the'} equal-size data mixes ({how}), "
                    f"Spearman rho with held-out accuracy is {_rho(m['gvendi_accuracy_spearman'])}{p} for G-Vendi and "
                    f"{_rho(m.get('embedding_vendi_accuracy_spearman'))} for embedding Vendi"
                    + (f"; {m['mixes_above_base']} of {len(mixes)} mixes end above the base student" + (
                        f" ({_pct(m['base_accuracy']['all'])})" if isinstance(m.get("base_accuracy"), dict)
-                       and "all" in m["base_accuracy"] else "") + "."
+                       and "all" in m["base_accuracy"] else "")
+                      + (": no ranking of these mixes measures learning." if m["mixes_above_base"] == 0 else ".")
                       if "mixes_above_base" in m and mixes else "."))
     g, e, acc = (_comparison(m, f"comparisons.{k}") for k in ("g_vendi", "embedding_vendi", "acc"))
     judge = _comparison(m, "comparisons.gvendi_independent")
@@ -445,17 +451,38 @@ def _prismatic(m: dict) -> list[str]:
                    f"{m.get('gvendi_prismatic_spread', 0):.2g} vs uniform {m['gvendi_uniform']:.3g} ± "
                    f"{m.get('gvendi_uniform_spread', 0):.2g} (no verdict recorded).")
     base = m.get("base_accuracy")
-    base = (f" (base model {_pct(base['id'])} in distribution, {_pct(base['ood'])} OOD)"
-            if isinstance(base, dict) and "id" in base and "ood" in base else "")
+    base = (f" (base model {_pct(base['all']) + ' overall, ' if 'all' in base else ''}{_pct(base['id'])} in "
+            f"distribution, {_pct(base['ood'])} OOD)" if isinstance(base, dict) and "id" in base and "ood" in base else "")
     if acc:
         splits = [c for c in (_comparison(m, "comparisons.acc_id"), _comparison(m, "comparisons.acc_ood")) if c]
         out.append(f"After training on each pool, {in_words(acc)}{base}"
-                   + (" [" + "; ".join(f"{c.metric}: {c.verdict}" for c in splits) + "]" if splits else "") + ".")
+                   + (" [" + "; ".join(f"{c.metric}: {verdict_words(c)}" for c in splits) + "]" if splits else "") + ".")
     elif "accuracy_prismatic" in m and "accuracy_uniform" in m:
         out.append(f"After training on each pool, held-out accuracy prismatic {m['accuracy_prismatic']:.3g} ± "
                    f"{m.get('accuracy_prismatic_spread', 0):.2g} vs uniform {m['accuracy_uniform']:.3g} ± "
                    f"{m.get('accuracy_uniform_spread', 0):.2g}{base} (no verdict recorded).")
     return out
+
+
+def _tally(comparisons: list[Comparison]) -> str:
+    """Every comparison in one clause: which arm did better on what, by readable names, and how many
+    showed no difference beyond their noise (or had no verdict)."""
+    wins: dict[str, list[str]] = {}
+    ties: dict[str, int] = {}
+    unjudged = 0
+    for c in comparisons:
+        if c.a_beats_b or c.b_beats_a:
+            wins.setdefault(arm_name(c.a if c.a_beats_b else c.b), []).append(c.metric)
+        elif min(c.n_a, c.n_b) < 2:
+            unjudged += 1
+        else:
+            ties[_noise(c)] = ties.get(_noise(c), 0) + 1
+    parts = [f"{winner} did better on {'; '.join(metrics)}" for winner, metrics in sorted(wins.items())]
+    for noise, n in sorted(ties.items()):
+        parts.append(f"{'the other ' if parts else ''}{n} show{'s' * (n == 1)} no difference beyond {noise}")
+    if unjudged:
+        parts.append(f"{unjudged} {'has' if unjudged == 1 else 'have'} no verdict (fewer than 2 seeds per arm)")
+    return "; ".join(parts)
 
 
 def _spectrum(m: dict) -> list[str]:
@@ -477,14 +504,14 @@ def _spectrum(m: dict) -> list[str]:
                + (f" ({refs}; no verdict recorded)." if refs else " (no verdict recorded).")]
     rest = [cmp[k] for k in ("valid_set_coverage", "steerability") if k in cmp]
     if rest:
-        out.append("On the same tasks, " + "; ".join(in_words(c) for c in rest) + ".")
+        ceiling = m.get("steerability_bayes")
+        ceiling = (f" (a Bayes reader of the community prior reaches a steerability of {ceiling['heldout']:.3g} with "
+                   f"the same examples: the most they allow)"
+                   if "steerability" in cmp and isinstance(ceiling, dict)
+                   and isinstance(ceiling.get("heldout"), (int, float)) else "")
+        out.append("On the same tasks, " + "; ".join(in_words(c) for c in rest) + ceiling + ".")
     if len(cmp) > 1:  # the tally over every recorded comparison, so no single verdict is picked out alone
-        groups: dict[str, list[str]] = {}
-        for c in cmp.values():
-            groups.setdefault(c.verdict, []).append(c.metric)
-        tally = [f"{len(ms)} {v}" if v.startswith(("within", "no verdict")) else f"{v} on {', '.join(ms)}"
-                 for v, ms in sorted(groups.items(), key=lambda kv: (not kv[0].startswith(("within", "no verdict")), kv[0]))]
-        out.append(f"Of all {len(cmp)} comparisons: " + "; ".join(tally) + ".")
+        out.append(f"Of all {len(cmp)} comparisons: " + _tally(list(cmp.values())) + ".")
     return out
 
 

@@ -43,8 +43,7 @@ from tqdm.auto import tqdm
 from .diversity import vendi_score
 
 __all__ = ["solution_batch", "default_parameters", "rademacher_rows", "rademacher_matrix", "project",
-           "per_example_gradients", "gradient_features", "g_vendi", "train_proxy",
-           "rank_correlation_test", "ROW_GROUP"]
+           "per_example_gradients", "gradient_features", "g_vendi", "train_proxy", "ROW_GROUP"]
 
 ROW_GROUP = 2048   # rows of R drawn from one seeded generator; the unit that makes R block-size free
 
@@ -289,50 +288,3 @@ def train_proxy(tokenizer, seed: int, hidden_size: int = 64, n_layers: int = 2, 
     history = {"loss": [r["loss"] for r in run["history"]], "tokens": run["tokens"],
                "eval_loss": run["final_eval_loss"]}
     return run["model"].eval(), history
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share the mean of their positions), 0-based, along the last axis."""
-    order = np.argsort(x, kind="stable")
-    ranks = np.empty(len(x))
-    ranks[order] = np.arange(len(x), dtype=float)
-    for v in np.unique(x):             # ties: the mean of their ranks
-        tie = x == v
-        if tie.sum() > 1:
-            ranks[tie] = ranks[tie].mean()
-    return ranks
-
-
-def rank_correlation_test(x, y, n_permutations: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """Spearman's rho between ``x`` and ``y`` and its two-sided permutation p-value.
-
-    The null hypothesis: the pairing of ``x`` with ``y`` is arbitrary (the diversity score says nothing
-    about the accuracy). The p-value is the share of re-pairings of ``y`` with |rho| at least the
-    observed |rho|: every permutation when there are at most ``n_permutations`` of them (exact),
-    otherwise ``n_permutations`` random ones drawn with ``seed`` plus the observed pairing itself
-    ((hits + 1) / (n + 1), never 0). Returns ``(nan, nan)`` when either side is constant (no ranking)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.ndim != 1 or x.shape != y.shape:
-        raise ValueError(f"x and y must be 1-d and the same length, got shapes {x.shape} and {y.shape}")
-    if len(x) < 3:
-        raise ValueError(f"need at least 3 pairs for a rank correlation, got {len(x)}")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("x and y must be finite numbers (drop the NaN pairs first)")
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, int) or n_permutations < 1:
-        raise ValueError(f"n_permutations={n_permutations!r} must be a positive int")
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan"), float("nan")
-    rx, ry = _ranks(x), _ranks(y)
-    rx, ry = (rx - rx.mean()) / np.linalg.norm(rx - rx.mean()), (ry - ry.mean()) / np.linalg.norm(ry - ry.mean())
-    rho = float(rx @ ry)                                   # Pearson on ranks = Spearman
-    exact = math.factorial(len(x)) <= n_permutations
-    if exact:
-        from itertools import permutations
-        perms = np.array(list(permutations(range(len(x)))))
-    else:
-        rng = np.random.default_rng(seed)
-        perms = np.argsort(rng.random((n_permutations, len(x))), axis=1)
-    null = ry[perms] @ rx                                  # (n_perms,) rho of each re-pairing
-    hits = int((np.abs(null) >= abs(rho) - 1e-12).sum())
-    p = hits / len(perms) if exact else (hits + 1) / (len(perms) + 1)
-    return rho, float(p)

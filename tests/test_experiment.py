@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from slmlab.comparison import detectable_from_items, minimal_detectable_effect
+from slmlab.comparison import detectable_from_items, minimal_detectable_effect, rank_correlation_test
 from slmlab.experiment import collect, compare, finetune_copy, mean_spread, run_arms
 
 
@@ -191,3 +191,49 @@ def test_tokens_per_step_needs_a_train_config():
     from slmlab.experiment import tokens_per_step
     with pytest.raises(TypeError, match="TrainConfig"):
         tokens_per_step(object())
+
+
+# ------------------------------------------------- rank correlation with a permutation p-value (notebook 05)
+def test_rank_correlation_matches_scipy_and_exact_p():
+    from scipy.stats import spearmanr
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=7), rng.normal(size=7)
+    y[2] = y[4]                                            # a tie: average ranks, as scipy
+    rho, p = rank_correlation_test(x, y)
+    assert rho == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+    # a perfect ranking of 5 pairs: only the identity and the reversal reach |rho| = 1 (exact: 2/120)
+    rho, p = rank_correlation_test([1, 2, 3, 4, 5], [10, 20, 25, 40, 41])
+    assert rho == pytest.approx(1.0) and p == pytest.approx(2 / 120)
+    rho, p = rank_correlation_test([1, 2, 3, 4, 5], [5, 4, 3, 2, 1])
+    assert rho == pytest.approx(-1.0) and p == pytest.approx(2 / 120)
+
+
+def test_rank_correlation_p_is_the_share_of_repairings_at_least_as_extreme():
+    from itertools import permutations
+
+    from scipy.stats import spearmanr
+    x, y = [3.0, 1.0, 4.0, 1.5, 5.0, 9.0], [2.0, 7.0, 1.0, 8.0, 2.5, 8.5]
+    rho, p = rank_correlation_test(x, y)
+    null = [spearmanr(x, [y[i] for i in perm]).statistic for perm in permutations(range(6))]
+    assert p == pytest.approx(np.mean(np.abs(null) >= abs(rho) - 1e-12))
+    # Monte Carlo (fewer draws than 6! = 720) lands near the exact value, never at 0, and is seeded
+    p_mc = rank_correlation_test(x, y, n_permutations=500, seed=1)[1]
+    assert abs(p_mc - p) < 0.06 and p_mc > 0
+    assert p_mc == rank_correlation_test(x, y, n_permutations=500, seed=1)[1]
+    # unrelated pairs are rarely significant: over 200 random datasets p < 0.05 about 5% of the time
+    rng = np.random.default_rng(3)
+    ps = [rank_correlation_test(rng.normal(size=8), rng.normal(size=8), n_permutations=2000, seed=s)[1]
+          for s in range(200)]
+    assert 0.01 < np.mean(np.array(ps) < 0.05) < 0.12
+
+
+def test_rank_correlation_bad_input_and_constant_side():
+    assert all(math.isnan(v) for v in rank_correlation_test([1, 2, 3], [0.5, 0.5, 0.5]))
+    with pytest.raises(ValueError, match="same length"):
+        rank_correlation_test([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="at least 3"):
+        rank_correlation_test([1, 2], [1, 2])
+    with pytest.raises(ValueError, match="finite"):
+        rank_correlation_test([1, 2, float("nan")], [1, 2, 3])
+    with pytest.raises(ValueError, match="n_permutations"):
+        rank_correlation_test([1, 2, 3], [1, 2, 3], n_permutations=0)

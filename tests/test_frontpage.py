@@ -197,7 +197,8 @@ def test_prismatic_finding_follows_the_numbers():
     assert "embedding Vendi (higher is better): prismatic seeding 12.1" in words
     assert "held-out accuracy (higher is better): prismatic seeding 0.25 ± 0.05 vs uniform seeding 0.267" in words
     assert "— no difference beyond the seed spread (base model 28% in distribution, 20% OOD)" in words
-    assert "accuracy OOD: uniform beats prismatic" in words  # each split's own verdict, not the pooled one
+    # each split's own verdict, not the pooled one, by readable names
+    assert "accuracy OOD: uniform seeding did better, beyond the seed spread" in words
     # the verdicts flip with the numbers: accuracy beyond the spread, G-Vendi within it
     flipped = dict(PRISMATIC, comparisons=dict(
         PRISMATIC["comparisons"],
@@ -221,7 +222,7 @@ def test_prismatic_finding_reads_the_independent_judge():
                  [5.0, 5.2, 5.1], [5.3, 5.1, 5.2], ("prismatic", "uniform"), "G-Vendi of the final pool, independent judge")))
     words = " ".join(frontpage.finding("05_prismatic_synthesis", m))
     assert "Over 8 equal-size data mixes (2 seeds each, each mix's rate from dev)" in words
-    assert "+0.71 (permutation p = 0.031) for G-Vendi" in words and "7 of 8 mixes end above the base student (23%)" in words
+    assert "+0.71 (permutation p = 0.031: a ranking better than chance) for G-Vendi" in words and "7 of 8 mixes end above the base student (23%)" in words
     assert ("judged by what the loop did not optimise: G-Vendi of the final pool, independent judge (higher is better): "
             "prismatic seeding 5.1") in words
     assert "no difference beyond the seed spread" in words and "prismatic 26.5" not in words
@@ -261,16 +262,15 @@ def test_spectrum_finding_follows_the_numbers():
     assert "(base model before tuning 0.47; a perfect sampler at N=32, the floor 0.0155)" in words
     assert "coverage (higher is better): spectrum tuning 0.81 ± 0.01 vs plain SFT 0.783 ± 0.021 (3 seeds each;" in words
     assert "steerability (higher is better): spectrum tuning 0.00667 ± 0.0058 vs plain SFT -0.00667 ± 0.012" in words
-    assert "Of all 5 comparisons: 3 within the seed spread; sft beats spectrum on percent_valid; " \
-           "spectrum beats sft on all_acc_geq_1." in words
+    assert "Of all 5 comparisons: plain SFT did better on percent_valid; spectrum tuning did better on " \
+           "all_acc_geq_1; the other 3 show no difference beyond the seed spread." in words
     # lower JS is better: a clearly lower spectrum JS is said as a win for spectrum, and the tally moves
     better = dict(SPECTRUM, comparisons=dict(SPECTRUM["comparisons"], js_divergence=_cmp(
         [0.20, 0.21, 0.22], [0.28, 0.29, 0.30], ("spectrum", "sft"), "JS divergence", higher_is_better=False)))
     words = " ".join(frontpage.finding("06_spectrum_tuning", better))
     assert _said(words, "JS divergence (lower is better): spectrum tuning 0.21 ± 0.01 vs plain SFT 0.29 ± 0.01",
                  "spectrum tuning did better")
-    assert "Of all 5 comparisons: 2 within the seed spread; " in words
-    assert "spectrum beats sft on JS divergence, all_acc_geq_1" in words
+    assert "spectrum tuning did better on JS divergence; all_acc_geq_1; the other 2 show no difference" in words
 
 
 def test_spectrum_finding_degrades_gracefully():
@@ -278,7 +278,8 @@ def test_spectrum_finding_degrades_gracefully():
     one = {k: _cmp([0.3], [0.2], ("spectrum", "sft"), k) for k in ("js_divergence", "valid_set_coverage", "steerability")}
     words = " ".join(frontpage.finding("06_spectrum_tuning", {"comparisons": one}))
     assert "Fine-tuned at equal tokens, spectrum format vs plain SFT, scored on held-out tasks" in words
-    assert "Of all 3 comparisons: 3 no verdict (needs >= 2 seeds per arm)." in words and "beats" not in words
+    assert "Of all 3 comparisons: 3 have no verdict (fewer than 2 seeds per arm)." in words
+    assert "beats" not in words and "did better" not in words
     # an older summary with only the headline numbers
     old = {"jsd_spectrum": 0.3, "jsd_spectrum_spread": 0.01, "jsd_sft": 0.28, "jsd_base": 0.47}
     words = " ".join(frontpage.finding("06_spectrum_tuning", old))
@@ -458,3 +459,68 @@ def test_collapse_finding_when_few_models_answer_validly():
     assert "All 4 models write a valid answer less than half the time" in words and "only 30% of the time" not in words
     m["models"]["rlp"]["percent_valid"] = 0.9
     assert "At T=1.0, only RLP (Vendi score 2.40" in " ".join(frontpage.finding("04_x", m))
+
+
+# --- every direction a verdict can take reads right (05 and 06), by readable names -------------------------------
+_WIN_A, _WIN_B, _TIE = ([0.40, 0.41, 0.42], [0.20, 0.21, 0.22]), ([0.20, 0.21, 0.22], [0.40, 0.41, 0.42]), \
+    ([0.30, 0.20, 0.25], [0.26, 0.31, 0.21])
+_IDENTIFIER = re.compile(r"\b(sft|spectrum|prismatic|uniform) (beats|did better)|\bbeats\b")
+
+
+def _direction(case, names, metric, higher_is_better=True):
+    a, b = case
+    return _cmp(a, b, names, metric, higher_is_better=higher_is_better)
+
+
+def test_spectrum_finding_reads_right_in_every_direction():
+    for js_case, winner in ((_WIN_A, "plain SFT"), (_WIN_B, "spectrum tuning"), (_TIE, None)):
+        # JS divergence: lower is better, so higher spectrum numbers (_WIN_A) are a win for plain SFT
+        for steer_case, steer_winner in ((_WIN_A, "spectrum tuning"), (_WIN_B, "plain SFT"), (_TIE, None)):
+            m = dict(SPECTRUM, steerability_bayes={"heldout": 0.124}, comparisons={
+                "js_divergence": _direction(js_case, ("spectrum", "sft"), "JS divergence to the target", False),
+                "steerability": _direction(steer_case, ("spectrum", "sft"), "steerability on held-out communities")})
+            words = " ".join(frontpage.finding("06_spectrum_tuning", m))
+            assert not _IDENTIFIER.search(words), words
+            js = words.split("JS divergence to the target (lower is better): ")[1].split("On the same tasks")[0]
+            steer = words.split("steerability on held-out communities (higher is better): ")[1].split("Of all")[0]
+            for part, win in ((js, winner), (steer, steer_winner)):
+                if win:
+                    assert f"— {win} did better, beyond the seed spread" in part
+                else:
+                    assert "— no difference beyond the seed spread" in part and "did better" not in part.split(";")[0]
+            tally = words.split("Of all 2 comparisons: ")[1]
+            wins = [w for w in (winner, steer_winner) if w]
+            for name in ("plain SFT", "spectrum tuning"):
+                said = [w for w in wins if w == name]
+                assert (f"{name} did better on" in tally) == bool(said), tally
+            if not wins:
+                assert tally.startswith("2 show no difference beyond the seed spread"), tally
+            assert "a Bayes reader of the community prior reaches a steerability of 0.124" in words
+
+
+def test_prismatic_finding_reads_right_in_every_direction():
+    for case, winner in ((_WIN_A, "prismatic seeding"), (_WIN_B, "uniform seeding"), (_TIE, None)):
+        m = dict(PRISMATIC, comparisons={
+            "gvendi_independent": _direction(case, ("prismatic", "uniform"), "G-Vendi, independent judge"),
+            "acc": _direction(case, ("prismatic", "uniform"), "held-out accuracy"),
+            "acc_ood": _direction(case, ("prismatic", "uniform"), "accuracy OOD")})
+        words = " ".join(frontpage.finding("05_prismatic_synthesis", m))
+        assert not _IDENTIFIER.search(words), words
+        loser = {"prismatic seeding": "uniform seeding", "uniform seeding": "prismatic seeding"}.get(winner)
+        if winner:
+            assert words.count(f"{winner} did better") == 3 and f"{loser} did better" not in words
+        else:
+            assert "did better" not in words and words.count("no difference beyond the seed spread") == 3
+
+
+def test_prismatic_spearman_is_said_against_chance_and_the_regime():
+    base = dict(PRISMATIC, mixes=[{"mix": str(i)} for i in range(8)], mix_seeds=2, base_accuracy={"all": 0.23})
+    strong = " ".join(frontpage.finding("05_x", dict(base, mix_spearman_p=0.01, mixes_above_base=5)))
+    assert "(permutation p = 0.010: a ranking better than chance) for G-Vendi" in strong
+    assert "5 of 8 mixes end above the base student (23%)." in strong
+    weak = " ".join(frontpage.finding("05_x", dict(base, mix_spearman_p=0.2, mixes_above_base=0)))
+    assert "(permutation p = 0.200: not distinguishable from chance)" in weak and "better than chance" not in weak
+    assert "0 of 8 mixes end above the base student (23%): no ranking of these mixes measures learning." in weak
+    undefined = " ".join(frontpage.finding("05_x", dict(base, gvendi_accuracy_spearman=None, mix_spearman_p=float("nan"))))
+    assert "undefined (one side constant)" in undefined and "chance" not in undefined
+
