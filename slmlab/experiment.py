@@ -124,12 +124,18 @@ class ArmResults:
             out[arm] = entry
         return out
 
-    def describe_tuning(self) -> str:
-        """The grid and the choice of every tuned arm, one line each."""
+    def describe_tuning(self, names: Mapping[str, str] | None = None, metric: str | None = None) -> str:
+        """The grid and the choice of every tuned arm, one line each; ``names`` maps an arm to the label
+        a reader sees and ``metric`` names the dev measure (default: the arm and metric keys)."""
+        if names is not None and not isinstance(names, Mapping):
+            raise ValueError(f"names={names!r} must be a dict {{arm: label}} or None")
+        if metric is not None and not isinstance(metric, str):
+            raise ValueError(f"metric={metric!r} must be a str (the dev measure's readable name) or None")
         lines = []
         for arm, scores in self.dev_scores.items():
             grid = ", ".join(f"{lr:g} -> {s:.4g}" for lr, s in scores.items())
-            lines.append(f"{arm}: dev {self.select} by lr {{{grid}}}; chosen {self.lr[arm]:g}")
+            label = (names or {}).get(arm, arm)
+            lines.append(f"{label}: dev {metric or self.select} by learning rate {{{grid}}}; chosen {self.lr[arm]:g}")
         return "\n".join(lines)
 
 

@@ -129,6 +129,10 @@ def test_run_arms_tunes_each_arm_on_dev_by_the_same_procedure():
     s = res.summary()
     assert s["a"]["lr"] == 1e-3 and s["a"]["per_seed"]["accuracy"] == pytest.approx([1.0, 1.01, 1.02])
     assert "chosen 0.001" in res.describe_tuning()
+    said = res.describe_tuning(names={"a": "arm A"}, metric="accuracy")
+    assert said.startswith("arm A: dev accuracy by learning rate {") and "chosen 0.001" in said
+    with pytest.raises(ValueError, match="names="):
+        res.describe_tuning(names=["a"])
 
 
 def test_run_arms_without_a_grid_passes_no_rate_and_collect_reads_it():
