@@ -787,7 +787,7 @@ CASES = [
     (spectrum.encode_segments, (TOK, [("Output: heads", 1)]), ValueError,
      "segments must be a non-empty list of (text, takes_loss) pairs"),
     (spectrum.episodes, ([], 0), ValueError, "tasks must be a non-empty list of Task"),
-    (P(spectrum.episodes, samples_per_episode=(3, 2)), (distributional.make_tasks()["urn"][:1], 0), ValueError,
+    (P(spectrum.episodes, samples_per_episode=(3, 2)), (distributional.make_tasks()["train"][:1], 0), ValueError,
      "samples_per_episode=(3, 2)"),
     (spectrum.train_format, (MODEL, TOK, "spectrum", [], {"steps": 10}), TypeError, "cfg must be a TrainConfig"),
     (spectrum.coverage_metrics, ("heads", ["heads"]), ValueError, "generations must be a non-empty list of strings"),
