@@ -261,9 +261,9 @@ def step_flops(n_params: int, forward_tokens: int, backward_tokens: int) -> floa
     backward pass (attention ignored). One rule for every pass of every step, dense or sparse: each
     pass counts the padded tokens it really ran, once, where it ran — a decoding step the rows still
     in the batch, a context shared by sampling and scoring the one pass that computed it."""
-    _checks.integer("n_params", n_params, low=1)
-    _checks.integer("forward_tokens", forward_tokens, low=0)
-    _checks.integer("backward_tokens", backward_tokens, low=0)
+    _checks.number("n_params", n_params, low=0, low_open=True)
+    _checks.number("forward_tokens", forward_tokens, low=0)
+    _checks.number("backward_tokens", backward_tokens, low=0)
     return 2.0 * n_params * forward_tokens + 4.0 * n_params * backward_tokens
 
 
