@@ -69,7 +69,7 @@ def _pct(x) -> str:
 def find_comparisons(metrics, path: str = "") -> dict[str, Comparison]:
     """Every :class:`Comparison` recorded (as ``Comparison.to_dict()``) anywhere in ``metrics``,
     keyed by where it sits (``"comparisons.accuracy"``)."""
-    if not path and not isinstance(metrics, dict):
+    if not isinstance(metrics, dict):  # the recursion below passes dicts only
         raise TypeError(f"metrics must be a dict of a notebook's metrics (summary['notebooks'][name]['metrics']), "
                         f"got {type(metrics).__name__}")
     found: dict[str, Comparison] = {}
