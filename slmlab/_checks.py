@@ -10,7 +10,8 @@ import numbers
 import os
 from pathlib import Path
 
-__all__ = ["seed", "integer", "number", "betas", "text", "strings", "names", "callable_", "path", "dict_", "module", "records", "existing_file", "not_a_file"]
+__all__ = ["seed", "integer", "number", "betas", "text", "strings", "names", "callable_", "path", "dict_", "module",
+           "records", "existing_file", "not_a_file"]
 
 
 def seed(value, name: str = "seed") -> int:

@@ -164,7 +164,8 @@ def thought_format(tokenizer, cfg: RLPConfig = RLPConfig()) -> ThoughtFormat:
     """Tokenize the delimiters. With the embedded tokenizer ``<think>`` and ``</think>`` are single
     tokens; any other tokenizer spells them as plain text (several tokens), which works the same."""
     if not hasattr(tokenizer, "convert_tokens_to_ids"):
-        raise TypeError(f"tokenizer must be a transformers tokenizer (slmlab.load_model() gives one), got {type(tokenizer).__name__}")
+        raise TypeError("tokenizer must be a transformers tokenizer (slmlab.load_model() gives one), "
+                        f"got {type(tokenizer).__name__}")
     if not isinstance(cfg, RLPConfig):
         raise TypeError(f"cfg must be an RLPConfig, got {type(cfg).__name__}")
     enc = lambda s: tuple(tokenizer(s, add_special_tokens=False)["input_ids"]) if s else ()

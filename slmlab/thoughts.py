@@ -52,8 +52,9 @@ class ThoughtFormat:
             ids = getattr(self, name)
             if not isinstance(ids, tuple) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) \
                     or (not ids and name in ("open_ids", "close_ids")):
-                raise ValueError(f"{name}={ids!r:.60} must be a{' non-empty' if name in ('open_ids', 'close_ids') else ''} "
-                                 "tuple of token ids; rlp.thought_format(tokenizer) builds the format")
+                some = " non-empty" if name in ("open_ids", "close_ids") else ""
+                raise ValueError(f"{name}={ids!r:.60} must be a{some} tuple of token ids; "
+                                 "rlp.thought_format(tokenizer) builds the format")
         _checks.integer("pad_id", self.pad_id, low=0)
 
 

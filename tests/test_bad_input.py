@@ -703,14 +703,15 @@ CASES = [
     (widgets.Panel, ("render",), ValueError, "render must be a function"),
     (widgets.choice, ([],), ValueError, "options is empty"),
     (widgets.slider, (5, 10, 1, 1), ValueError, "need low <= value <= high"),
-    # ---------------------------------------------------------------- decoding, attention and the EMA copy: a model, not its name
+    # ---------------------------------------------------------------- decoding, attention, EMA: a model, not its name
     (decode_step.supports_decode_step, ("HuggingFaceTB/SmolLM2-135M",), TypeError, "model must be a torch.nn.Module"),
     (decode_step.why_not_decode_step, ("gpt2",), TypeError, "model must be a torch.nn.Module"),
     (decode_step.DecodePlan, (MODEL, -1), ValueError, "max_position=-1 must be an int >= 0"),
     (decode_step.decode_step, (MODEL, torch.tensor([1, 2]), torch.tensor([[3], [4]]), None, None), TypeError,
      "prefix must be a SharedPrefix"),
     (prefix_attention.SharedPrefix, (None, torch.ones(1, 3), 2), TypeError, "cache must be the transformers cache"),
-    (prefix_attention.SharedPrefix, (prefix_attention.OwnTokensCache(1, 4), torch.ones(1, 3), 0), ValueError, "group_size=0 must be an int >= 1"),
+    (prefix_attention.SharedPrefix, (prefix_attention.OwnTokensCache(1, 4), torch.ones(1, 3), 0), ValueError,
+     "group_size=0 must be an int >= 1"),
     (prefix_attention.OwnTokensCache, (2, 0), ValueError, "capacity=0 must be an int >= 1"),
     (prefix_attention.OwnTokensCache, (2.0, 8), ValueError, "n_layers=2.0 must be an int"),
     (prefix_attention.shared_prefix, ("gpt2",), TypeError, "model must be a torch.nn.Module"),
@@ -781,7 +782,8 @@ CASES = [
     (thoughts.distinct_rows, ([[1, 2]],), TypeError, "batch must be a ThoughtBatch"),
     (thoughts.forward_contexts, (MODEL, POSITION, FMT), TypeError, "wrap a single one in a list"),
     (thoughts.score_thoughts, (MODEL, "batch", 1.0), TypeError, "batch must be a ThoughtBatch"),
-    (thoughts.baseline_logprob, (MODEL, [{"context_ids": [1, 2]}], FMT), ValueError, "positions[0] lacks ['target_ids']"),
+    (thoughts.baseline_logprob, (MODEL, [{"context_ids": [1, 2]}], FMT), ValueError,
+     "positions[0] lacks ['target_ids']"),
     # ---------------------------------------------------------------- spectrum tuning's data
     (spectrum.spectrum_segments, ("a fair coin", "heads"), ValueError,
      "samples='heads' must be a list of (input or None, output) pairs"),
