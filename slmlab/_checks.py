@@ -10,7 +10,8 @@ import numbers
 import os
 from pathlib import Path
 
-__all__ = ["seed", "integer", "number", "betas", "text", "strings", "names", "callable_", "path", "dict_"]
+__all__ = ["seed", "integer", "number", "betas", "text", "strings", "names", "callable_", "path", "dict_", "module",
+           "records", "existing_file", "not_a_file"]
 
 
 def seed(value, name: str = "seed") -> int:
@@ -106,3 +107,45 @@ def dict_(name: str, value, keys=(), what: str = "") -> dict:
     if missing := [k for k in keys if k not in value]:
         raise ValueError(f"{name} lacks {missing}{' (' + what + ')' if what else ''}")
     return value
+
+
+def module(name: str, value) -> None:
+    """A torch module (a model, possibly wrapped for DDP), else TypeError: a model's name or a path is
+    not a model; load it first."""
+    import torch  # here, not at import: the checks of plain data need no torch
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module (a model: slmlab.load_model() gives one), "
+                        f"got {type(value).__name__} ({value!r:.60})")
+
+
+def records(name: str, values, keys=(), what: str = "") -> list:
+    """A non-empty list of dicts, each holding ``keys``. A single dict or a string is refused."""
+    how = f" ({what})" if what else ""
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__"):
+        raise TypeError(f"{name} must be a list of dicts{how}, got {type(values).__name__}; "
+                        "wrap a single one in a list")
+    if not len(values):
+        raise ValueError(f"{name} is empty: pass at least one{how}")
+    for i, v in enumerate(values):
+        if not isinstance(v, dict):
+            raise TypeError(f"{name}[{i}] must be a dict{how}, got {type(v).__name__}")
+        if missing := [k for k in keys if k not in v]:
+            raise ValueError(f"{name}[{i}] lacks {missing}{how}")
+    return values
+
+
+def existing_file(name: str, value, what: str = "") -> Path:
+    """The path of a file that exists, else FileNotFoundError naming the argument."""
+    p = path(name, value)
+    if not p.is_file():
+        raise FileNotFoundError(f"{name}={str(value)!r} is not a file{': pass ' + what if what else ''}"
+                                + (" (it is a folder)" if p.is_dir() else ""))
+    return p
+
+
+def not_a_file(name: str, value) -> Path:
+    """A folder to write into (it may not exist yet), else ValueError when a file stands there."""
+    p = path(name, value)
+    if p.is_file():
+        raise ValueError(f"{name}={str(value)!r} is a file; pass a folder to write into")
+    return p

@@ -28,6 +28,7 @@ try:
 except ImportError:  # older transformers use torch's own
     SiLUActivation = torch.nn.SiLU
 
+from . import _checks
 from .prefix_attention import SharedPrefix, shared_prefix_attention
 
 __all__ = ["supports_decode_step", "why_not_decode_step", "DecodePlan", "decode_step"]
@@ -56,6 +57,7 @@ def why_not_decode_step(model) -> str | None:
     patched norm), a ``forward`` set on an instance (accelerate's offloading hooks), dropout in
     training mode. Each of those is caught here by what it changes — exact module classes, hook
     tables, instance attributes — and the sampler then goes through the modules instead."""
+    _checks.module("model", model)
     model = getattr(model, "module", model)
     cfg, inner = getattr(model, "config", None), getattr(model, "model", None)
     if cfg is None or inner is None or getattr(cfg, "model_type", None) not in _LLAMA_LIKE:
@@ -101,6 +103,7 @@ def supports_decode_step(model) -> bool:
     """Whether ``model`` (a causal LM, possibly wrapped) is one :func:`decode_step` computes exactly:
     a Llama-family architecture whose modules are the library's own, unhooked (see
     :func:`why_not_decode_step`)."""
+    _checks.module("model", model)
     return why_not_decode_step(model) is None
 
 
@@ -132,6 +135,8 @@ class DecodePlan:
     by position, so a table row is the very number a step would compute)."""
 
     def __init__(self, model, max_position: int):
+        _checks.module("model", model)
+        _checks.integer("max_position", max_position, low=0, why="the largest position the loop decodes at")
         model = getattr(model, "module", model)
         inner, cfg = model.model, model.config
         self.heads, self.kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
@@ -158,6 +163,11 @@ def decode_step(model, tokens: torch.Tensor, positions: torch.Tensor, prefix: Sh
     rows that attend to their context in ``prefix`` and to their own earlier tokens in ``cache``
     (whose layers' ``update`` appends this token's keys and values, as a ``transformers`` cache does).
     ``plan``: a :class:`DecodePlan` of this model covering ``positions`` (built here when None)."""
+    if not isinstance(prefix, SharedPrefix):
+        raise TypeError(f"prefix must be a SharedPrefix of the rows' contexts, got {type(prefix).__name__}")
+    if tokens.ndim != 1 or tuple(positions.shape) != (tokens.shape[0], 1):
+        raise ValueError(f"tokens must be (rows,) and positions (rows, 1); got {tuple(tokens.shape)} and "
+                         f"{tuple(positions.shape)}: pass one token and one position per row")
     n = tokens.shape[0]
     x = F.embedding(tokens, plan.embed if plan is not None else getattr(model, "module", model).model.embed_tokens.weight)
     if plan is None:

@@ -9,11 +9,14 @@ import copy
 
 import torch
 
+from . import _checks
+
 __all__ = ["ema_copy", "ema_update"]
 
 
 def ema_copy(model) -> torch.nn.Module:
     """A frozen deep copy of ``model`` (same device, dtype and tied weights), in eval mode."""
+    _checks.module("model", model)
     ema = copy.deepcopy(model)
     ema.eval()
     for p in ema.parameters():

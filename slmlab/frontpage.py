@@ -17,6 +17,7 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
+from . import _checks
 from .experiment import RULE, Comparison
 from .plots import arm_name
 
@@ -60,6 +61,10 @@ class Lesson:
     question: str
     finding: Callable[[dict], list[str]]  # metrics -> sentences; may raise on a missing metric
 
+    def __post_init__(self):
+        _checks.text("question", self.question)
+        _checks.callable_("finding", self.finding, "(metrics -> list of sentences)")
+
 
 def _pct(x) -> str:
     return f"{100 * float(x):.0f}%"
@@ -68,6 +73,9 @@ def _pct(x) -> str:
 def find_comparisons(metrics, path: str = "") -> dict[str, Comparison]:
     """Every :class:`Comparison` recorded (as ``Comparison.to_dict()``) anywhere in ``metrics``,
     keyed by where it sits (``"comparisons.accuracy"``)."""
+    if not isinstance(metrics, dict):  # the recursion below passes dicts only
+        raise TypeError(f"metrics must be a dict of a notebook's metrics (summary['notebooks'][name]['metrics']), "
+                        f"got {type(metrics).__name__}")
     found: dict[str, Comparison] = {}
     if isinstance(metrics, dict):
         if all(k in metrics for k in _REQUIRED_FIELDS):
@@ -77,7 +85,8 @@ def find_comparisons(metrics, path: str = "") -> dict[str, Comparison]:
                 pass
             return found
         for key, value in metrics.items():
-            found.update(find_comparisons(value, f"{path}.{key}" if path else str(key)))
+            if isinstance(value, dict):  # only a dict can hold a comparison
+                found.update(find_comparisons(value, f"{path}.{key}" if path else str(key)))
     return found
 
 
@@ -100,6 +109,8 @@ def verdict_words(c: Comparison) -> str:
 def in_words(c: Comparison) -> str:
     """One comparison as a clause: both means with their spreads, the seeds, the interval of the
     difference when the comparison has one, and the verdict in words."""
+    if not isinstance(c, Comparison):
+        raise TypeError(f"c must be a Comparison (find_comparisons gives them), got {type(c).__name__}")
     seeds = f"{c.n_a} seed{'s' * (c.n_a != 1)} each" if c.n_a == c.n_b else f"{c.n_a} and {c.n_b} seeds"
     if getattr(c, "n_items", 0):
         seeds += f", {c.n_items} eval items"
@@ -546,6 +557,8 @@ def _generic(m: dict) -> list[str]:
 
 def finding(name: str, metrics: dict) -> list[str]:
     """The notebook's finding in sentences, from its metrics; the generic one when a metric is missing."""
+    _checks.text("name", name)
+    _checks.dict_("metrics", metrics, what="the notebook's recorded metrics")
     lesson = LESSONS.get(name[:2])
     if lesson is not None:
         try:
@@ -560,6 +573,8 @@ def finding(name: str, metrics: dict) -> list[str]:
 def key_figure(figures: list[tuple[dict, list[str]]]) -> dict | None:
     """The figure of a cell tagged ``key-figure``; else the notebook's last figure outside the
     exercise solutions (the lesson's experiment comes last)."""
+    if isinstance(figures, (str, dict)) or not all(isinstance(f, (tuple, list)) and len(f) == 2 for f in figures):
+        raise TypeError("figures must be a list of (figure, cell tags) pairs, as pages.plotly_figures returns")
     tagged = [fig for fig, tags in figures if "key-figure" in tags]
     if tagged:
         return tagged[0]
@@ -595,6 +610,7 @@ def _glossary(text: str) -> str:
 def front_page(summary: dict, out, plotly_url: str | None = None, figures: dict | None = None) -> str:
     """HTML of the front page for a run's ``summary`` (as written to ``summary.json``). ``figures``
     maps notebook name to its key figure (plotly JSON); ``plotly_url`` is where plotly.js sits."""
+    _checks.dict_("summary", summary, keys=("notebooks", "profile"), what="a run's summary.json, as read")
     import plotly.io as pio
     out = Path(out)
     figures = figures or {}

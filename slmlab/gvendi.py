@@ -40,6 +40,7 @@ from safetensors.torch import load_file, save_file
 from torch.func import functional_call, grad, vmap
 from tqdm.auto import tqdm
 
+from . import _checks
 from .diversity import vendi_score
 
 __all__ = ["solution_batch", "default_parameters", "rademacher_rows", "rademacher_matrix", "project",
@@ -95,6 +96,7 @@ def default_parameters(model) -> list[str]:
     """The stated subset: the last decoder block's MLP down projection (65,536 numbers in the
     embedded model). Late layers carry the most example-specific gradient signal and cost the least
     backward pass; one matrix keeps the projection (D x dim multiply-adds per example) cheap."""
+    _checks.module("model", model)
     names = [n for n, _ in model.named_parameters()]
     blocks = sorted({int(n.split(".")[2]) for n in names if n.startswith("model.layers.")})
     if not blocks:
@@ -123,6 +125,8 @@ def rademacher_rows(seed: int, start: int, stop: int, dim: int) -> torch.Tensor:
     """Rows ``start:stop`` of the seeded Rademacher matrix R (float32, entries ±1, shape
     (stop - start, dim)). Row r comes from generator group ``r // ROW_GROUP`` only, so any block
     decomposition of R gives the same matrix."""
+    _checks.seed(seed)
+    _checks.integer("dim", dim, low=1, why="the projection's width")
     if not (0 <= start <= stop):
         raise ValueError(f"need 0 <= start <= stop, got start={start}, stop={stop}")
     parts = []
@@ -135,6 +139,7 @@ def rademacher_rows(seed: int, start: int, stop: int, dim: int) -> torch.Tensor:
 
 def rademacher_matrix(seed: int, n_rows: int, dim: int) -> torch.Tensor:
     """The whole R (n_rows x dim) at once: only for tests and small sizes."""
+    _checks.integer("n_rows", n_rows, low=1, why="the gradient's length D")
     return rademacher_rows(seed, 0, n_rows, dim)
 
 
@@ -159,6 +164,11 @@ def per_example_gradients(model, input_ids: torch.Tensor, labels: torch.Tensor, 
     """Flattened gradient of each example's mean solution-token loss w.r.t. ``params`` (in that
     order): (n, D). One ``vmap(grad(functional_call))``: the model runs on every example as a batch
     of one, and torch.func batches the work."""
+    _checks.module("model", model)
+    _checks.strings("params", params)  # a single name would be split into its letters
+    if input_ids.ndim != 2 or input_ids.shape != labels.shape:
+        raise ValueError(f"input_ids and labels must be (n, T) of one shape, got {tuple(input_ids.shape)} and "
+                         f"{tuple(labels.shape)}: build them with solution_batch")
     named = dict(model.named_parameters())
     trainable = {n: named[n].detach() for n in params}
     frozen = {n: p.detach() for n, p in named.items() if n not in trainable}

@@ -21,6 +21,7 @@ import re
 import shutil
 from pathlib import Path
 
+from . import _checks
 from .checkpoint import write_folder
 from .report import atomic_write_text
 
@@ -72,6 +73,7 @@ def mathjax_source() -> Path:
 
 def ship_mathjax(out) -> str:
     """Copy MathJax into ``out/mathjax`` (once) and return the URL the pages in ``out`` load it from."""
+    _checks.not_a_file("out", out)
     target = Path(out) / MATHJAX_DIR
     if not (target / "MathJax.js").is_file():
         source = mathjax_source()
@@ -82,6 +84,7 @@ def ship_mathjax(out) -> str:
 
 def is_progress_bar(output) -> bool:
     """A tqdm progress bar's output: a widget view whose only text is a bar's frame."""
+    _checks.dict_("output", output, what="one output of a notebook cell")
     data = output.get("data", {})
     return WIDGET_VIEW in data and "text/html" not in data and bool(_PROGRESS_BAR.match(_text(data.get("text/plain"))))
 
@@ -90,6 +93,7 @@ def drop_progress_bars(executed) -> int:
     """Remove progress-bar outputs from an executed notebook file, in place (atomically); returns how
     many. A notebook's tqdm.auto bar is a widget: saved, it is only its first frame ("0/38"), and
     ``TQDM_DISABLE`` does not reach it (tqdm.notebook sets ``disable`` itself)."""
+    _checks.existing_file("executed", executed, "an executed notebook (.ipynb)")
     path = Path(executed)
     nb = json.loads(path.read_text())
     dropped = 0
@@ -108,6 +112,8 @@ def offline_notebook(nb):
     state and views out, a widget's ``text/html`` snapshot (:mod:`slmlab.widgets`) in their place,
     progress bars dropped, a widget without a snapshot replaced by a line saying so, and ``<script
     src="http...">`` tags removed from HTML outputs (plotly's MathJax 3 from cdnjs)."""
+    if not (hasattr(nb, "metadata") and hasattr(nb, "cells")):
+        raise TypeError(f"nb must be a notebook node (nbformat.read(path, as_version=4)), got {type(nb).__name__}")
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         outputs = []
@@ -133,6 +139,7 @@ def offline_notebook(nb):
 def notebook_html(executed, target, mathjax_url: str) -> None:
     """Render an executed notebook to ``target`` with MathJax loaded from ``mathjax_url`` and nothing
     loaded from the network (:func:`offline_notebook`, :data:`PAGE_TEMPLATE`)."""
+    _checks.existing_file("executed", executed, "an executed notebook (.ipynb)")
     import jinja2
     import nbformat
     from nbconvert import HTMLExporter
@@ -144,6 +151,7 @@ def notebook_html(executed, target, mathjax_url: str) -> None:
 
 def ship_plotly(out) -> str:
     """Write plotly.js (from the installed plotly package) to ``out`` once; return its relative URL."""
+    _checks.not_a_file("out", out)
     from plotly.offline import get_plotlyjs
     target = Path(out) / PLOTLY_JS
     if not target.is_file():
@@ -153,6 +161,7 @@ def ship_plotly(out) -> str:
 
 def plotly_figures(executed) -> list[tuple[dict, list[str]]]:
     """Every plotly figure an executed notebook displayed, in order: ``(figure JSON, cell tags)``."""
+    _checks.existing_file("executed", executed, "an executed notebook (.ipynb)")
     nb = json.loads(Path(executed).read_text())
     found = []
     for cell in nb.get("cells", []):
@@ -179,6 +188,8 @@ def output_problems(executed, max_lines: int = MAX_OUTPUT_LINES) -> list[str]:
     than ``max_lines`` lines (HTML tables and figures excepted: a table is read by its rows), ANSI escape
     codes anywhere, HTML markup shown as text (a ``<b>`` in printed output), a widget without a still
     picture for the page, a progress bar's leftover frame. Empty when the notebook reads clean."""
+    _checks.existing_file("executed", executed, "an executed notebook (.ipynb)")
+    _checks.integer("max_lines", max_lines, low=1)
     nb = json.loads(Path(executed).read_text())
     found = []
     for i, cell in enumerate(nb.get("cells", [])):

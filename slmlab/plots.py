@@ -18,6 +18,8 @@ import math
 import statistics
 from typing import Mapping, Sequence
 
+from . import _checks
+
 __all__ = ["ARM_COLORS", "ARM_NAMES", "BASE_COLOR", "color", "arm_name", "arm_comparison", "training_curves"]
 
 # One colour per arm across the collection. Arms that play the same part share a hue family: the
@@ -56,6 +58,7 @@ ARM_NAMES: dict[str, str] = {
 
 def color(arm: str) -> str:
     """The arm's colour: :data:`ARM_COLORS`, else a fixed pick from plotly's palette."""
+    _checks.text("arm", arm)
     if arm in ARM_COLORS:
         return ARM_COLORS[arm]
     return _FALLBACK[sum(map(ord, str(arm))) % len(_FALLBACK)]
@@ -63,6 +66,7 @@ def color(arm: str) -> str:
 
 def arm_name(arm: str) -> str:
     """The arm's readable name (:data:`ARM_NAMES`), else the identifier with spaces for underscores."""
+    _checks.text("arm", arm)
     return ARM_NAMES.get(arm, str(arm).replace("_", " "))
 
 

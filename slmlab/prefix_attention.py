@@ -23,6 +23,8 @@ from transformers import AttentionInterface, DynamicCache
 from transformers.cache_utils import DynamicLayer
 from transformers.masking_utils import AttentionMaskInterface
 
+from . import _checks
+
 __all__ = ["SharedPrefix", "OwnTokensCache", "shared_prefix", "supports_shared_prefix", "NAME"]
 
 NAME = "slmlab_shared_prefix"
@@ -33,6 +35,10 @@ class SharedPrefix:
     cache), their padding mask (B, Lc), and G: row n of the batch continues context n // G."""
 
     def __init__(self, cache, context_mask: torch.Tensor, group_size: int):
+        if not getattr(cache, "layers", None):
+            raise TypeError(f"cache must be the transformers cache of a forward pass over the contexts "
+                            f"(use_cache=True), got {type(cache).__name__}")
+        _checks.integer("group_size", group_size, low=1, why="the rows that continue each context")
         self.keys = [layer.keys for layer in cache.layers]
         self.values = [layer.values for layer in cache.layers]
         self.group_size = group_size
@@ -131,6 +137,8 @@ class _OwnTokensLayer(DynamicLayer):
 def OwnTokensCache(n_layers: int, capacity: int) -> DynamicCache:
     """A KV cache for the rows' own tokens (the context lives in :class:`SharedPrefix`), preallocated
     for ``capacity`` tokens per row."""
+    _checks.integer("n_layers", n_layers, low=1, why="the model's config.num_hidden_layers")
+    _checks.integer("capacity", capacity, low=1, why="the most tokens a row writes")
     cache = DynamicCache()
     cache.layers = [_OwnTokensLayer(capacity) for _ in range(n_layers)]
     return cache
@@ -146,15 +154,24 @@ AttentionMaskInterface.register(NAME, _no_mask)
 
 def supports_shared_prefix(model) -> bool:
     """Whether ``model`` dispatches attention by ``config._attn_implementation`` with layer indices."""
+    _checks.module("model", model)
     model = getattr(model, "module", model)
     cfg = getattr(model, "config", None)
     return cfg is not None and hasattr(cfg, "_attn_implementation") and all(
         hasattr(m, "layer_idx") for m in model.modules() if type(m).__name__.endswith("Attention"))
 
 
-@contextlib.contextmanager
 def shared_prefix(model):
     """Within the block, ``model`` attends with :func:`shared_prefix_attention`."""
+    # checked here, at the call: a generator's own checks would wait for the ``with``
+    if not supports_shared_prefix(model):
+        raise ValueError(f"model ({type(model).__name__}) does not dispatch attention through transformers' "
+                         "attention interface; check supports_shared_prefix(model) before using it")
+    return _shared_prefix(model)
+
+
+@contextlib.contextmanager
+def _shared_prefix(model):
     cfg = getattr(model, "module", model).config
     old = cfg._attn_implementation
     cfg._attn_implementation = NAME

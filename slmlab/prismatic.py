@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 from sklearn.cluster import KMeans
 
+from . import _checks
 from .diversity import unit_rows
 from .problems import (ANSWER_PREFIX, SYMBOL, ProblemConfig, format_document, make_problem, problem_key,
                        split_of)
@@ -68,6 +69,7 @@ def nearest_cluster(features, centroids) -> np.ndarray:
 def sparse_clusters(labels, k: int, ratio: float = 0.5, seed: int = 0) -> np.ndarray:
     """The ``floor(ratio * k)`` (at least 1) smallest of clusters 0..k-1 by member count (empty
     clusters count as size 0); ties broken at random with ``seed``."""
+    _checks.integer("k", k, low=1, why="the number of clusters the labels come from")
     labels = np.asarray(labels)
     if not (isinstance(ratio, (int, float)) and 0 < ratio < 1):
         raise ValueError(f"ratio={ratio!r} must lie strictly between 0 and 1")
@@ -82,6 +84,8 @@ def sparse_clusters(labels, k: int, ratio: float = 0.5, seed: int = 0) -> np.nda
 def problem_row(p: dict) -> dict:
     """A generated problem as a pool row: ``prompt`` (the question) and ``solution`` (what the
     model is trained and featurised on), plus its attributes."""
+    _checks.dict_("p", p, keys=("question", "steps", "answer", "n_steps", "start", "ops", "operands"),
+                  what="a problem from slmlab.problems.make_problem")
     prompt = f"Question: {p['question']}{ANSWER_PREFIX}"
     text = format_document(p, with_steps=True)
     return {"prompt": prompt, "solution": text[len(prompt):], "text": text, "question": p["question"],
@@ -127,6 +131,10 @@ class RoundLog:
     generated: int               # distinct new candidates written (the generation budget)
     kept: int                    # candidates added to the pool
     kept_keys: list = field(default_factory=list, repr=False)
+
+    def __post_init__(self):
+        for name in ("round", "k", "n_sparse", "generated", "kept"):
+            _checks.integer(name, getattr(self, name), low=0)
 
 
 def prismatic_synthesis(pool: list[dict], pool_features, featurize: Callable[[list[dict]], np.ndarray],

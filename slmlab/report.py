@@ -18,6 +18,8 @@ __all__ = ["record", "read_metrics", "metrics_path", "atomic_write_text", "Recor
 def metrics_path(notebook: str) -> Path:
     """``$SLMLAB_METRICS_FILE`` (the runner's), else ``metrics/<notebook>.json`` in the artifacts folder
     (``$SLMLAB_ARTIFACTS`` or ./runs, as :func:`slmlab.runtime.artifacts_dir`)."""
+    if not isinstance(notebook, str) or not notebook or "/" in notebook or "\\" in notebook:
+        raise ValueError(f"notebook={notebook!r} must be the notebook's name, e.g. '00_welcome_tiny_lm'")
     env = os.environ.get("SLMLAB_METRICS_FILE")
     return Path(env) if env else Path(os.environ.get("SLMLAB_ARTIFACTS", "runs")) / "metrics" / f"{notebook}.json"
 
@@ -86,6 +88,11 @@ class Recorded(dict):
     as a compact table of one line per metric, not a dictionary dump of hundreds of lines."""
 
     notebook: str = ""
+
+    def __init__(self, metrics: dict | None = None):
+        if metrics is not None and not isinstance(metrics, dict):
+            raise TypeError(f"metrics must be a dict of name -> value, got {type(metrics).__name__}")
+        super().__init__(metrics or {})
 
     def table(self) -> list[tuple[str, str]]:
         return [(k, _short(v)) for k, v in self.items()]

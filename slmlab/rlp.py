@@ -161,6 +161,11 @@ class RLPConfig:
 def thought_format(tokenizer, cfg: RLPConfig = RLPConfig()) -> ThoughtFormat:
     """Tokenize the delimiters. With the embedded tokenizer ``<think>`` and ``</think>`` are single
     tokens; any other tokenizer spells them as plain text (several tokens), which works the same."""
+    if not hasattr(tokenizer, "convert_tokens_to_ids"):
+        raise TypeError("tokenizer must be a transformers tokenizer (slmlab.load_model() gives one), "
+                        f"got {type(tokenizer).__name__}")
+    if not isinstance(cfg, RLPConfig):
+        raise TypeError(f"cfg must be an RLPConfig, got {type(cfg).__name__}")
     enc = lambda s: tuple(tokenizer(s, add_special_tokens=False)["input_ids"]) if s else ()
     open_ids, close_ids = enc(cfg.think_open), enc(cfg.think_close)
     if not open_ids or not close_ids:
@@ -176,6 +181,8 @@ def thought_format(tokenizer, cfg: RLPConfig = RLPConfig()) -> ThoughtFormat:
 def information_gain_reward(model, ema_model, positions, thoughts, fmt: ThoughtFormat, group_size: int,
                             reward_tokens=None, amp=None) -> torch.Tensor:
     """r (B, G) = log p_θ(target | context, thought) − log p_φ(target | context), no gradient."""
+    _checks.module("model", model)
+    _checks.module("ema_model", ema_model)
     batch = build_thought_batch(positions, thoughts, fmt, group_size, reward_tokens)
     s_pred, _, _ = score_thoughts(model, batch, 1.0, amp)
     s_ema = baseline_logprob(ema_model, positions, fmt, reward_tokens, amp)
@@ -207,6 +214,11 @@ def clipped_thought_loss(logp, old_logp, advantages, thought_mask, clip_low, cli
     clip_ratio the share of thought tokens whose ratio left [1−ε_ℓ, 1+ε_h] on the losing side.
     ``weights`` (N,): how many thoughts each row stands for (a distinct thought and its copies);
     the loss is then the weighted mean over rows, and the clip ratio over the weighted tokens."""
+    if logp.ndim != 2 or old_logp.shape != logp.shape or thought_mask.shape != logp.shape \
+            or tuple(advantages.shape) != (logp.shape[0],):
+        raise ValueError(f"logp, old_logp and thought_mask must be (N, T) of one shape and advantages (N,); got "
+                         f"{tuple(logp.shape)}, {tuple(old_logp.shape)}, {tuple(thought_mask.shape)} and "
+                         f"{tuple(advantages.shape)}")
     m = thought_mask.to(logp.dtype)
     ratio = torch.exp((logp - old_logp) * m)  # (N, T); 1 outside thoughts
     a = advantages.detach()[:, None]
@@ -248,6 +260,9 @@ def step_flops(n_params: int, forward_tokens: int, backward_tokens: int) -> floa
     backward pass (attention ignored). One rule for every pass of every step, dense or sparse: each
     pass counts the padded tokens it really ran, once, where it ran — a decoding step the rows still
     in the batch, a context shared by sampling and scoring the one pass that computed it."""
+    _checks.number("n_params", n_params, low=0, low_open=True)
+    _checks.number("forward_tokens", forward_tokens, low=0)
+    _checks.number("backward_tokens", backward_tokens, low=0)
     return 2.0 * n_params * forward_tokens + 4.0 * n_params * backward_tokens
 
 
@@ -267,6 +282,10 @@ def rlp_step(model, ema_model, optimizer, positions, cfg: RLPConfig, fmt: Though
     within its micro-batch. Returns the metrics of the step (gathered over processes). A ``details``
     dict, when given, receives this process's ``thoughts`` (B·G id lists), ``rewards`` and
     ``advantages`` (B, G): what the tests check element by element against a naive computation."""
+    if not isinstance(cfg, RLPConfig):
+        raise TypeError(f"cfg must be an RLPConfig, got {type(cfg).__name__}")
+    if not isinstance(fmt, ThoughtFormat):
+        raise TypeError(f"fmt must be a ThoughtFormat (thought_format(tokenizer, cfg)), got {type(fmt).__name__}")
     unwrapped = accel.unwrap_model(model) if accel is not None else model
     device = next(unwrapped.parameters()).device
     amp = autocast_dtype(device, cfg.mixed_precision)
@@ -489,6 +508,9 @@ def evaluate_thoughts(model, baseline_model, tokenizer, positions, cfg: RLPConfi
     """Sample G thoughts per position from ``model`` and score them against ``baseline_model`` (no
     thought). Returns ``reward`` and ``s_pred`` (B, G), ``s_base`` (B,), ``thought_length`` (B, G) and
     the decoded ``thoughts`` (B lists of G strings); no training."""
+    _checks.records("positions", positions, ("context_ids", "target_ids"), "positions from answer_positions")
+    if group_size is not None:
+        _checks.integer("group_size", group_size, low=2, why="leave-one-out needs two thoughts per position")
     G = group_size or cfg.group_size
     fmt = thought_format(tokenizer, cfg)
     device = next(model.parameters()).device

@@ -43,7 +43,7 @@ import tempfile
 import numpy as np
 import torch
 
-from . import training
+from . import _checks, training
 from .distributional import Task, check_distribution, sample_target
 from .sampling import sample
 from .scoring import masked_token_logprobs
@@ -69,6 +69,11 @@ def _check_format(fmt: str) -> str:
 
 def spectrum_segments(description: str | None, samples, include_description: bool = True) -> list:
     """Segments of one spectrum sequence; ``samples`` is a list of ``(input or None, output)``."""
+    given = samples
+    samples = None if isinstance(samples, (str, dict)) else list(samples)  # a string would give its letters
+    if samples is None or not all(isinstance(s, (tuple, list)) and len(s) == 2 for s in samples):
+        raise ValueError(f"samples={given!r:.60} must be a list of (input or None, output) pairs, "
+                         "e.g. [(None, 'heads')]")
     samples = list(samples)
     if not samples:
         raise ValueError("samples is empty: a spectrum sequence needs at least one output")
@@ -194,6 +199,11 @@ def episodes(tasks, seed: int, samples_per_episode=(2, 16), include_description_
         raise ValueError(f"samples_per_episode={samples_per_episode!r} must be (lo, hi) with 1 <= lo <= hi")
     if not 0 <= include_description_prob <= 1:
         raise ValueError(f"include_description_prob={include_description_prob!r} must lie in [0, 1]")
+    # checked here, at the call: a generator's own checks would wait for the first draw
+    return _episodes(tasks, seed, lo, hi, include_description_prob)
+
+
+def _episodes(tasks, seed, lo, hi, include_description_prob):
     rng = random.Random(f"{seed}-episodes")
     by_family = {}
     for t in tasks:
@@ -254,6 +264,8 @@ def train_format(model, tokenizer, fmt: str, tasks, cfg: training.TrainConfig, m
     training), the run pauses at each of those steps — the one run with its own schedule, resumed
     from a checkpoint, so the final model is the one an unpaused run gives — and ``curve`` lists
     ``{"step", "tokens", **measure(model)}``: the metric against training tokens."""
+    if not isinstance(cfg, training.TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}: TrainConfig(steps=..., ...)")
     x, y, d, info = training_blocks(fmt, tokenizer, tasks, cfg.steps * cfg.batch_size, cfg.block_size, cfg.seed,
                                     **episode_kw)
     stops = sorted(set(measure_at))

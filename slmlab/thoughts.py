@@ -25,6 +25,7 @@ import torch
 from transformers import (GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria,
                           StoppingCriteriaList)
 
+from . import _checks
 from .decode_step import DecodePlan, decode_step, supports_decode_step
 from .prefix_attention import OwnTokensCache, SharedPrefix, shared_prefix, supports_shared_prefix
 from .scoring import continuation_logprobs
@@ -44,6 +45,21 @@ class ThoughtFormat:
     sep_ids: tuple
     pad_id: int
     banned_ids: tuple = field(default=())
+
+    def __post_init__(self):
+        # tuples: a thought's tail is compared with ``close_ids`` as a tuple, and a list never equals one
+        for name in ("open_ids", "close_ids", "sep_ids", "banned_ids"):
+            ids = getattr(self, name)
+            if not isinstance(ids, tuple) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) \
+                    or (not ids and name in ("open_ids", "close_ids")):
+                some = " non-empty" if name in ("open_ids", "close_ids") else ""
+                raise ValueError(f"{name}={ids!r:.60} must be a{some} tuple of token ids; "
+                                 "rlp.thought_format(tokenizer) builds the format")
+        _checks.integer("pad_id", self.pad_id, low=0)
+
+
+_POSITION_KEYS = ("context_ids", "target_ids")
+_POSITION_WHAT = "positions as answer_positions or uniform_positions give them"
 
 
 def answer_positions(tokenizer, problems) -> list[dict]:
@@ -300,12 +316,24 @@ class ThoughtBatch:
     padded_tokens: int = 0        # the same with padding, the work a batched pass really does
     context_index: torch.Tensor | None = None  # (N,) the context each suffix runs on; None: row b·G + g on b
 
+    def __post_init__(self):
+        _checks.integer("group_size", self.group_size, low=1, why="the thoughts per position")
+        if self.input_ids.ndim != 2 or self.input_ids.shape[0] != self.context_ids.shape[0] * self.group_size \
+                and self.context_index is None:
+            raise ValueError(f"input_ids {tuple(self.input_ids.shape)} must hold B x group_size={self.group_size} rows "
+                             f"for the B={self.context_ids.shape[0]} contexts; build_thought_batch builds a batch")
+
 
 def build_thought_batch(positions, thoughts, fmt: ThoughtFormat, group_size: int,
                         reward_tokens: int | None = None) -> ThoughtBatch:
     """Insert each thought between its context and target (thought b·G + g belongs to position b)."""
+    _checks.records("positions", positions, _POSITION_KEYS, _POSITION_WHAT)
+    _checks.integer("group_size", group_size, low=1, why="the thoughts per position")
+    if not isinstance(fmt, ThoughtFormat):
+        raise TypeError(f"fmt must be a ThoughtFormat (rlp.thought_format(tokenizer)), got {type(fmt).__name__}")
     if len(thoughts) != len(positions) * group_size:
-        raise ValueError(f"got {len(thoughts)} thoughts for {len(positions)} positions x G={group_size}")
+        raise ValueError(f"got {len(thoughts)} thoughts for {len(positions)} positions x G={group_size}: pass "
+                         "group_size thoughts per position, position by position")
     k = len(fmt.close_ids)
     cids, cmask = _left_padded_contexts(positions, fmt.pad_id)
     seqs, spans, truncated = [], [], []
@@ -341,6 +369,8 @@ def _row_contexts(batch: ThoughtBatch) -> torch.Tensor:
 def select_rows(batch: ThoughtBatch, rows) -> ThoughtBatch:
     """The suffixes ``rows`` (indices into the batch) on the same contexts, cut to their own longest:
     a batch of any number of suffixes per context, which :func:`score_thoughts` runs the same way."""
+    if not isinstance(batch, ThoughtBatch):
+        raise TypeError(f"batch must be a ThoughtBatch (build_thought_batch), got {type(batch).__name__}")
     rows = torch.as_tensor(rows, dtype=torch.long)
     if rows.ndim != 1 or not len(rows):
         raise ValueError("rows must be a non-empty 1-d list of row indices")
@@ -358,6 +388,8 @@ def select_rows(batch: ThoughtBatch, rows) -> ThoughtBatch:
 def distinct_rows(batch: ThoughtBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows that are the same thought on the same context: ``first`` (U,), the first row of each
     distinct one, and ``inverse`` (N,), which distinct one each row is (row i = row first[inverse[i]])."""
+    if not isinstance(batch, ThoughtBatch):
+        raise TypeError(f"batch must be a ThoughtBatch (build_thought_batch), got {type(batch).__name__}")
     index = _row_contexts(batch).tolist()
     seen, first, inverse = {}, [], []
     for r, (ids, n) in enumerate(zip(batch.input_ids.tolist(), batch.attention_mask.sum(1).tolist())):
@@ -384,6 +416,7 @@ def forward_contexts(model, positions, fmt: ThoughtFormat, amp=None):
     """Run the positions' contexts once, left-padded as :func:`build_thought_batch` pads them, and
     return their KV cache, with gradient when it is enabled. One RLP step can then run its contexts
     once: :func:`sample_thoughts` reads the cache without gradient, :func:`score_thoughts` with it."""
+    _checks.records("positions", positions, _POSITION_KEYS, _POSITION_WHAT)
     device = next(model.parameters()).device
     cids, cmask = _left_padded_contexts(positions, fmt.pad_id)
     with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
@@ -431,6 +464,9 @@ def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None, con
     counted ``row_weights[row]`` times when given (a distinct thought standing for its copies).
     ``context``: the contexts' cache from :func:`forward_contexts` under the same weights, used
     instead of running them again; it is read, not changed, so it can serve several calls."""
+    if not isinstance(batch, ThoughtBatch):
+        raise TypeError(f"batch must be a ThoughtBatch (build_thought_batch), got {type(batch).__name__}")
+    _checks.number("temperature", temperature, low=0, low_open=True)
     device = next(model.parameters()).device
     cids, cmask = batch.context_ids.to(device), batch.context_mask.to(device)
     ids, mask = batch.input_ids.to(device), batch.attention_mask.to(device)
@@ -473,6 +509,7 @@ def score_thoughts(model, batch: ThoughtBatch, temperature: float, amp=None, con
 def baseline_logprob(ema_model, positions, fmt: ThoughtFormat, reward_tokens=None, amp=None) -> torch.Tensor:
     """S_ema (B,): Σ log p_φ(target | context) with no thought, teacher-forced in one batch
     (:func:`slmlab.scoring.continuation_logprobs`; it pads on the right, so ``fmt.pad_id`` is never read)."""
+    _checks.records("positions", positions, _POSITION_KEYS, _POSITION_WHAT)
     targets = [list(p["target_ids"])[:reward_tokens] if reward_tokens else list(p["target_ids"]) for p in positions]
     return continuation_logprobs(ema_model, None, [list(p["context_ids"]) for p in positions], targets,
                                  batch_size=max(1, len(positions)), amp=amp).sums

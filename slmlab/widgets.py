@@ -24,6 +24,8 @@ from typing import Callable
 
 import ipywidgets
 
+from . import _checks
+
 __all__ = ["Panel", "slider", "choice", "printable", "SNAPSHOT_NOTE", "SNAPSHOT_CLASS"]
 
 SNAPSHOT_NOTE = "A still of this panel at its default settings: run the notebook in JupyterLab to move the controls."
@@ -36,6 +38,7 @@ def printable(text) -> str:
     """``text`` with control characters (other than newline and tab) shown as ``\\xNN`` escapes and
     other non-printing code points (zero-width, bidi marks) as ``\\uNNNN``: a sampled string can hold
     anything, and a raw escape character would garble the page or the terminal that shows it."""
+    _checks.text("text", text)
     text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
     return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cf", "Co", "Cn") else c for c in text)
 
