@@ -25,6 +25,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -135,15 +136,16 @@ def _replace_folder(folder: Path, write) -> Path:
     """``write(tmp)`` into an empty ``.tmp-<name>`` beside ``folder``, then put it in ``folder``'s
     place in one rename: a crash leaves the old folder or the new one, never half of one."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp, old = folder.with_name(f".tmp-{folder.name}"), folder.with_name(f".old-{folder.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    # unique names: two processes writing the same folder at once each finish their own copy
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    old = Path(tempfile.mkdtemp(prefix=f".old-{folder.name}-", dir=folder.parent))
+    old.rmdir()
+    tmp.chmod(0o755)  # mkdtemp makes it private; a finished folder reads like any other
     try:
         write(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
         os.replace(folder, old)  # set aside, not deleted, until the new one is in place
     os.replace(tmp, folder)

@@ -5,7 +5,8 @@ with one colour and one readable name per arm across every notebook and the fron
   three seeds, not as a box), the mean with its seed spread beside them, the base model as a dotted
   line, and, when a :class:`slmlab.experiment.Comparison` is given, the verdict (and the 95% interval
   of the difference when the comparison carries one) under the panel's title.
-- :func:`training_curves`: one line per run (a series of ``{x: ..., y: ...}`` rows).
+- :func:`training_curves`: one line per run (a series of ``{x: ..., y: ...}`` rows), one panel per
+  value when several are named.
 - :data:`ARM_COLORS` / :func:`color` and :data:`ARM_NAMES` / :func:`arm_name`: an arm keeps its
   colour between subplots and notebooks; identifiers such as ``cpt_f_rlp_f`` reach the reader as
   "CPT(F) → RLP(F)".
@@ -171,26 +172,47 @@ def arm_comparison(panels: Sequence[Mapping], *, title: str, seed_labels: Sequen
     return fig
 
 
-def training_curves(runs: Mapping[str, Sequence[Mapping]], *, x: str, y: str, title: str,
+def training_curves(runs: Mapping[str, Sequence[Mapping]], *, x: str, y: str | Sequence[str], title: str,
                     y_title: str | None = None, log_y: bool = False, height: int = 380):
     """One line per run: ``runs`` maps a run's name (an arm, or "arm seed 1") to its rows, each a
     dict holding ``x`` and ``y`` (rows without ``y`` are skipped, e.g. steps without an eval). A run
-    named after an arm (or "<arm> seed N") takes the arm's colour."""
+    named after an arm (or "<arm> seed N") takes the arm's colour. ``y`` may list several values
+    (a training history's reward, its length...): one panel each, side by side and titled by the
+    name, a run keeping its colour and one legend entry across them."""
     import plotly.graph_objects as go
 
     if not isinstance(runs, Mapping) or not runs:
         raise ValueError("runs must be a non-empty dict of run name -> list of rows")
-    fig = go.Figure()
-    for name, rows in runs.items():
-        rows = [r for r in rows if r.get(y) is not None]
-        if not rows:
-            raise ValueError(f"run {name!r} has no row with {y!r}")
-        if any(x not in r for r in rows):
-            raise ValueError(f"run {name!r} has a row without {x!r}")
+    ys = [y] if isinstance(y, str) else list(y) if isinstance(y, Sequence) else []
+    if not ys or not all(isinstance(key, str) for key in ys):
+        raise ValueError(f"y={y!r} must name the value to plot, or list the names (one panel each)")
+    if len(ys) == 1:
+        fig = go.Figure()
+    else:
+        from plotly.subplots import make_subplots
+        fig = make_subplots(rows=1, cols=len(ys), subplot_titles=ys)
+    for name, all_rows in runs.items():
         arm = str(name).split(" seed ")[0]
-        fig.add_trace(go.Scatter(x=[r[x] for r in rows], y=[r[y] for r in rows], mode="lines",
-                                 name=arm_name(arm) + str(name)[len(arm):], line=dict(color=color(arm))))
-    fig.update_layout(title=title, height=height, xaxis_title=x, yaxis_title=y_title or y)
+        for col, key in enumerate(ys, start=1):
+            rows = [r for r in all_rows if r.get(key) is not None]
+            if not rows:
+                raise ValueError(f"run {name!r} has no row with {key!r}")
+            if any(x not in r for r in rows):
+                raise ValueError(f"run {name!r} has a row without {x!r}")
+            trace = go.Scatter(x=[r[x] for r in rows], y=[r[key] for r in rows], mode="lines",
+                               name=arm_name(arm) + str(name)[len(arm):], line=dict(color=color(arm)))
+            if len(ys) == 1:
+                fig.add_trace(trace)
+            else:   # one legend entry per run, which shows or hides it in every panel
+                trace.update(legendgroup=str(name), showlegend=col == 1)
+                fig.add_trace(trace, row=1, col=col)
+    if len(ys) == 1:
+        fig.update_layout(title=title, height=height, xaxis_title=x, yaxis_title=y_title or ys[0])
+    else:
+        fig.update_layout(title=title, height=height)
+        fig.update_xaxes(title_text=x)
+        if y_title:
+            fig.update_yaxes(title_text=y_title, row=1, col=1)
     if log_y:
         fig.update_yaxes(type="log")
     return fig

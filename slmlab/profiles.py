@@ -25,7 +25,9 @@ PROFILE_NAMES = ("smoke", "default", "gpu")
 # run), `batch_size` (blocks per step), `lr_grid` (learning rates tried on the dev split; a single rate is a
 # parameter, not a size). A notebook whose phases differ in one of them names each phase first:
 # `cpt_train_steps`, `rlp_train_steps`, `proxy_train_steps`, `cpt_batch_size`, `rlp_lr_grid`, `mix_lr_grid`,
-# `loop_lr_grid`. RLP's batch counts positions, not blocks, and keeps RLPConfig's name `batch_positions`.
+# `loop_lr_grid`; likewise `n_seeds` (training seeds per arm: `mix_n_seeds`, `design_a_n_seeds`) and
+# `max_new_tokens` (cap on a generated answer, as `sampling.sample` calls it: `real_max_new_tokens`).
+# RLP's batch counts positions, not blocks, and keeps RLPConfig's name `batch_positions`.
 # tests/test_profiles.py holds every notebook to this.
 SIZES: dict[str, dict[str, dict[str, Any]]] = {
     "00_welcome_tiny_lm": {
@@ -78,24 +80,25 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         # problems; cpt_train_steps x cpt_batch_size (x 256 tokens): CPT(F), the common start;
         # rlp_train_steps x batch_positions x group_size: one RLP(F) run (CPT's second budget is matched
         # to its FLOPs; batch_positions is RLPConfig's own name: RLP's batch counts positions, not blocks);
-        # max_thought: thought cap (the notebook lowers it to the longest gold chain); gen_cap: greedy
-        # answer cap; n_seeds: seeds per arm of design B (the headline); n_seeds_a: of design A;
+        # max_thought: thought cap (the notebook lowers it to the longest gold chain); max_new_tokens:
+        # greedy answer cap; n_seeds: seeds per arm of design B (the headline); design_a_n_seeds: of
+        # design A;
         # rlp_lr_grid / cpt_lr_grid: each arm's rates tried on the dev split (same size: same search)
         "smoke": dict(n_target=48, n_dev=8, n_eval=8, cpt_train_steps=2, cpt_batch_size=2, rlp_train_steps=2,
-                      batch_positions=2, group_size=2, max_thought=16, gen_cap=40, n_seeds=2, n_seeds_a=2,
-                      rlp_lr_grid=(1e-4,), cpt_lr_grid=(3e-4,)),
+                      batch_positions=2, group_size=2, max_thought=16, max_new_tokens=40, n_seeds=2,
+                      design_a_n_seeds=2, rlp_lr_grid=(1e-4,), cpt_lr_grid=(3e-4,)),
         # default: 100 RLP steps of 4 positions x 8 thoughts (warmup 10), 3 seeds x 200 problems; the
         # notebook prints whether that can see half the measured headroom (it sizes the design first).
         # Grids: a first default run (2026-12-03) tried (3e-4, 1e-3) for both arms; on dev, 1e-3 collapsed
         # RLP (0%) and set CPT back (54.7% vs 59.4%), both chose the grid's lower edge: moved down one step
         "default": dict(n_target=2_000, n_dev=64, n_eval=200, cpt_train_steps=20, cpt_batch_size=8,
-                        rlp_train_steps=100, batch_positions=4, group_size=8, max_thought=48, gen_cap=80,
-                        n_seeds=3, n_seeds_a=2, rlp_lr_grid=(1e-4, 3e-4), cpt_lr_grid=(1e-4, 3e-4)),
+                        rlp_train_steps=100, batch_positions=4, group_size=8, max_thought=48, max_new_tokens=80,
+                        n_seeds=3, design_a_n_seeds=2, rlp_lr_grid=(1e-4, 3e-4), cpt_lr_grid=(1e-4, 3e-4)),
         # gpu: the same designs, longer RLP, more seeds and eval problems (with the embedded model, or
         # a larger one passed as the notebook's `model`)
         "gpu": dict(n_target=20_000, n_dev=256, n_eval=1_000, cpt_train_steps=400, cpt_batch_size=32,
-                    rlp_train_steps=400, batch_positions=32, group_size=16, max_thought=48, gen_cap=96, n_seeds=5,
-                    n_seeds_a=5, rlp_lr_grid=(3e-5, 1e-4, 3e-4), cpt_lr_grid=(1e-4, 3e-4, 1e-3)),
+                    rlp_train_steps=400, batch_positions=32, group_size=16, max_thought=48, max_new_tokens=96, n_seeds=5,
+                    design_a_n_seeds=5, rlp_lr_grid=(3e-5, 1e-4, 3e-4), cpt_lr_grid=(1e-4, 3e-4, 1e-3)),
     },
     "04_mode_collapse": {
         # n_samples: answers per prompt, model and temperature; temperatures: swept (models compared at
@@ -104,23 +107,24 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         # synth_prompts: prompts of the one-round loop run when notebook 02's pool is missing;
         # real_*: the real-model section (SmolLM2-135M-Instruct, Q4_1): real_prompts of its open-ended
         # prompts, real_samples answers each per temperature (real_temperatures, the first is the usual
-        # one) at top-p real_top_p, answers cut at real_max_tokens tokens; target_problems x target_k: where
+        # one) at top-p real_top_p, answers cut at real_max_new_tokens tokens; target_problems x target_k: where
         # RLP acted, notebook 03's target problems (eval split), k thoughts each at its thought temperature
         "smoke": dict(n_samples=4, temperatures=(0.7, 1.5), train_steps=3, n_redraw=1, synth_prompts=8,
                       real_prompts=2, real_samples=2, real_temperatures=(1.0, 1.5), real_top_p=0.9,
-                      real_max_tokens=8, target_problems=8, target_k=4),
+                      real_max_new_tokens=8, target_problems=8, target_k=4),
         "default": dict(n_samples=16, temperatures=(0.7, 1.0, 1.5), train_steps=60, n_redraw=3,
                         synth_prompts=64, real_prompts=8, real_samples=12, real_temperatures=(1.0, 1.5),
-                        real_top_p=0.9, real_max_tokens=24, target_problems=64, target_k=8),
+                        real_top_p=0.9, real_max_new_tokens=24, target_problems=64, target_k=8),
         "gpu": dict(n_samples=32, temperatures=(0.5, 0.7, 1.0, 1.5, 2.0), train_steps=200, n_redraw=3,
                     synth_prompts=256, real_prompts=10, real_samples=50, real_temperatures=(1.0, 1.5),
-                    real_top_p=0.9, real_max_tokens=48, target_problems=256, target_k=16),
+                    real_top_p=0.9, real_max_new_tokens=48, target_problems=256, target_k=16),
     },
 }
 
 
 class Sizes(Mapping):
-    """A read-only mapping of one notebook's sizes that also reads as attributes (``cfg.n_eval``)."""
+    """A read-only mapping of one notebook's sizes that also reads as attributes (``cfg.n_eval``);
+    ``cfg.notebook`` and ``cfg.profile`` say whose sizes they are, at which profile."""
 
     def __init__(self, notebook: str, profile: str, values: Mapping[str, Any]):
         if not isinstance(notebook, str) or not isinstance(profile, str):
@@ -129,7 +133,7 @@ class Sizes(Mapping):
         if not isinstance(values, Mapping):
             raise TypeError(f"values must be a mapping of size name -> value, got {type(values).__name__}")
         self._values = MappingProxyType(dict(values))
-        self.notebook, self.name = notebook, profile
+        self.notebook, self.profile = notebook, profile
 
     def __getattr__(self, key: str):
         try:
@@ -148,7 +152,7 @@ class Sizes(Mapping):
 
     def __repr__(self) -> str:
         body = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
-        return f"Sizes({self.notebook!r}, {self.name!r}: {body})"
+        return f"Sizes({self.notebook!r}, {self.profile!r}: {body})"
 
 
 def _check_override(notebook: str, key: str, default: Any, value: Any) -> Any:
@@ -229,7 +233,7 @@ SIZES["05_prismatic_synthesis"] = {
         loop_lr_grid=(1e-4,), # learning rates tried per loop arm on the dev split (smaller pools than the mixes)
         train_steps=2,      # optimizer steps of continued training per mix / pool (every arm the same)
         batch_size=4,       # packed 256-token blocks per step
-        mix_seeds=2,        # training seeds per data mix
+        mix_n_seeds=2,      # training seeds per data mix
         n_seed_pool=16,     # seed pool of the prismatic loop
         rounds=1,           # rounds of the loop
         per_round=8,        # candidates generated per round (both arms)
@@ -239,11 +243,11 @@ SIZES["05_prismatic_synthesis"] = {
         proxy_docs=64,      # problems each proxy is trained on
     ),
     "default": dict(n_pair=48, n_mix=256, n_eval=128, n_dev=64, mix_lr_grid=(3e-5, 1e-4, 3e-4),
-                    loop_lr_grid=(1e-4, 3e-4, 1e-3), train_steps=12, batch_size=8, mix_seeds=2, n_seed_pool=128,
+                    loop_lr_grid=(1e-4, 3e-4, 1e-3), train_steps=12, batch_size=8, mix_n_seeds=2, n_seed_pool=128,
                     rounds=3, per_round=48, n_seeds=3, dim=256, proxy_train_steps=150, proxy_docs=4000),
     "gpu": dict(n_pair=128, n_mix=1024, n_eval=512, n_dev=256, mix_lr_grid=(3e-5, 1e-4, 3e-4, 1e-3),
                 loop_lr_grid=(3e-5, 1e-4, 3e-4, 1e-3), train_steps=64,
-                batch_size=16, mix_seeds=3, n_seed_pool=400, rounds=4, per_round=150, n_seeds=5, dim=1024,
+                batch_size=16, mix_n_seeds=3, n_seed_pool=400, rounds=4, per_round=150, n_seeds=5, dim=1024,
                 proxy_train_steps=1000, proxy_docs=20_000),
 }
 SIZES["06_spectrum_tuning"] = {
@@ -274,9 +278,10 @@ SIZES["06_spectrum_tuning"] = {
 
 # Notebook 06's real-model section (SmolLM2-135M-Instruct, Q4_1), kept apart from the entry above:
 # real_samples answers per prompt, format and k (real_ks: in-context examples drawn from the target),
-# real_tasks of its distributional prompts, answers cut at real_max_tokens tokens.
-for _profile, _real in {"smoke": dict(real_samples=2, real_ks=(0, 1), real_tasks=1, real_max_tokens=4),
-                        "default": dict(real_samples=16, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_tokens=8),
-                        "gpu": dict(real_samples=100, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_tokens=16)}.items():
+# real_tasks of its distributional prompts, answers cut at real_max_new_tokens tokens.
+for _profile, _real in {
+        "smoke": dict(real_samples=2, real_ks=(0, 1), real_tasks=1, real_max_new_tokens=4),
+        "default": dict(real_samples=16, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_new_tokens=8),
+        "gpu": dict(real_samples=100, real_ks=(0, 1, 4, 16), real_tasks=3, real_max_new_tokens=16)}.items():
     SIZES["06_spectrum_tuning"][_profile].update(_real)
 del _profile, _real

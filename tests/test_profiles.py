@@ -56,7 +56,8 @@ def _sizes_calls(path: Path) -> list[ast.Call]:
 def test_sizes_reads_the_table_and_overrides_it():
     cfg = sizes("01_data_curation", "default")
     assert cfg.n_docs == SIZES["01_data_curation"]["default"]["n_docs"] == cfg["n_docs"]
-    assert cfg.name == "default" and cfg.notebook == "01_data_curation"
+    assert cfg.profile == "default" and cfg.notebook == "01_data_curation"
+    assert not hasattr(cfg, "name")  # it was the profile's name, read as the notebook's: renamed
     assert sizes("01_data_curation", "smoke", train_steps=7).train_steps == 7
     assert sizes("01_data_curation", "smoke", run_datatrove=True).run_datatrove is True
     # an int is accepted where a float is expected; a list where a tuple is, and returned as a tuple
@@ -102,7 +103,7 @@ def test_every_notebook_with_sizes_exists():
 # ---------------------------------------------------------------- the notebooks
 READERS = [p for p in NOTEBOOKS if _sizes_calls(p)]
 # What a Sizes answers besides its sizes: a notebook may read these from its cfg without them being sizes.
-SIZES_ATTRIBUTES = {"name", "notebook", "get", "items", "keys", "values"}
+SIZES_ATTRIBUTES = {"profile", "notebook", "get", "items", "keys", "values"}
 
 
 def _size_reads(path: Path) -> set[str]:
@@ -137,10 +138,12 @@ def test_every_size_is_read_by_its_notebook(path):
 
 
 # One name per kind of size (the comment at the top of profiles.SIZES): a phase, where a notebook has two,
-# comes first as one word. RLP's batch counts positions and keeps RLPConfig's name.
+# comes first (`cpt_`, `design_a_`). RLP's batch counts positions and keeps RLPConfig's name.
 CONVENTION = {"learning-rate grid": (re.compile(r"(^|_)lrs?(_|$)"), re.compile(r"([a-z]+_)?lr_grid")),
               "batch size": (re.compile(r"batch"), re.compile(r"([a-z]+_)?batch_size|batch_positions")),
-              "optimizer steps": (re.compile(r"steps"), re.compile(r"([a-z]+_)?train_steps"))}
+              "optimizer steps": (re.compile(r"steps"), re.compile(r"([a-z]+_)?train_steps")),
+              "training seeds": (re.compile(r"seeds"), re.compile(r"([a-z]+_)*n_seeds")),
+              "generation cap": (re.compile(r"(^|_)cap$|max_tokens|new_tokens"), re.compile(r"([a-z]+_)?max_new_tokens"))}
 
 
 @pytest.mark.parametrize("notebook", sorted(SIZES))
@@ -151,7 +154,8 @@ def test_size_names_follow_the_convention(notebook):
                 assert name.fullmatch(field), f"{notebook}: {field!r} is a {kind}; name it {name.pattern!r}"
 
 
-@pytest.mark.parametrize("name", ["lrs", "loop_lrs", "lr_grid_rlp", "batch", "cpt_batch", "ft_steps", "cpt_steps"])
+@pytest.mark.parametrize("name", ["lrs", "loop_lrs", "lr_grid_rlp", "batch", "cpt_batch", "ft_steps", "cpt_steps",
+                                  "gen_cap", "real_max_tokens", "mix_seeds", "n_seeds_a"])
 def test_the_convention_refuses_the_old_names(name):
     assert any(about.search(name) and not pattern.fullmatch(name) for about, pattern in CONVENTION.values())
 
@@ -190,7 +194,7 @@ def test_no_size_table_inside_a_notebook(path):
     assert "get_profile" not in code, f"{path.stem} still reads runtime.get_profile"
     # a dict keyed by profile names, or a branch on the profile's name, is a size table in disguise
     assert not re.search(r"""\{\s*["']smoke["']\s*:""", code), f"{path.stem} carries a per-profile dict"
-    assert not re.search(r"""(profile|cfg\.name)\s*[!=]=\s*["'](smoke|default|gpu)["']""", code), \
+    assert not re.search(r"""(profile|cfg\.profile)\s*[!=]=\s*["'](smoke|default|gpu)["']""", code), \
         f"{path.stem} branches on the profile's name"
 
 
