@@ -14,7 +14,7 @@ import torch
 from . import _checks
 
 __all__ = ["pick_device", "pick_dtype", "seed_everything", "derive_seed", "artifacts_dir", "runtime_versions",
-           "cgroup_cpu_limit", "usable_cpus", "fit_threads", "thread_setting"]
+           "cgroup_cpu_limit", "usable_cpus", "idle_cpus", "fit_threads"]
 
 
 def pick_device(device: str | None = "auto") -> torch.device:
@@ -161,32 +161,61 @@ def usable_cpus(root="/sys/fs/cgroup", self_cgroup="/proc/self/cgroup") -> int:
     return max(1, n)
 
 
-def thread_setting() -> str:
-    """What :func:`fit_threads` picks here, as ``"<threads>:<OpenMP wait policy>"`` (for benchmarks)."""
-    n = usable_cpus()
+def idle_cpus(interval: float = 0.5) -> float:
+    """How many of the CPUs this process may run on sat idle over the next ``interval`` seconds (this
+    process sleeps meanwhile, so what it finds busy is other processes' work): about 2.0 on an idle
+    2-core machine, about 1.0 beside one busy neighbour. Read from the kernel's per-CPU counters
+    (``psutil.cpu_times``); where those cannot be read, every CPU counts as idle."""
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval <= 10:
+        raise ValueError(f"interval={interval!r} must be a number of seconds in (0, 10]")
+    import time
+
+    import psutil
+    mine = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    try:
+        before = psutil.cpu_times(percpu=True)
+        time.sleep(interval)
+        after = psutil.cpu_times(percpu=True)
+    except (OSError, RuntimeError, psutil.Error):
+        return float(len(mine) if mine else (os.cpu_count() or 1))
+    idle = 0.0
+    for i, (a, b) in enumerate(zip(before, after)):
+        if mine is not None and i not in mine:
+            continue
+        total = sum(b) - sum(a)
+        if total > 0:
+            idle += ((b.idle + getattr(b, "iowait", 0.0)) - (a.idle + getattr(a, "iowait", 0.0))) / total
+    return idle
+
+
+def _omp_cap() -> int | None:
     omp = os.environ.get("OMP_NUM_THREADS", "")
-    if omp.isdigit() and int(omp) > 0:
-        n = min(n, int(omp))
-    return f"{n}:{os.environ.get('OMP_WAIT_POLICY', 'default').lower()}"
+    return int(omp) if omp.isdigit() and int(omp) > 0 else None
 
 
-def fit_threads(at_most: int | None = None, **where) -> int:
+def fit_threads(at_most: int | None = None, *, share: bool = True, **where) -> int:
     """Set torch's CPU threads (and the BLAS/OpenMP pools numpy and scikit-learn use) to
     :func:`usable_cpus`, capped by ``at_most`` and by ``$OMP_NUM_THREADS`` when set; return the count.
 
     torch sizes its pool from the cores it can *see*; in a pod with a CPU quota of about one (Binder),
-    that oversubscribes the quota and every parallel region is throttled. The threads wait for work
-    passively (``OMP_WAIT_POLICY=PASSIVE``, set by ``import slmlab`` before torch loads), so a
-    neighbour process that takes a core does not stall the others. ``where`` passes ``root`` and
-    ``self_cgroup`` to :func:`cgroup_cpu_limit` (tests point them at files of their own)."""
+    that oversubscribes the quota and every parallel region is throttled. With ``share`` (the default)
+    it also leaves alone the CPUs another process keeps busy when it is called (:func:`idle_cpus`,
+    rounded, never fewer than one thread): two threads on a 2-core machine where a browser, a Jupyter
+    server or a test run holds one core wait for each other at every parallel region, while one thread
+    runs at full speed (``benchmarks/bench_threads.py`` measures both). The threads also wait for work
+    passively (``OMP_WAIT_POLICY=PASSIVE``, set by ``import slmlab`` before torch loads). The count
+    changes only the speed: a run gives the same numbers with one thread or two (tests/test_threads.py
+    checks a training run). ``where`` passes ``root`` and ``self_cgroup`` to :func:`cgroup_cpu_limit`
+    (tests point them at files of their own)."""
     if at_most is not None and (not isinstance(at_most, int) or isinstance(at_most, bool) or at_most < 1):
         raise ValueError(f"at_most={at_most!r} must be None or a positive int (a thread count)")
+    if not isinstance(share, bool):
+        raise ValueError(f"share={share!r} must be True or False")
     n = usable_cpus(**where)
-    caps = [at_most] if at_most else []
-    omp = os.environ.get("OMP_NUM_THREADS", "")
-    if omp.isdigit() and int(omp) > 0:
-        caps.append(int(omp))
+    caps = [c for c in (at_most, _omp_cap()) if c]
     n = min([n, *caps])
+    if share and n > 1:
+        n = max(1, min(n, round(idle_cpus())))
     torch.set_num_threads(n)
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
     threadpool_limits(limits=n)  # called as a function, the limit stays for the process

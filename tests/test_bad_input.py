@@ -540,6 +540,8 @@ CASES = [
     (runtime.cgroup_cpu_limit, (3,), TypeError, "root=3 must be a path"),
     (P(runtime.usable_cpus, self_cgroup=None), (), TypeError, "self_cgroup=None must be a path"),
     (runtime.fit_threads, (0,), ValueError, "at_most=0 must be None or a positive int"),
+    (P(runtime.fit_threads, share=1), (), ValueError, "share=1 must be True or False"),
+    (runtime.idle_cpus, (0,), ValueError, "interval=0 must be a number of seconds"),
     (runtime.seed_everything, (None,), ValueError, "seed=None"),
     # ---------------------------------------------------------------- scoring and sampling, more
     (scoring.continuation_logprobs, (MODEL, TOK, ["a"], ["b", "c"]), ValueError, "same length"),

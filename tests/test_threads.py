@@ -3,6 +3,7 @@ fed here as files in a temporary folder laid out like /sys/fs/cgroup and /proc/s
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -93,15 +94,62 @@ def test_without_sched_getaffinity_cpu_count_is_used(tmp_path, monkeypatch):
 
 def test_fit_threads_sets_torch_and_honours_caps(tmp_path, eight_cpus, restore_threads, monkeypatch):
     where = _cgroup(tmp_path, "0::/", {"cpu.max": "300000 100000\n"})
-    assert runtime.fit_threads(**where) == 3
+    assert runtime.fit_threads(share=False, **where) == 3
     assert torch.get_num_threads() == 3
-    assert runtime.fit_threads(1, **where) == 1 and torch.get_num_threads() == 1
-    assert runtime.fit_threads(16, **where) == 3
+    assert runtime.fit_threads(1, share=False, **where) == 1 and torch.get_num_threads() == 1
+    assert runtime.fit_threads(16, share=False, **where) == 3
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert runtime.fit_threads(**where) == 2
+    assert runtime.fit_threads(share=False, **where) == 2
     for bad in (0, -1, 1.5, "2", True):
         with pytest.raises(ValueError, match="at_most"):
             runtime.fit_threads(bad, **where)
+    with pytest.raises(ValueError, match="share"):
+        runtime.fit_threads(share="no", **where)
+
+
+def test_fit_threads_leaves_the_cpus_a_neighbour_keeps_busy(tmp_path, eight_cpus, restore_threads, monkeypatch):
+    where = _cgroup(tmp_path, "0::/", {"cpu.max": "max 100000\n"})
+    for idle, want in ((8.0, 8), (7.9, 8), (6.6, 7), (1.2, 1), (0.1, 1)):
+        monkeypatch.setattr(runtime, "idle_cpus", lambda interval=0.5, v=idle: v)
+        assert runtime.fit_threads(**where) == want, idle
+        assert torch.get_num_threads() == want
+    assert runtime.fit_threads(share=False, **where) == 8
+    monkeypatch.setattr(runtime, "idle_cpus", lambda interval=0.5: pytest.fail("one thread: nothing to share"))
+    assert runtime.fit_threads(1, **where) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs two CPUs and CPU affinity")
+def test_idle_cpus_sees_a_busy_neighbour():
+    mine = sorted(os.sched_getaffinity(0))
+    quiet = runtime.idle_cpus(0.3)
+    assert 0 <= quiet <= len(mine) + 0.01
+    spin = subprocess.Popen([sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{mine[0]}}})\nwhile True: pass"])
+    try:
+        time.sleep(0.5)
+        busy = runtime.idle_cpus(1.0)
+    finally:
+        spin.kill()
+        spin.wait()
+    assert busy <= len(mine) - 0.6, (quiet, busy)  # the spinning child holds one CPU
+
+
+def test_a_training_run_gives_the_same_weights_with_one_thread_or_two():
+    """The thread count fit_threads picks may change with the load; the numbers must not."""
+    code = ("import hashlib, sys, torch\n"
+            "from slmlab import load_model, problems\n"
+            "from slmlab.training import TrainConfig, pretrain\n"
+            "torch.set_num_threads(int(sys.argv[1]))\n"
+            "model, tok = load_model()\n"
+            "texts = list(problems.make_problems(64, 0, 'train')['text'])\n"
+            "cfg = TrainConfig(steps=3, batch_size=4, block_size=128, warmup_steps=1, progress=False)\n"
+            "m = pretrain(model, tok, texts, cfg)['model']\n"
+            "h = hashlib.sha256(b''.join(p.detach().numpy().tobytes() for p in m.parameters()))\n"
+            "print(h.hexdigest())\n")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    digests = [subprocess.run([sys.executable, "-c", code, str(n)], env=env, capture_output=True, text=True,
+                              timeout=300, check=True).stdout.split()[-1] for n in (1, 2)]
+    assert digests[0] == digests[1]
 
 
 def test_import_and_fit_threads_without_sched_getaffinity():
