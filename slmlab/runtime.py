@@ -188,11 +188,6 @@ def idle_cpus(interval: float = 0.5) -> float:
     return idle
 
 
-def _omp_cap() -> int | None:
-    omp = os.environ.get("OMP_NUM_THREADS", "")
-    return int(omp) if omp.isdigit() and int(omp) > 0 else None
-
-
 def fit_threads(at_most: int | None = None, *, share: bool = True, **where) -> int:
     """Set torch's CPU threads (and the BLAS/OpenMP pools numpy and scikit-learn use) to
     :func:`usable_cpus`, capped by ``at_most`` and by ``$OMP_NUM_THREADS`` when set; return the count.
@@ -202,17 +197,18 @@ def fit_threads(at_most: int | None = None, *, share: bool = True, **where) -> i
     it also leaves alone the CPUs another process keeps busy when it is called (:func:`idle_cpus`,
     rounded, never fewer than one thread): two threads on a 2-core machine where a browser, a Jupyter
     server or a test run holds one core wait for each other at every parallel region, while one thread
-    runs at full speed (``benchmarks/bench_threads.py`` measures both). The threads also wait for work
+    has a core to itself (``benchmarks/bench_threads.py`` measures both). The threads also wait for work
     passively (``OMP_WAIT_POLICY=PASSIVE``, set by ``import slmlab`` before torch loads). The count
-    changes only the speed: a run gives the same numbers with one thread or two (tests/test_threads.py
-    checks a training run). ``where`` passes ``root`` and ``self_cgroup`` to :func:`cgroup_cpu_limit`
+    should change only the speed: a training run gives bit-identical weights with one thread or two
+    (tests/test_threads.py). ``where`` passes ``root`` and ``self_cgroup`` to :func:`cgroup_cpu_limit`
     (tests point them at files of their own)."""
     if at_most is not None and (not isinstance(at_most, int) or isinstance(at_most, bool) or at_most < 1):
         raise ValueError(f"at_most={at_most!r} must be None or a positive int (a thread count)")
     if not isinstance(share, bool):
         raise ValueError(f"share={share!r} must be True or False")
     n = usable_cpus(**where)
-    caps = [c for c in (at_most, _omp_cap()) if c]
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    caps = [c for c in (at_most, int(omp) if omp.isdigit() else None) if c]
     n = min([n, *caps])
     if share and n > 1:
         n = max(1, min(n, round(idle_cpus())))
