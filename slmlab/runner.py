@@ -33,6 +33,9 @@ PLOTLY_RENDERER = "plotly_mimetype+notebook"
 QUIET_PROGRESS = {"TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 # A cell that runs longer than this fails the run instead of hanging it (seconds, per profile).
 CELL_TIMEOUT = {"smoke": 300, "default": 1800, "gpu": 7200}
+# Notebooks that read what earlier ones saved (04: notebook 02's synthetic pool and notebook 03's models):
+# with jobs > 1 a notebook starts only after those it needs have finished.
+NEEDS = {"04": ("02", "03")}
 
 
 def _notebook_folder(folder) -> Path:
@@ -198,14 +201,55 @@ def _check_model(model: str) -> None:
             raise ValueError(f"--model: {err}") from err
 
 
+def _launch(src: Path, out: Path, env: dict, params: dict) -> dict:
+    """Start one notebook in a child process (its output to a log file, so a full pipe never stalls it)."""
+    name = src.stem
+    metrics_file = out / "metrics" / f"{name}.json"
+    metrics_file.unlink(missing_ok=True)
+    log = open(out / f".{name}.log", "w+")
+    code = "from slmlab.runner import _execute_one; import sys; _execute_one(*sys.argv[1:])"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(src), str(out / f"{name}.ipynb"), json.dumps(params),
+                             str(out / f".{name}.status.json")],
+                            env=dict(env, SLMLAB_METRICS_FILE=str(metrics_file)), stdout=log, stderr=subprocess.STDOUT,
+                            text=True)
+    return {"proc": proc, "log": log, "t0": time.time(), "metrics": metrics_file}
+
+
+def _finish(src: Path, run: dict, out: Path, mathjax_url: str) -> tuple[dict, dict]:
+    """A finished child's summary entry and status; its page written, its scratch files removed."""
+    name, seconds = src.stem, time.time() - run["t0"]
+    dst, status_file = out / f"{name}.ipynb", out / f".{name}.status.json"
+    run["log"].seek(0)
+    tail = run["log"].read()[-2000:]
+    run["log"].close()
+    Path(run["log"].name).unlink(missing_ok=True)
+    status = json.loads(status_file.read_text()) if status_file.exists() else {
+        "ok": False, "cell": None, "error": f"runner child exited {run['proc'].returncode}: {tail}",
+        "peak_rss_mb": 0.0}
+    status_file.unlink(missing_ok=True)
+    entry = {"seconds": round(seconds, 1), "peak_rss_mb": status["peak_rss_mb"], "metrics": read_metrics(run["metrics"])}
+    if dst.exists():
+        drop_progress_bars(dst)  # a bar's saved first frame is junk in the notebook and its page
+        _to_html(dst, out / f"{name}.html", mathjax_url)
+    if not status["ok"]:
+        entry.update(ok=False, cell=status["cell"], error=status["error"])
+    return entry, status
+
+
 def run_collection(profile: str = "default", only: str | None = None, out="report", seed: int = 0,
-                   device: str = "auto", model: str | None = None, folder: Path | None = None) -> dict:
+                   device: str = "auto", model: str | None = None, folder: Path | None = None,
+                   jobs: int = 1) -> dict:
     """Execute the notebooks; write executed notebooks, HTML pages, ``index.html`` and
-    ``summary.json`` to ``out``. Raises RuntimeError naming the notebook and cell on failure."""
+    ``summary.json`` to ``out``. Raises RuntimeError naming the notebook and cell on failure.
+
+    ``jobs``: notebooks run at once (in order, each after the ones it needs, :data:`NEEDS`). Keep 1 to
+    time them: beside each other they share the CPU (the tests use 2, where only the results count)."""
     if profile not in PROFILE_NAMES:
         raise ValueError(f"profile={profile!r} is not a known profile; choose one of {list(PROFILE_NAMES)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed={seed!r} must be an int >= 0")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs={jobs!r} must be a positive int (notebooks run at once)")
     books = find_notebooks(only, folder)
     if device != "auto":
         from .runtime import pick_device  # imports torch: only when a device is named
@@ -222,33 +266,33 @@ def run_collection(profile: str = "default", only: str | None = None, out="repor
     mathjax_url = ship_mathjax(out)  # the pages typeset their math without a network
     start = time.time()
     failure = None
-    for i, src in enumerate(books, 1):
-        name = src.stem
-        dst, status_file = out / f"{name}.ipynb", out / f".{name}.status.json"
-        metrics_file = out / "metrics" / f"{name}.json"
-        metrics_file.unlink(missing_ok=True)
-        print(f"[{i}/{len(books)}] {name} ...", end=" ", flush=True)
-        t0 = time.time()
-        code = ("from slmlab.runner import _execute_one; import sys; _execute_one(*sys.argv[1:])")
-        proc = subprocess.run([sys.executable, "-c", code, str(src), str(dst), json.dumps(params), str(status_file)],
-                              env=dict(env, SLMLAB_METRICS_FILE=str(metrics_file)), capture_output=True, text=True)
-        seconds = time.time() - t0
-        status = json.loads(status_file.read_text()) if status_file.exists() else {
-            "ok": False, "cell": None, "error": f"runner child exited {proc.returncode}: {proc.stderr[-2000:]}",
-            "peak_rss_mb": 0.0}
-        status_file.unlink(missing_ok=True)
-        entry = {"seconds": round(seconds, 1), "peak_rss_mb": status["peak_rss_mb"],
-                 "metrics": read_metrics(metrics_file)}
-        if dst.exists():
-            drop_progress_bars(dst)  # a bar's saved first frame is junk in the notebook and its page
-            _to_html(dst, out / f"{name}.html", mathjax_url)
-        if not status["ok"]:
-            entry.update(ok=False, cell=status["cell"], error=status["error"])
-            failure = f"notebook {name} failed at cell {status['cell']}: {status['error']}"
-        summary["notebooks"][name] = entry
-        print(f"{'ok' if status['ok'] else 'FAILED'} {seconds:.1f} s, peak {status['peak_rss_mb']:.0f} MB", flush=True)
-        if failure:
-            break
+    entries, running, waiting, done = {}, {}, list(books), set()
+    present = {p.name[:2] for p in books}
+
+    def ready(src):  # every notebook it needs, among those run, has finished
+        return all(need in done for need in NEEDS.get(src.name[:2], ()) if need in present)
+
+    while waiting or running:
+        while not failure and len(running) < jobs and any(ready(p) for p in waiting):
+            src = next(p for p in waiting if ready(p))
+            waiting.remove(src)
+            running[src] = _launch(src, out, env, params)
+            print(f"[{books.index(src) + 1}/{len(books)}] {src.stem} ...", end=" " if jobs == 1 else "\n", flush=True)
+        if not running:
+            break  # a failure stopped the launches, or nothing left can start
+        finished = [src for src, run in running.items() if run["proc"].poll() is not None]
+        if not finished:
+            time.sleep(0.2)
+            continue
+        for src in finished:
+            entry, status = _finish(src, running.pop(src), out, mathjax_url)
+            entries[src.stem] = entry
+            done.add(src.name[:2])
+            if not status["ok"]:
+                failure = failure or f"notebook {src.stem} failed at cell {status['cell']}: {status['error']}"
+            print(f"{'' if jobs == 1 else src.stem + ' '}{'ok' if status['ok'] else 'FAILED'} "
+                  f"{entry['seconds']:.1f} s, peak {status['peak_rss_mb']:.0f} MB", flush=True)
+    summary["notebooks"] = {p.stem: entries[p.stem] for p in books if p.stem in entries}
     summary["total_seconds"] = round(time.time() - start, 1)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     atomic_write_text(out / "index.html", _index_html(summary, out))

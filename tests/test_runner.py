@@ -43,6 +43,23 @@ def test_run_writes_report_and_stops_at_the_failing_cell(tmp_path):
     assert "00_ok.html" in (out / "index.html").read_text()
 
 
+def test_two_at_a_time_a_notebook_waits_for_the_ones_it_needs(tmp_path, monkeypatch):
+    """jobs=2: 02 needs 00's file, which 00 writes only after 12 s; 01 runs beside 00 meanwhile.
+    Without the wait, 02 would start when 01 ends and fail to read the file."""
+    books = tmp_path / "nb"
+    books.mkdir()
+    flag = tmp_path / "written-by-00"
+    _notebook(books / "00_slow.ipynb", ["profile = 'default'", f"import time; time.sleep(12); open({str(flag)!r}, 'w').write('x')"])
+    _notebook(books / "01_quick.ipynb", ["profile = 'default'", "x = 1"])
+    _notebook(books / "02_reader.ipynb", ["profile = 'default'", f"assert open({str(flag)!r}).read() == 'x'"])
+    monkeypatch.setattr(runner, "NEEDS", {"02": ("00",)})
+    summary = runner.run_collection("smoke", out=tmp_path / "out", folder=books, jobs=2)
+    assert list(summary["notebooks"]) == ["00_slow", "01_quick", "02_reader"]
+    assert all(e.get("ok", True) for e in summary["notebooks"].values())
+    with pytest.raises(ValueError, match="jobs=0"):
+        runner.run_collection("smoke", out=tmp_path / "out", folder=books, jobs=0)
+
+
 def test_unknown_profile(tmp_path):
     with pytest.raises(ValueError, match="profile='fast'"):
         runner.run_collection("fast", out=tmp_path)
