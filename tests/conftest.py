@@ -25,13 +25,13 @@ def small_corpus():
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """The whole collection executed once per test session at the smoke profile, through the runner (as
-    CI's main job would; two notebooks at a time, as only the results count here): ``(report folder, summary)``. It runs the notebooks as committed, solutions
-    included; the exercise versions are that code without the solutions (tests/test_exercises.py), and
+    CI's main job would; two notebooks at a time, since only the results count here): ``(report folder,
+    summary)``. It runs the notebooks as committed, solutions included; the exercise versions are that code without the solutions (tests/test_exercises.py), and
     the cells nbval would check are compared in tests/test_notebooks.py. Every test that reads executed
     notebooks or their pages shares it."""
     from slmlab import runner
     out = tmp_path_factory.mktemp("report")
-    summary = runner.run_collection("smoke", out=out, jobs=2)  # two at a time: only the results count here
+    summary = runner.run_collection("smoke", out=out, jobs=2)
     return out, summary
 
 
