@@ -26,8 +26,9 @@ def small_corpus():
 def smoke_run(tmp_path_factory):
     """The whole collection executed once per test session at the smoke profile, through the runner (as
     CI's main job would; two notebooks at a time, since only the results count here): ``(report folder,
-    summary)``. It runs the notebooks as committed, solutions included; the exercise versions are that code without the solutions (tests/test_exercises.py), and
-    the cells nbval would check are compared in tests/test_notebooks.py. Every test that reads executed
+    summary)``. It runs the notebooks as committed, solutions included; the exercise versions are that
+    code without the solutions (tests/test_exercises.py), and the cells nbval would check are compared in
+    tests/test_notebooks.py. Every test that reads executed
     notebooks or their pages shares it."""
     from slmlab import runner
     out = tmp_path_factory.mktemp("report")
