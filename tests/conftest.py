@@ -28,8 +28,7 @@ def smoke_run(tmp_path_factory):
     CI's main job would; two notebooks at a time, since only the results count here): ``(report folder,
     summary)``. It runs the notebooks as committed, solutions included; the exercise versions are that
     code without the solutions (tests/test_exercises.py), and the cells nbval would check are compared in
-    tests/test_notebooks.py. Every test that reads executed
-    notebooks or their pages shares it."""
+    tests/test_notebooks.py. Every test that reads executed notebooks or their pages shares it."""
     from slmlab import runner
     out = tmp_path_factory.mktemp("report")
     summary = runner.run_collection("smoke", out=out, jobs=2)
