@@ -390,6 +390,7 @@ CASES = [
     (runner.run_collection, ("fast",), ValueError, "not a known profile"),
     (P(runner.run_collection, out=Place("file")), ("smoke",), ValueError, "is a file"),
     (P(runner.run_collection, seed=1.5), ("smoke",), ValueError, "seed=1.5"),
+    (P(runner.run_collection, jobs=0), ("smoke",), ValueError, "jobs=0 must be a positive int"),
     # ---------------------------------------------------------------- pretraining settings
     (P(TrainConfig, grad_clip=-1.0), (), ValueError, "grad_clip=-1.0 must be a finite number >= 0.0"),
     (P(TrainConfig, grad_clip=NAN), (), ValueError, "grad_clip=nan"),
