@@ -282,7 +282,12 @@ def run_collection(profile: str = "default", only: str | None = None, out="repor
             break  # a failure stopped the launches, or nothing left can start
         finished = [src for src, run in running.items() if run["proc"].poll() is not None]
         if not finished:
-            time.sleep(0.2)
+            # one child: block until it ends (a parent that wakes often slows the notebook's torch threads);
+            # several: look once a second
+            if len(running) == 1:
+                next(iter(running.values()))["proc"].wait()
+            else:
+                time.sleep(1.0)
             continue
         for src in finished:
             entry, status = _finish(src, running.pop(src), out, mathjax_url)
