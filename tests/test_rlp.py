@@ -278,20 +278,28 @@ def test_bad_config_raises():
         RLPConfig(keep_checkpoints=0)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("step_path", ["dense", "sparse"])
-def test_two_processes_equal_one_process(tiny, tmp_path, step_path):
+@pytest.fixture(scope="module")
+def one_and_two_processes(tiny, tmp_path_factory):
+    """A short RLP run of each step path under one process and under two (one torchrun launch each)."""
     model, tok = tiny
+    tmp_path = tmp_path_factory.mktemp("ddp")
     model.save_pretrained(tmp_path / "model")
     tok.save_pretrained(tmp_path / "model")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     worker = str(ROOT / "tests" / "rlp_ddp_worker.py")
     for n in (1, 2):
-        subprocess.run(torchrun + [f"--nproc_per_node={n}", worker, str(tmp_path / "model"), str(tmp_path / f"w{n}.pt"),
-                                   step_path],
+        subprocess.run(torchrun + [f"--nproc_per_node={n}", worker, str(tmp_path / "model"), str(tmp_path / f"w{n}"),
+                                   "dense,sparse"],
                        check=True, env=env, cwd=ROOT, timeout=300, capture_output=True)
-    one, two = (torch.load(tmp_path / f"w{n}.pt", weights_only=True) for n in (1, 2))
+    return tmp_path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step_path", ["dense", "sparse"])
+def test_two_processes_equal_one_process(tiny, one_and_two_processes, step_path):
+    model, _ = tiny
+    one, two = (torch.load(one_and_two_processes / f"w{n}-{step_path}.pt", weights_only=True) for n in (1, 2))
     start = model.state_dict()
     assert any(not torch.equal(one["state"][k], start[k]) for k in start)  # it trained
     for k in one["state"]:
