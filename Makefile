@@ -21,10 +21,10 @@ $(VENV)/.installed: pyproject.toml scripts/install_torch.sh
 report: setup
 	$(BIN)/python -m slmlab run --profile $(PROFILE) --out $(OUT)
 
-# The tests. They execute the collection once, at the smoke profile (tests/test_notebooks.py, through the
-# runner, which passes `profile` as a papermill parameter), and read that run for everything else: the
-# recorded numbers, the pages, the outputs of the cells tagged nbval-check-output. Artifacts go to a fresh
-# folder, not notebooks/.
+# The tests. They execute the collection once, at the smoke profile (through the runner, which passes
+# `profile` as a papermill parameter; tests/conftest.py starts it with the session, beside the other tests),
+# and read that run for everything else: the recorded numbers, the pages, the outputs of the cells tagged
+# nbval-check-output. Artifacts go to a fresh folder, not notebooks/.
 TEST_ENV = SLMLAB_ARTIFACTS="$$(mktemp -d)" HF_DATASETS_DISABLE_PROGRESS_BARS=1 TQDM_DISABLE=1
 test: setup
 	$(TEST_ENV) $(BIN)/python -m pytest tests
