@@ -41,3 +41,17 @@ def test_structure(path):
     assert "!pip" not in code and not re.search(r"trust_remote_code\s*=\s*True", code)
     assert f'record("{path.stem}"' in code, "records its headline numbers under its own name"
     assert "widgets" not in json.loads(path.read_text()).get("metadata", {}), "no stored widget state"
+
+
+@pytest.mark.parametrize("path", BOOKS, ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter(path):
+    """`papermill --help-notebook` and papermill's type inference read each parameter line; a comment that
+    holds '=' (e.g. '<= 10%') makes it warn "Unable to parse line" and drop that parameter."""
+    import ast
+
+    import nbformat
+    from papermill.translators import PythonTranslator
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets]
+    assert [p.name for p in PythonTranslator.inspect(cell)] == assigned
