@@ -44,13 +44,16 @@ def test_run_writes_report_and_stops_at_the_failing_cell(tmp_path):
 
 
 def test_two_at_a_time_a_notebook_waits_for_the_ones_it_needs(tmp_path, monkeypatch):
-    """jobs=2: 02 needs 00's file, which 00 writes only after 12 s; 01 runs beside 00 meanwhile.
-    Without the wait, 02 would start when 01 ends and fail to read the file."""
+    """jobs=2: 02 needs 00's file, which 00 writes 10 s after 01 has ended its cell; 01 runs beside 00
+    meanwhile. Without the wait, 02 would start when 01 ends and fail to read the file (00 waits for 01
+    rather than for a fixed time, so a slow machine, where 01 takes longer, keeps the test's power)."""
     books = tmp_path / "nb"
     books.mkdir()
-    flag = tmp_path / "written-by-00"
-    _notebook(books / "00_slow.ipynb", ["profile = 'default'", f"import time; time.sleep(12); open({str(flag)!r}, 'w').write('x')"])
-    _notebook(books / "01_quick.ipynb", ["profile = 'default'", "x = 1"])
+    flag, quick_done = tmp_path / "written-by-00", tmp_path / "written-by-01"
+    _notebook(books / "00_slow.ipynb", ["profile = 'default'",
+                                        f"import os, time\nwhile not os.path.exists({str(quick_done)!r}): time.sleep(0.1)\n"
+                                        f"time.sleep(10); open({str(flag)!r}, 'w').write('x')"])
+    _notebook(books / "01_quick.ipynb", ["profile = 'default'", f"open({str(quick_done)!r}, 'w').write('x')"])
     _notebook(books / "02_reader.ipynb", ["profile = 'default'", f"assert open({str(flag)!r}).read() == 'x'"])
     monkeypatch.setattr(runner, "NEEDS", {"02": ("00",)})
     summary = runner.run_collection("smoke", out=tmp_path / "out", folder=books, jobs=2)
