@@ -29,10 +29,10 @@ from datasets import Dataset
 
 import slmlab
 from slmlab import (artifacts, checkpoint, comparison, curation, curation_datatrove, decode_step, distributional,
-                    diversity, ema, embedded_recipe, embeddings, evaluation, exercises, experiment, frontpage, gvendi,
-                    leaks, minutes, models, open_ended, pages, plots, prefix_attention, prismatic, problems, profiles,
-                    raw_corpus, real_models, report, rlp, runner, runtime, sampling, scoring, spectrum, synthesis,
-                    thoughts, training, widgets)
+                    diversity, ema, embedded_recipe, embeddings, evaluation, exercises, experiment, findings, frontpage,
+                    gvendi, leaks, minutes, models, open_ended, pages, plots, prefix_attention, prismatic, problems,
+                    profiles, raw_corpus, real_models, report, rlp, runner, runtime, sampling, scoring, spectrum,
+                    synthesis, thoughts, training, widgets)
 from slmlab.__main__ import main as cli
 from slmlab.rlp import RLPConfig
 from slmlab.training import TrainConfig
@@ -723,11 +723,11 @@ CASES = [
     (prefix_attention.supports_shared_prefix, (None,), TypeError, "model must be a torch.nn.Module"),
     (ema.ema_copy, ("gpt2",), TypeError, "model must be a torch.nn.Module"),
     # ---------------------------------------------------------------- the front page and the report pages
-    (frontpage.Lesson, ("What does curation buy?", "It helps."), TypeError, "finding must be a callable"),
-    (frontpage.find_comparisons, ("summary.json",), TypeError, "metrics must be a dict"),
-    (frontpage.in_words, ({"a": "plain", "b": "rlp"},), TypeError, "c must be a Comparison"),
-    (frontpage.finding, ("03_rlp_information_gain", None), TypeError, "metrics must be a dict"),
-    (frontpage.finding, (3, {}), TypeError, "name must be a str"),
+    (findings.Lesson, ("What does curation buy?", "It helps."), TypeError, "finding must be a callable"),
+    (findings.find_comparisons, ("summary.json",), TypeError, "metrics must be a dict"),
+    (findings.in_words, ({"a": "plain", "b": "rlp"},), TypeError, "c must be a Comparison"),
+    (findings.finding, ("03_rlp_information_gain", None), TypeError, "metrics must be a dict"),
+    (findings.finding, (3, {}), TypeError, "name must be a str"),
     (frontpage.key_figure, ({"data": []},), TypeError, "figures must be a list of (figure, cell tags) pairs"),
     (frontpage.front_page, ({"profile": "smoke"}, Place("new_dir")), ValueError, "summary lacks ['notebooks']"),
     (pages.ship_mathjax, (Place("file"),), ValueError, "is a file; pass a folder"),

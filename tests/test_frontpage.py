@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from slmlab import frontpage
+from slmlab import findings, frontpage
 from slmlab.experiment import compare
 
 CURATION = {"kept_fraction": 0.62, "n_docs": 20000,
@@ -27,13 +27,13 @@ def _said(words: str, numbers: str, verdict: str) -> bool:
 def test_comparisons_are_found_wherever_recorded():
     nested = {"comparisons": {"rlp": {"vendi": compare([1, 1.1], [3, 3.1], names=("rlp", "base")).to_dict()}},
               "x": 1, "rounds": [1, 2]}
-    found = frontpage.find_comparisons(nested)
+    found = findings.find_comparisons(nested)
     assert list(found) == ["comparisons.rlp.vendi"]
     assert found["comparisons.rlp.vendi"].verdict == "base beats rlp"
 
 
 def test_finding_is_computed_from_the_metrics():
-    words = " ".join(frontpage.finding("01_data_curation", CURATION))
+    words = " ".join(findings.finding("01_data_curation", CURATION))
     assert "62%" in words and "20,000" in words
     assert "Before training, the model answered leaked eval problems 1.0 points better than unseen ones" in words
     assert "after training on the raw pile, which holds copies of them, 25.0 ± 3.0 points better than unseen ones" in words
@@ -43,25 +43,25 @@ def test_finding_is_computed_from_the_metrics():
            "decontamination: the raw arm's gap is the larger" in words and "raw beats" not in words
     assert "decontamination took most of that gain away" in words
     # a summary recorded before the gap was split by arm still reads, the sign in words
-    old = " ".join(frontpage.finding("01_data_curation", dict(CURATION, contaminated_gap=-0.007)))
+    old = " ".join(findings.finding("01_data_curation", dict(CURATION, contaminated_gap=-0.007)))
     assert "leaked eval problems score 0.7 points worse than unseen ones" in old
     assert _said(words, "curated set 0.31 ± 0.01 vs raw pile 0.2 ± 0.01", "curated set did better, beyond the seed spread")
     # the numbers move, the words follow
     flipped = dict(CURATION, comparisons={"accuracy": compare([0.2, 0.21], [0.2, 0.22], names=("curated", "raw"),
                                                               metric="accuracy").to_dict()})
-    assert "no difference beyond the seed spread" in " ".join(frontpage.finding("01_data_curation", flipped))
+    assert "no difference beyond the seed spread" in " ".join(findings.finding("01_data_curation", flipped))
     # a gap the seed spread cannot tell apart is not called an effect
     noisy = dict(CURATION, comparisons=dict(CURATION["comparisons"], contamination_accuracy=compare(
         [0.0, 0.3, 0.1], [0.1, 0.0, 0.05], names=("raw", "decontaminated"), metric="leaked minus unseen").to_dict()))
-    words = " ".join(frontpage.finding("01_data_curation", noisy))
+    words = " ".join(findings.finding("01_data_curation", noisy))
     assert "do not differ beyond the seed spread" in words and "inflated" not in words
 
 
 def test_missing_metric_falls_back_to_the_generic_finding():
-    words = " ".join(frontpage.finding("01_data_curation", {"comparisons": CURATION["comparisons"]}))
+    words = " ".join(findings.finding("01_data_curation", {"comparisons": CURATION["comparisons"]}))
     assert "curated set did better" in words  # kept_fraction missing: the recorded comparison still speaks
-    assert frontpage.finding("00_welcome_tiny_lm", {"params": 5}) == ["Headline numbers: params 5."]
-    assert frontpage.finding("07_new", {}) == ["This notebook recorded no headline numbers."]
+    assert findings.finding("00_welcome_tiny_lm", {"params": 5}) == ["Headline numbers: params 5."]
+    assert findings.finding("07_new", {}) == ["This notebook recorded no headline numbers."]
 
 
 def test_every_lesson_reads_plausible_metrics():
@@ -85,7 +85,7 @@ def test_every_lesson_reads_plausible_metrics():
               "04": "Counting only valid answers, among the 2 of 3 tiny models that answer validly at least half the "
                     "time at T=1.0, the most diverse is the base model (Vendi score 2.30 over its valid answers, 78% "
                     "valid) and the least the sharpened model (Vendi score 1.00 over its valid answers, 99% valid)"}
-    words_04 = " ".join(frontpage.finding("04_x", metrics["04"]))
+    words_04 = " ".join(findings.finding("04_x", metrics["04"]))
     # no reference recorded: base
     assert "The sharpened model against the base model, the model it was made from: narrowed diversity." in words_04
     assert "RLP against the CPT start, the model it was made from: no clear change in diversity." in words_04
@@ -99,19 +99,19 @@ def test_every_lesson_reads_plausible_metrics():
                             "temperatures": [1.0, 1.5]})
     assert ("smollm2-135m-instruct (Q4_1, dequantised to float32), on open-ended prompts at T=1.0: intra-model "
             "similarity 0.410 against a shuffled-prompt baseline of 0.190, a gap of +0.220: its answers to one prompt "
-            "are more alike than answers to different prompts.") in " ".join(frontpage.finding("04_x", real))
+            "are more alike than answers to different prompts.") in " ".join(findings.finding("04_x", real))
     skipped = dict(metrics["04"], real_model={"name": "smollm2-135m-instruct", "skipped": "no network"})
-    assert "real-model section was skipped" in " ".join(frontpage.finding("04_x", skipped))
+    assert "real-model section was skipped" in " ".join(findings.finding("04_x", skipped))
     for nb, m in metrics.items():
-        words = " ".join(frontpage.finding(nb + "_x", m))
+        words = " ".join(findings.finding(nb + "_x", m))
         assert expect[nb] in words, (nb, words)
     with_verdict = dict(metrics["02"], comparisons={"accuracy": compare(
         [0.40, 0.42, 0.41], [0.30, 0.31, 0.32], names=("with_synthetic", "seed_only"), metric="accuracy").to_dict()})
-    words = " ".join(frontpage.finding("02_x", with_verdict))
+    words = " ".join(findings.finding("02_x", with_verdict))
     assert "the base model's accuracy is 0.270" in words and "seed pool + synthetic did better, beyond the seed spread" in words
-    assert expect["02b"] in " ".join(frontpage.finding("02_x", metrics["02"]))
+    assert expect["02b"] in " ".join(findings.finding("02_x", metrics["02"]))
     # the Vendi score is said at one sample size only: the whole pool's grows with the pool
-    fixed = " ".join(frontpage.finding("02_x", dict(metrics["02"], vendi_fixed=[9.1, 9.4, 9.3], vendi_fixed_n=40)))
+    fixed = " ".join(findings.finding("02_x", dict(metrics["02"], vendi_fixed=[9.1, 9.4, 9.3], vendi_fixed_n=40)))
     assert "Measured on 40 problems drawn from the pool, its Vendi score went from 9.10 (the seed pool) to 9.30" in fixed
     assert "3.0" not in fixed.split("Measured")[0]
 
@@ -123,7 +123,7 @@ def test_rlp_lesson_reads_the_two_design_metrics():
                               metric="design A greedy accuracy").to_dict(),
          "verdict_b": compare([0.45, 0.50, 0.40], [0.48, 0.43, 0.53], names=("CPT(F)->RLP(F)", "CPT(F)->CPT(F)"),
                               metric="design B greedy accuracy").to_dict()}
-    words = " ".join(frontpage.finding("03_rlp_information_gain", m))
+    words = " ".join(findings.finding("03_rlp_information_gain", m))
     assert "greedy decoding solved 50%" in words and "at least one of 8 sampled thoughts" in words and "75%" in words
     assert "worked steps, design A" in words and "CPT(F)->CPT(F) did better, beyond the seed spread" in words
     assert "answer-only documents plus replay, design B" in words and "no difference beyond the seed spread" in words
@@ -140,7 +140,7 @@ def test_rlp_lesson_reads_the_sized_design_b():
                               metric="design B accuracy, <think> forced").to_dict(),
          "verdict_a": compare([0.60, 0.61, 0.62], [0.69, 0.70, 0.71], names=("CPT(F)->RLP(F)", "CPT(F)->CPT(F)"),
                               metric="design A accuracy, <think> forced").to_dict()}
-    words = " ".join(frontpage.finding("03_rlp_information_gain", m))
+    words = " ".join(findings.finding("03_rlp_information_gain", m))
     assert "starts from CPT(F) at 58%" in words and "70% of its free greedy answers open <think>" in words
     assert "headroom (pass@k − pass@1) of +9.4 points" in words and "could detect 12.0 points" in words
     assert "no evidence of no effect" in words and "100 RLP steps" in words
@@ -165,7 +165,7 @@ def test_front_page_html(tmp_path):
     (tmp_path / "05_new.ipynb").write_text(json.dumps(nb))
     fig = {"data": [{"type": "bar", "y": [1, 2]}], "layout": {"title": {"text": "curated vs raw"}}}
     page = frontpage.front_page(summary, tmp_path, plotly_url="plotly.min.js", figures={"01_data_curation": fig})
-    assert frontpage.LESSONS["01"].question.split(",")[0] in page
+    assert findings.LESSONS["01"].question.split(",")[0] in page
     assert "curated set did better" in page and "1.0 min" in page and "812 MB" in page
     assert 'href="01_data_curation.html"' in page and 'href="01_data_curation.ipynb"' in page
     assert '<script src="plotly.min.js">' in page and "curated vs raw" in page
@@ -190,7 +190,7 @@ PRISMATIC = {
 
 
 def test_prismatic_finding_follows_the_numbers():
-    words = " ".join(frontpage.finding("05_prismatic_synthesis", PRISMATIC))
+    words = " ".join(findings.finding("05_prismatic_synthesis", PRISMATIC))
     assert "embedding Vendi rates reworded more diverse but G-Vendi rates renumbered" in words
     assert "Over 6 equal-size data mixes (one seed each" in words and "+0.71 for G-Vendi and -0.54" in words
     assert _said(words, "prismatic seeding 26.5 ± 0.5 vs uniform seeding 19.5 ± 0.5", "prismatic seeding did better")
@@ -204,14 +204,14 @@ def test_prismatic_finding_follows_the_numbers():
         PRISMATIC["comparisons"],
         g_vendi=_cmp([26.0, 20.0, 23.0], [19.0, 25.0, 22.0], ("prismatic", "uniform"), "G-Vendi of the final pool"),
         acc=_cmp([0.40, 0.41, 0.42], [0.27, 0.28, 0.29], ("prismatic", "uniform"), "held-out accuracy")))
-    words = " ".join(frontpage.finding("05_prismatic_synthesis", flipped))
+    words = " ".join(findings.finding("05_prismatic_synthesis", flipped))
     assert _said(words, "G-Vendi of the final pool (higher is better): prismatic seeding 23 ± 3 vs uniform seeding 22 ± 3",
                  "no difference beyond the seed spread")
     assert _said(words, "held-out accuracy (higher is better): prismatic seeding 0.41 ± 0.01 vs uniform seeding 0.28 ± 0.01",
                  "prismatic seeding did better")
     # both measures agreeing on the pair is said as agreement
     agree = dict(PRISMATIC, pair=[dict(PRISMATIC["pair"][0], g_vendi=30.0), PRISMATIC["pair"][1]])
-    assert "both measures rate reworded more diverse" in " ".join(frontpage.finding("05_x", agree))
+    assert "both measures rate reworded more diverse" in " ".join(findings.finding("05_x", agree))
 
 
 def test_prismatic_finding_reads_the_independent_judge():
@@ -220,7 +220,7 @@ def test_prismatic_finding_reads_the_independent_judge():
              base_accuracy={"all": 0.23, "id": 0.28, "ood": 0.2},
              comparisons=dict(PRISMATIC["comparisons"], gvendi_independent=_cmp(
                  [5.0, 5.2, 5.1], [5.3, 5.1, 5.2], ("prismatic", "uniform"), "G-Vendi of the final pool, independent judge")))
-    words = " ".join(frontpage.finding("05_prismatic_synthesis", m))
+    words = " ".join(findings.finding("05_prismatic_synthesis", m))
     assert "Over 8 equal-size data mixes (2 seeds each, each mix's rate from dev)" in words
     assert "+0.71 (permutation p = 0.031: a ranking better than chance) for G-Vendi" in words and "7 of 8 mixes end above the base student (23%)" in words
     assert ("judged by what the loop did not optimise: G-Vendi of the final pool, independent judge (higher is better): "
@@ -233,13 +233,13 @@ def test_prismatic_finding_degrades_gracefully():
     smoke = {"gvendi_accuracy_spearman": None, "embedding_vendi_accuracy_spearman": None, "mixes": [{}, {}],
              "gvendi_prismatic": 5.0, "gvendi_prismatic_spread": 1.0, "gvendi_uniform": 4.0, "gvendi_uniform_spread": 0.5,
              "accuracy_prismatic": 0.0, "accuracy_uniform": 0.0}
-    words = " ".join(frontpage.finding("05_prismatic_synthesis", smoke))
+    words = " ".join(findings.finding("05_prismatic_synthesis", smoke))
     assert "undefined (one side constant) for G-Vendi" in words
     assert "prismatic 5 ± 1 vs uniform 4 ± 0.5 (no verdict recorded)" in words
     assert "accuracy prismatic 0 ± 0 vs uniform 0 ± 0 (no verdict recorded)" in words
     assert "beats" not in words
     # only the comparisons left: the lesson still speaks from them
-    only = " ".join(frontpage.finding("05_prismatic_synthesis", {"comparisons": PRISMATIC["comparisons"]}))
+    only = " ".join(findings.finding("05_prismatic_synthesis", {"comparisons": PRISMATIC["comparisons"]}))
     assert "prismatic seeding did better" in only and "Spearman" not in only
 
 
@@ -255,7 +255,7 @@ SPECTRUM = {
 
 
 def test_spectrum_finding_follows_the_numbers():
-    words = " ".join(frontpage.finding("06_spectrum_tuning", SPECTRUM))
+    words = " ".join(findings.finding("06_spectrum_tuning", SPECTRUM))
     assert "equal tokens (102,400 per run)" in words and "24 held-out tasks" in words
     assert _said(words, "JS divergence (lower is better): spectrum tuning 0.292 ± 0.0026 vs plain SFT 0.288 ± 0.01",
                  "no difference beyond the seed spread")
@@ -267,7 +267,7 @@ def test_spectrum_finding_follows_the_numbers():
     # lower JS is better: a clearly lower spectrum JS is said as a win for spectrum, and the tally moves
     better = dict(SPECTRUM, comparisons=dict(SPECTRUM["comparisons"], js_divergence=_cmp(
         [0.20, 0.21, 0.22], [0.28, 0.29, 0.30], ("spectrum", "sft"), "JS divergence", higher_is_better=False)))
-    words = " ".join(frontpage.finding("06_spectrum_tuning", better))
+    words = " ".join(findings.finding("06_spectrum_tuning", better))
     assert _said(words, "JS divergence (lower is better): spectrum tuning 0.21 ± 0.01 vs plain SFT 0.29 ± 0.01",
                  "spectrum tuning did better")
     assert "spectrum tuning did better on JS divergence; all_acc_geq_1; the other 2 show no difference" in words
@@ -276,13 +276,13 @@ def test_spectrum_finding_follows_the_numbers():
 def test_spectrum_finding_degrades_gracefully():
     # smoke: one seed per format, so every comparison says it has no verdict
     one = {k: _cmp([0.3], [0.2], ("spectrum", "sft"), k) for k in ("js_divergence", "valid_set_coverage", "steerability")}
-    words = " ".join(frontpage.finding("06_spectrum_tuning", {"comparisons": one}))
+    words = " ".join(findings.finding("06_spectrum_tuning", {"comparisons": one}))
     assert "Fine-tuned at equal tokens, spectrum format vs plain SFT, scored on held-out tasks" in words
     assert "Of all 3 comparisons: 3 have no verdict (fewer than 2 seeds per arm)." in words
     assert "beats" not in words and "did better" not in words
     # an older summary with only the headline numbers
     old = {"jsd_spectrum": 0.3, "jsd_spectrum_spread": 0.01, "jsd_sft": 0.28, "jsd_base": 0.47}
-    words = " ".join(frontpage.finding("06_spectrum_tuning", old))
+    words = " ".join(findings.finding("06_spectrum_tuning", old))
     assert "spectrum 0.3 ± 0.01 vs SFT 0.28 ± 0 (base model before tuning 0.47; no verdict recorded)" in words
 
 
@@ -306,7 +306,7 @@ def _gap_metrics(before, raw, dec, raw_seeds, dec_seeds):
 
 def test_curation_contamination_reads_right_in_every_direction():
     """Leaks are never said to help, a partial removal is not called most, and one seed gives no verdict."""
-    said = lambda m: " ".join(frontpage.finding("01_data_curation", m))
+    said = lambda m: " ".join(findings.finding("01_data_curation", m))
     # raw gap larger, but decontamination kept most of the gain: "only part", never "most"
     part = said(_gap_metrics(0.0, 0.20, 0.15, [0.19, 0.20, 0.21], [0.14, 0.15, 0.16]))
     assert "gained 20.0 points over unseen ones in the raw arm and gained 15.0 points after decontamination" in part
@@ -327,12 +327,12 @@ def test_curation_reads_the_base_and_the_solution_loss():
                    metric="solution-token loss", higher_is_better=False).to_dict()
     m = dict(CURATION, base_accuracy=1.0, base_solution_loss=0.01,
              comparisons=dict(CURATION["comparisons"], solution_loss=loss))
-    words = " ".join(frontpage.finding("01_data_curation", m))
+    words = " ".join(findings.finding("01_data_curation", m))
     # an already perfect model: both arms below it, so "did better" is read as "lost less"
     assert "from a base model that answered 1.000 of the unseen eval problems" in words
     assert "both arms end below the base, so \"did better\" means lost less" in words
     assert "From the base model's 0.01, solution-token loss (lower is better): curated set 0.021" in words
-    above = " ".join(frontpage.finding("01_data_curation", dict(m, base_accuracy=0.2)))
+    above = " ".join(findings.finding("01_data_curation", dict(m, base_accuracy=0.2)))
     assert "end below the base" not in above
 
 
@@ -343,7 +343,7 @@ def test_synthetic_reads_both_verdicts_beside_the_base():
                                               metric="answer loss", higher_is_better=False)}
         m = {"valid_rate": [0.4], "base_accuracy": 0.24, "base_answer_loss": 0.5,
              "comparisons": {k: c.to_dict() for k, c in comparisons.items()}}
-        return " ".join(frontpage.finding("02_synthetic_data", m))
+        return " ".join(findings.finding("02_synthetic_data", m))
 
     same = [0.30, 0.31, 0.32]
     hurt = said(same, same, [0.43, 0.42, 0.44], [0.37, 0.372, 0.374])
@@ -383,7 +383,7 @@ def _collapse_metrics(verdict, entropy_rlp, entropy_start, vendi_rlp, vendi_star
      ("narrowed", "widened", "did better")),
 ])
 def test_collapse_finding_reads_right_for_every_verdict(verdict, ent, ven, want, never):
-    words = " ".join(frontpage.finding("04_mode_collapse", _collapse_metrics(verdict, *ent, *ven)))
+    words = " ".join(findings.finding("04_mode_collapse", _collapse_metrics(verdict, *ent, *ven)))
     assert want in words, words
     assert not any(w in words for w in never), words
     assert "over 3 sampling draws" in words
@@ -429,7 +429,7 @@ HI, LO, MID = [0.9, 0.9, 0.95], [0.3, 0.35, 0.3], [0.6, 0.65, 0.6]
      ["did better", "rose to", "fell to", " beat "]),
 ])
 def test_rlp_finding_reads_right_for_every_direction(b, b_start, a, want, never):
-    words = " ".join(frontpage.finding("03_rlp_information_gain", _rlp_metrics(b, b_start, a)))
+    words = " ".join(findings.finding("03_rlp_information_gain", _rlp_metrics(b, b_start, a)))
     for w in want:
         assert w in words, (w, words)
     for w in never:
@@ -439,10 +439,10 @@ def test_rlp_finding_reads_right_for_every_direction(b, b_start, a, want, never)
 
 def test_rlp_finding_without_headroom_or_seeds():
     m = _rlp_metrics((MID, MID), MID, (MID, MID), headroom=-0.1)
-    assert "with no headroom at the start, RL had nothing to sharpen" in " ".join(frontpage.finding("03_x", m))
+    assert "with no headroom at the start, RL had nothing to sharpen" in " ".join(findings.finding("03_x", m))
     one = {k: dict(v, n_a=1, n_b=1, ci_low=None, ci_high=None, a_beats_b=False, b_beats_a=False)
            if k.startswith("verdict") else v for k, v in _rlp_metrics((HI, LO), LO, (HI, LO)).items()}
-    words = " ".join(frontpage.finding("03_x", one))
+    words = " ".join(findings.finding("03_x", one))
     assert "no verdict (needs >= 2 seeds per arm)" in words and "(no verdict: one seed)" in words
     assert "did better" not in words and " beat " not in words
 
@@ -451,14 +451,14 @@ def test_collapse_finding_when_few_models_answer_validly():
     m = _collapse_metrics("does not clearly change", [2.4, 2.0, 2.2], [2.3, 2.1, 2.25], [4.0, 4.4, 3.9], [4.1, 4.0, 4.2])
     for model in m["models"].values():
         model["percent_valid"] = 0.3
-    words = " ".join(frontpage.finding("04_x", m))
+    words = " ".join(findings.finding("04_x", m))
     # nobody valid half the time: every model ranked by its valid answers, the share beside each, no list of junk
     assert ("At T=1.0, none of the 4 tiny models answers validly at least half the time; counting only valid answers, "
             "the most diverse is RLP (Vendi score 2.40 over its valid answers, 30% valid) and the least the raw-pile "
             "model") in words
     assert "All 4 models write a valid answer less than half the time" in words and "only 30% of the time" not in words
     m["models"]["rlp"]["percent_valid"] = 0.9
-    assert "At T=1.0, only RLP (Vendi score 2.40" in " ".join(frontpage.finding("04_x", m))
+    assert "At T=1.0, only RLP (Vendi score 2.40" in " ".join(findings.finding("04_x", m))
 
 
 # --- every direction a verdict can take reads right (05 and 06), by readable names -------------------------------
@@ -479,7 +479,7 @@ def test_spectrum_finding_reads_right_in_every_direction():
             m = dict(SPECTRUM, steerability_bayes={"heldout": 0.124}, comparisons={
                 "js_divergence": _direction(js_case, ("spectrum", "sft"), "JS divergence to the target", False),
                 "steerability": _direction(steer_case, ("spectrum", "sft"), "steerability on held-out communities")})
-            words = " ".join(frontpage.finding("06_spectrum_tuning", m))
+            words = " ".join(findings.finding("06_spectrum_tuning", m))
             assert not _IDENTIFIER.search(words), words
             js = words.split("JS divergence to the target (lower is better): ")[1].split("On the same tasks")[0]
             steer = words.split("steerability on held-out communities (higher is better): ")[1].split("Of all")[0]
@@ -504,7 +504,7 @@ def test_prismatic_finding_reads_right_in_every_direction():
             "gvendi_independent": _direction(case, ("prismatic", "uniform"), "G-Vendi, independent judge"),
             "acc": _direction(case, ("prismatic", "uniform"), "held-out accuracy"),
             "acc_ood": _direction(case, ("prismatic", "uniform"), "accuracy OOD")})
-        words = " ".join(frontpage.finding("05_prismatic_synthesis", m))
+        words = " ".join(findings.finding("05_prismatic_synthesis", m))
         assert not _IDENTIFIER.search(words), words
         loser = {"prismatic seeding": "uniform seeding", "uniform seeding": "prismatic seeding"}.get(winner)
         if winner:
@@ -515,12 +515,12 @@ def test_prismatic_finding_reads_right_in_every_direction():
 
 def test_prismatic_spearman_is_said_against_chance_and_the_regime():
     base = dict(PRISMATIC, mixes=[{"mix": str(i)} for i in range(8)], mix_seeds=2, base_accuracy={"all": 0.23})
-    strong = " ".join(frontpage.finding("05_x", dict(base, mix_spearman_p=0.01, mixes_above_base=5)))
+    strong = " ".join(findings.finding("05_x", dict(base, mix_spearman_p=0.01, mixes_above_base=5)))
     assert "(permutation p = 0.010: a ranking better than chance) for G-Vendi" in strong
     assert "5 of 8 mixes end above the base student (23%)." in strong
-    weak = " ".join(frontpage.finding("05_x", dict(base, mix_spearman_p=0.2, mixes_above_base=0)))
+    weak = " ".join(findings.finding("05_x", dict(base, mix_spearman_p=0.2, mixes_above_base=0)))
     assert "(permutation p = 0.200: not distinguishable from chance)" in weak and "better than chance" not in weak
     assert "0 of 8 mixes end above the base student (23%): no ranking of these mixes measures learning." in weak
-    undefined = " ".join(frontpage.finding("05_x", dict(base, gvendi_accuracy_spearman=None, mix_spearman_p=float("nan"))))
+    undefined = " ".join(findings.finding("05_x", dict(base, gvendi_accuracy_spearman=None, mix_spearman_p=float("nan"))))
     assert "undefined (one side constant)" in undefined and "chance" not in undefined
 
