@@ -39,7 +39,8 @@ def small_corpus():
 def _smoke_run_started(request, tmp_path_factory):
     """Starts the collection run of ``smoke_run`` before the first test when the session has a test that
     reads it: its kernels (most of the session's wall-clock) then run while the other tests do. The
-    thread only waits on the kernels' processes."""
+    thread only waits on the kernels' processes; the runner's progress lines land in the captured output
+    of whichever test is running (shown only if that test fails: they are not that test's)."""
     if not any(_uses_smoke_run(i) for i in request.session.items):
         yield None
         return
